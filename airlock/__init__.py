@@ -1,0 +1,1 @@
+"""The airlock export service; built by the airlock issue."""

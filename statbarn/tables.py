@@ -1,0 +1,349 @@
+"""The researcher's API: pandas-compatible tables that carry their own verdict.
+
+``sb.crosstab`` and ``sb.pivot_table`` take pandas' arguments, compute the
+table pandas would publish, the per-cell evidence, and every rule that applies;
+``out.save(path)`` writes the CSV and its evidence sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from statbarn import aggregate as agg
+from statbarn.errors import InputError, TableTooLargeError, UnsupportedError
+from statbarn.evidence import TableEvidence
+from statbarn.fileio import atomic_write_bytes, sha256_bytes
+from statbarn.kinds import normalise_aggfunc, statbarn_of
+from statbarn.profile import Profile, load_profile
+from statbarn.result import STATBARN_VERSION, Assessment
+from statbarn.rules import check_table
+from statbarn.verdict import CellFlag, CheckResult, Verdict
+
+SIDECAR_SUFFIX = ".statbarn.json"
+SIDECAR_FORMAT = "statbarn-evidence"
+
+
+@dataclass
+class TableOutput:
+    """A table ready to publish, with its evidence and verdict."""
+
+    table: pd.DataFrame
+    evidence: TableEvidence
+    assessment: Assessment
+    profile: Profile
+    suppressed: np.ndarray | None = None
+    derived_from: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return self.assessment.verdict.value
+
+    @property
+    def flags(self) -> list[CellFlag]:
+        return self.assessment.flags
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        return self.assessment.checks
+
+    @property
+    def statbarn(self) -> str:
+        return self.assessment.statbarn.value
+
+    def __repr__(self) -> str:
+        return (
+            f"<statbarn table {self.evidence.statistic}: {self.verdict}, {len(self.flags)} flag(s)>"
+        )
+
+    def _repr_html_(self) -> str:  # notebooks
+        flags = "".join(f"<li>{_html(f.message)}</li>" for f in self.flags[:50])
+        return (
+            f"<p><b>verdict: {self.verdict}</b> ({self.profile.name} v{self.profile.version})</p>"
+            f"{self.table.to_html()}<ul>{flags}</ul>"
+        )
+
+    def sidecar(self, csv_bytes: bytes, name: str) -> dict[str, Any]:
+        ev = self.evidence.to_json()
+        if self.suppressed is not None:
+            ev["suppressed"] = self.suppressed.astype(bool).tolist()
+        if "rounding_base" in self.meta:
+            ev["rounding_base"] = int(self.meta["rounding_base"])
+        return {
+            "format": SIDECAR_FORMAT,
+            "format_version": 1,
+            "statbarn_version": STATBARN_VERSION,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "file": {"name": name, "sha256": sha256_bytes(csv_bytes)},
+            "kind": "table",
+            "statbarn": self.statbarn,
+            "statistic": self.evidence.statistic,
+            "layout": {
+                "index_levels": max(len(self.evidence.index_names), 1),
+                "column_levels": max(len(self.evidence.column_names), 1),
+            },
+            "profile": {**self.profile.summary(), "params": self.profile.params()},
+            "derived_from": self.derived_from,
+            "table": ev,
+            "result": self.assessment.to_dict(),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the CSV and ``<path>.statbarn.json``; returns the sidecar path."""
+        path = Path(path)
+        csv_bytes = self.table.to_csv().encode("utf-8")
+        atomic_write_bytes(path, csv_bytes)
+        side = path.with_name(path.name + SIDECAR_SUFFIX)
+        payload = json.dumps(self.sidecar(csv_bytes, path.name), indent=1, allow_nan=False)
+        atomic_write_bytes(side, payload.encode("utf-8"))
+        return side
+
+    def safe_alternative(self, method: str = "suppress") -> TableOutput:
+        """A separate output with unsafe cells suppressed (and protected) or rounded."""
+        from statbarn.alternatives import safe_alternative
+
+        return safe_alternative(self, method)
+
+
+def _html(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def _as_series(obj: Any, default_name: str, n: int | None) -> pd.Series:
+    if isinstance(obj, pd.Series):
+        return obj
+    arr = np.asarray(obj)
+    if arr.ndim != 1:
+        raise InputError(f"{default_name}: expected a one-dimensional array of keys")
+    return pd.Series(arr, name=default_name)
+
+
+def _key_list(obj: Any, prefix: str, names: Sequence[Any] | None) -> list[pd.Series]:
+    if isinstance(obj, pd.Series) or (isinstance(obj, np.ndarray) and obj.ndim == 1):
+        items: list[Any] = [obj]
+    elif isinstance(obj, (list, tuple)) and obj and not np.isscalar(obj[0]):
+        items = list(obj)
+    else:
+        items = [obj]
+    series = [_as_series(o, f"{prefix}_{i}", None) for i, o in enumerate(items)]
+    if names is not None:
+        if len(names) != len(series):
+            raise InputError(f"{prefix}names has {len(names)} names for {len(series)} keys")
+        series = [s.rename(nm) for s, nm in zip(series, names, strict=True)]
+    return series
+
+
+def _align(series: list[pd.Series]) -> list[pd.Series]:
+    """Keys and values pair up by index, as in pandas; positions when indexes agree."""
+    first = series[0]
+    if all(s.index is first.index or s.index.equals(first.index) for s in series[1:]):
+        return series
+    if any(not s.index.is_unique for s in series):
+        raise InputError(
+            "keys and values have different, non-unique indexes; pass columns of one DataFrame"
+        )
+    frame = pd.concat(series, axis=1, join="inner", keys=range(len(series)))
+    out = [frame[i] for i in range(len(series))]
+    for col, s in zip(out, series, strict=True):
+        col.name = s.name
+    return out
+
+
+def _build_frame(values: np.ndarray, ev: TableEvidence, col_is_values: Any) -> pd.DataFrame:
+    def make_index(labels: list[Any], names: list[Any]) -> pd.Index:
+        if len(names) > 1:
+            multi: pd.Index = pd.MultiIndex.from_tuples(labels, names=names)
+            return multi
+        flat: pd.Index = pd.Index(labels, name=names[0] if names else None)
+        return flat
+
+    index = make_index(ev.row_labels, ev.index_names)
+    if ev.column_names:
+        columns = make_index(ev.col_labels, ev.column_names)
+    else:
+        columns = pd.Index([col_is_values])
+    frame = pd.DataFrame(values, index=index, columns=columns)
+    if ev.statistic in ("count", "size") and not np.isnan(values).any():
+        frame = frame.astype(np.int64)
+    return frame
+
+
+def tabulate(
+    index: list[pd.Series],
+    columns: list[pd.Series] | None,
+    values: pd.Series | None,
+    aggfunc: Any,
+    *,
+    margins: bool,
+    margins_name: str,
+    dropna: bool,
+    profile: Profile | str | None,
+    values_label: Any = None,
+) -> TableOutput:
+    prof = load_profile(profile)
+    statistic = "count" if values is None else normalise_aggfunc(aggfunc)
+    parts = _align(index + (columns or []) + ([values] if values is not None else []))
+    idx_keys, rest = parts[: len(index)], parts[len(index) :]
+    col_keys = rest[: len(columns)] if columns else None
+    vals = rest[-1] if values is not None else None
+    if len(idx_keys[0]) == 0:
+        from statbarn.errors import EmptyInputError
+
+        raise EmptyInputError("there are no records to tabulate")
+    row_axis = agg.encode_axis(idx_keys, [s.name for s in idx_keys], dropna)
+    col_axis = agg.encode_axis(col_keys, [s.name for s in col_keys], dropna) if col_keys else None
+    cells = row_axis.size * (col_axis.size if col_axis else 1)
+    if cells > prof.max_table_cells:
+        raise TableTooLargeError(
+            f"the table would have {cells} cells; the profile allows at most "
+            f"{prof.max_table_cells} (max_table_cells)"
+        )
+    arr = agg.numeric_values(vals) if vals is not None else None
+    result = agg.aggregate(
+        row_axis, col_axis, arr, statistic, margins=margins, margins_name=margins_name, profile=prof
+    )
+    ev = result.evidence
+    label = (
+        values_label if values_label is not None else (vals.name if vals is not None else "count")
+    )
+    frame = _build_frame(result.values, ev, label)
+    assessment = Assessment(
+        statbarn=statbarn_of(statistic),
+        checks=check_table(ev, prof),
+        profile=prof,
+        statistic=statistic,
+    )
+    return TableOutput(table=frame, evidence=ev, assessment=assessment, profile=prof)
+
+
+def crosstab(
+    index: Any,
+    columns: Any,
+    values: Any = None,
+    rownames: Sequence[Any] | None = None,
+    colnames: Sequence[Any] | None = None,
+    aggfunc: Any = None,
+    margins: bool = False,
+    margins_name: str = "All",
+    dropna: bool = True,
+    normalize: bool | str = False,
+    *,
+    profile: Profile | str | None = None,
+) -> TableOutput:
+    """Like :func:`pandas.crosstab`, with evidence and a verdict."""
+    if normalize:
+        raise UnsupportedError(
+            "normalize is not supported: publish the counts and let "
+            "readers compute proportions from checked cells"
+        )
+    if (values is None) != (aggfunc is None):
+        raise InputError("values and aggfunc must be given together (as in pandas)")
+    idx = _key_list(index, "row", rownames)
+    cols = _key_list(columns, "col", colnames)
+    vals = None if values is None else _as_series(values, "values", None)
+    return tabulate(
+        idx,
+        cols,
+        vals,
+        aggfunc,
+        margins=margins,
+        margins_name=margins_name,
+        dropna=dropna,
+        profile=profile,
+    )
+
+
+def pivot_table(
+    data: pd.DataFrame,
+    values: Any = None,
+    index: Any = None,
+    columns: Any = None,
+    aggfunc: Any = "mean",
+    fill_value: Any = None,
+    margins: bool = False,
+    dropna: bool = True,
+    margins_name: str = "All",
+    observed: bool = True,
+    sort: bool = True,
+    *,
+    profile: Profile | str | None = None,
+) -> TableOutput:
+    """Like :meth:`pandas.DataFrame.pivot_table` for one values column, with a verdict."""
+    if fill_value is not None:
+        raise UnsupportedError(
+            "fill_value is not supported: a filled cell would hide an empty (disclosive) one"
+        )
+    if not sort:
+        raise UnsupportedError("sort=False is not supported")
+
+    def cols_of(spec: Any, what: str) -> list[pd.Series]:
+        if spec is None:
+            return []
+        names = [spec] if isinstance(spec, (str, int)) or np.isscalar(spec) else list(spec)
+        missing = [n for n in names if n not in data.columns]
+        if missing:
+            raise InputError(f"{what}: no column named {', '.join(map(repr, missing))}")
+        return [data[n] for n in names]
+
+    idx = cols_of(index, "index")
+    if not idx:
+        raise InputError("pivot_table needs at least one index column")
+    cols = cols_of(columns, "columns") or None
+    if values is None:
+        raise InputError("pivot_table needs a values column")
+    if not isinstance(values, (str, int)):
+        vlist = list(values)
+        if len(vlist) != 1:
+            raise UnsupportedError(
+                "statbarn checks one values column per table; make one table per variable"
+            )
+        values = vlist[0]
+    vals = cols_of(values, "values")[0]
+    stat = normalise_aggfunc(aggfunc)
+    if stat == "count":
+        # pandas' "count" pivot counts non-missing values: keep them as the values.
+        return tabulate(
+            idx,
+            cols,
+            vals,
+            "count",
+            margins=margins,
+            margins_name=margins_name,
+            dropna=dropna,
+            profile=profile,
+            values_label=values,
+        )
+    return tabulate(
+        idx,
+        cols,
+        vals,
+        aggfunc,
+        margins=margins,
+        margins_name=margins_name,
+        dropna=dropna,
+        profile=profile,
+        values_label=values,
+    )
+
+
+def assessment_for(ev: TableEvidence, profile: Profile, file: str | None = None) -> Assessment:
+    return Assessment(
+        statbarn=statbarn_of(ev.statistic),
+        checks=check_table(ev, profile),
+        profile=profile,
+        statistic=ev.statistic,
+        file=file,
+    )
+
+
+__all__ = ["SIDECAR_SUFFIX", "TableOutput", "Verdict", "assessment_for", "crosstab", "pivot_table"]

@@ -1,0 +1,237 @@
+"""The ``tre`` command line.
+
+Exit codes (stable; scripts and CI rely on them):
+
+====  ==========================================================================
+0     success; for ``tre check``: the output passes
+1     an unexpected internal error (one line on stderr; TRE_LOG_LEVEL=DEBUG shows
+      the traceback)
+2     bad input or usage: unreadable or malformed file, bad profile, bad option,
+      invalid settings
+3     ``tre check``: the output needs a human (escalate)
+4     ``tre check``: the output fails a disclosure rule
+====  ==========================================================================
+
+No traceback ever reaches the user, except with ``TRE_LOG_LEVEL=DEBUG``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from tre import __version__
+
+if TYPE_CHECKING:
+    from statbarn.result import Assessment
+    from tre.settings import Settings
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_ESCALATE = 3
+EXIT_FAIL = 4
+VERDICT_EXIT = {"pass": EXIT_OK, "escalate": EXIT_ESCALATE, "fail": EXIT_FAIL}
+
+app = typer.Typer(
+    name="tre",
+    help="tre: a trusted research environment with an automated output airlock.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _debug() -> bool:
+    # Read directly: this must work even when the settings themselves are invalid.
+    return os.environ.get("TRE_LOG_LEVEL", "").strip().upper() == "DEBUG"
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn every exception into ``error: ...`` on stderr and an exit code."""
+    from statbarn.errors import StatbarnError
+    from tre.settings import SettingsError
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except (StatbarnError, SettingsError) as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise _fail(f"{where}{exc.strerror or exc}", EXIT_USAGE) from None
+    except UnicodeError as exc:
+        raise _fail(f"cannot decode the file as text: {exc}", EXIT_USAGE) from None
+    except Exception as exc:
+        raise _unexpected(exc) from None
+
+
+def _unexpected(exc: Exception) -> typer.Exit:
+    """One line on stderr for a bug; the traceback only with TRE_LOG_LEVEL=DEBUG."""
+    if _debug():
+        traceback.print_exception(exc, file=sys.stderr)
+    hint = "" if _debug() else " (set TRE_LOG_LEVEL=DEBUG for the traceback)"
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return _fail(f"unexpected {type(exc).__name__}: {detail}{hint}", EXIT_INTERNAL)
+
+
+@app.command()
+def version() -> None:
+    """Print the tre version."""
+    typer.echo(f"tre {__version__}")
+
+
+def _readable_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise _fail(f"{path}: no such {what}", EXIT_USAGE)
+    if not path.is_file():
+        raise _fail(f"{path}: not a file", EXIT_USAGE)
+
+
+def _profile_argument(option: str | None, settings: Settings) -> str:
+    """The profile to check with: ``--profile``, else TRE_PROFILE; never None.
+
+    Always explicit, because statbarn falls back to the profile recorded in the
+    evidence sidecar, which the researcher's own process wrote.  A name found in
+    TRE_PROFILES_DIR is handed over as that file; other names go to statbarn's
+    own search path.
+    """
+    name = option if option is not None else settings.profile
+    is_name = os.sep not in name and Path(name).suffix not in (".yaml", ".yml")
+    if is_name and settings.profiles_dir is not None:
+        for suffix in (".yaml", ".yml"):
+            candidate = settings.profiles_dir / f"{name}{suffix}"
+            if candidate.is_file():
+                return str(candidate)
+    return name
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (tuple, list)):
+        return " / ".join(_cell(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
+
+
+def render_text(assessment: Assessment) -> str:
+    """The human-readable report of one assessment."""
+    data = assessment.to_dict()
+    profile = data["profile"]
+    lines = [
+        f"file:     {data['file'] or '-'}",
+        f"statbarn: {data['statbarn']}" + (f" ({data['statistic']})" if data["statistic"] else ""),
+        f"verdict:  {data['verdict']}",
+        f"profile:  {profile['name']} (version {profile['version']})",
+    ]
+    flags = [(check["rule"], cell) for check in data["checks"] for cell in check["cells"]]
+    if flags:
+        header = ["rule", "row", "col", "value", "limit"]
+        rows = [[rule, *(_cell(c[k]) for k in ("row", "col", "value", "limit"))]
+                for rule, c in flags]
+        lines += ["", *_table([header, *rows]), ""]
+        lines += [f"- {c['message']}" for _, c in flags if c.get("message")]
+    unflagged = [c for c in data["checks"] if c["verdict"] != "pass" and not c["cells"]]
+    lines += [f"- {c['rule']}: {c.get('summary') or c['verdict']}" for c in unflagged]
+    lines += [f"note: {note}" for note in data.get("notes") or []]
+    return "\n".join(lines)
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="The output file to check.")],
+    evidence: Annotated[
+        Path | None,
+        typer.Option("--evidence", help="Evidence sidecar written by statbarn with the output."),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Disclosure profile: a name (e.g. strict) or a YAML file. "
+            "Default: TRE_PROFILE (default).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check one output file for disclosure risk.
+
+    Exit code 0: pass, 3: escalate (needs a human), 4: fail, 2: bad input.
+    """
+    with _user_errors():
+        from tre.settings import get_settings
+
+        settings = get_settings()
+        _readable_file(path, "file")
+        if evidence is not None:
+            _readable_file(evidence, "evidence sidecar")
+        profile_arg = _profile_argument(profile, settings)
+
+        from statbarn import check_file
+
+        assessment = check_file(path, evidence=evidence, profile=profile_arg)
+        if as_json:
+            typer.echo(json.dumps(assessment.to_dict(), indent=2, default=str))
+        else:
+            typer.echo(render_text(assessment))
+        code = VERDICT_EXIT[str(assessment.verdict)]
+    raise typer.Exit(code)
+
+
+@app.command()
+def up(
+    dest: Annotated[
+        Path | None,
+        typer.Option("--dest", help="Where to write the demo. Default: TRE_DATA_DIR/demo."),
+    ] = None,
+) -> None:
+    """Set up a local tre. For now: write the demo dataset and outputs, and check them."""
+    with _user_errors():
+        from tre.demo import DATASET_NAME, check_demo_outputs, write_demo_outputs
+        from tre.settings import get_settings
+
+        settings = get_settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        target = dest if dest is not None else settings.data_dir / "demo"
+        paths = write_demo_outputs(target)
+        typer.echo(f"tre {__version__}: data directory {settings.data_dir}")
+        typer.echo(f"demo dataset: {target / 'data' / DATASET_NAME}")
+        profile_arg = _profile_argument(None, settings)
+        for path, assessment in zip(paths, check_demo_outputs(paths, profile_arg), strict=True):
+            typer.echo(f"  {assessment.verdict!s:<9} {path}")
+        typer.echo("next: tre check <file> (add --json for the machine-readable result)")
+
+
+def main() -> None:
+    """Entry point of the ``tre`` script."""
+    try:
+        app()
+    except Exception as exc:  # last resort: anything raised outside _user_errors()
+        sys.exit(_unexpected(exc).exit_code)
+
+
+if __name__ == "__main__":
+    main()

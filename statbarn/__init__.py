@@ -10,6 +10,7 @@ from statbarn.kinds import Statbarn
 from statbarn.models import ModelOutput, model_output
 from statbarn.profile import Profile, load_profile
 from statbarn.result import STATBARN_VERSION, Assessment
+from statbarn.survival import AnalysisOutput, hypothesis_test, survival_table
 from statbarn.tables import TableOutput, crosstab, pivot_table
 from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict
 
@@ -24,6 +25,7 @@ def check_microdata(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
+    "AnalysisOutput",
     "Assessment",
     "CellFlag",
     "CheckResult",
@@ -38,7 +40,9 @@ __all__ = [
     "check_file",
     "check_microdata",
     "crosstab",
+    "hypothesis_test",
     "load_profile",
     "model_output",
     "pivot_table",
+    "survival_table",
 ]

@@ -18,7 +18,7 @@ from statbarn.kinds import Statbarn
 from statbarn.profile import Profile
 from statbarn.result import Assessment
 from statbarn.rules import check_table
-from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict
+from statbarn.verdict import Rule, Verdict, whole_output_check
 
 MARGIN_NAMES = {"all", "total", "totals", "overall"}
 _IDENTIFIER = re.compile(
@@ -63,18 +63,15 @@ def looks_like_microdata(frame: pd.DataFrame, labels: list[Any]) -> bool:
 def microdata_assessment(frame: pd.DataFrame, profile: Profile, file: str | None) -> Assessment:
     ids = identifier_columns(list(frame.columns))
     extra = f" Columns that look like identifiers: {', '.join(ids)}." if ids else ""
-    flag = CellFlag(
-        rule=Rule.MICRODATA,
-        verdict=Verdict.ESCALATE,
-        row=None,
-        col=None,
-        value=len(frame),
-        limit=None,
-        message=f"This file holds {len(frame)} row-level records, not a table of aggregates. "
+    check = whole_output_check(
+        Rule.MICRODATA,
+        Verdict.ESCALATE,
+        f"This file holds {len(frame)} row-level records, not a table of aggregates. "
         "Row-level exports are reviewed by a person; check it first with "
         f"sb.check_microdata(df, quasi_identifiers=[...]).{extra}",
+        "Row-level data.",
+        value=len(frame),
     )
-    check = CheckResult(Rule.MICRODATA.value, Verdict.ESCALATE, [flag], "Row-level data.")
     return Assessment(statbarn=Statbarn.MICRODATA, checks=[check], profile=profile, file=file)
 
 
@@ -115,19 +112,13 @@ def assess_bare_table(frame: pd.DataFrame, profile: Profile, file: str | None) -
     col_labels = list(value_cols)
     counts = (values >= 0).all() and (values == np.round(values)).all()
     if not counts:
-        flag = CellFlag(
-            rule=Rule.EVIDENCE,
-            verdict=Verdict.ESCALATE,
-            row=None,
-            col=None,
-            value=None,
-            limit=None,
-            message="This is a magnitude table (its cells are not whole non-negative counts) "
+        check = whole_output_check(
+            Rule.EVIDENCE,
+            Verdict.ESCALATE,
+            "This is a magnitude table (its cells are not whole non-negative counts) "
             "without evidence of the individual contributions, so the threshold and dominance "
             "rules cannot be checked; a person must review it, or save it with statbarn.",
-        )
-        check = CheckResult(
-            Rule.EVIDENCE.value, Verdict.ESCALATE, [flag], "Magnitude table without evidence."
+            "Magnitude table without evidence.",
         )
         return Assessment(
             statbarn=Statbarn.LINEAR_AGGREGATE,

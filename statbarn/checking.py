@@ -24,7 +24,7 @@ from statbarn.profile import Profile, load_profile, profile_from_mapping
 from statbarn.reading import read_delimited, read_parquet, sniff_kind
 from statbarn.result import Assessment
 from statbarn.tables import SIDECAR_FORMAT, SIDECAR_SUFFIX, assessment_for
-from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict
+from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict, whole_output_check
 
 MAX_SIDECAR_BYTES = 256 * 1024 * 1024
 
@@ -104,21 +104,10 @@ def check_file(
 
 
 def uncheckable(name: str | None, profile: Profile, reason: str) -> Assessment:
-    flag = CellFlag(
-        rule=Rule.UNCHECKABLE,
-        verdict=Verdict.ESCALATE,
-        row=None,
-        col=None,
-        value=None,
-        limit=None,
-        message=f"{reason}; a person must review it.",
+    check = whole_output_check(
+        Rule.UNCHECKABLE, Verdict.ESCALATE, f"{reason}; a person must review it.", reason
     )
-    return Assessment(
-        statbarn=Statbarn.UNKNOWN,
-        profile=profile,
-        file=name,
-        checks=[CheckResult(Rule.UNCHECKABLE.value, Verdict.ESCALATE, [flag], reason)],
-    )
+    return Assessment(statbarn=Statbarn.UNKNOWN, profile=profile, file=name, checks=[check])
 
 
 def _check_with_sidecar(path: Path, sidecar: dict[str, Any], prof: Profile) -> Assessment:

@@ -157,7 +157,7 @@ def interval_bounds(
     # Power-of-two scaling is exact in floating point and keeps HiGHS's absolute
     # tolerances meaningful for tables of large sums.
     peak = float(np.max(np.abs(x)))
-    scale = 2.0 ** np.ceil(np.log2(peak)) if peak > 0 else 1.0
+    scale = float(np.ldexp(1.0, np.frexp(peak)[1] - 1)) if peak > 0 else 1.0
     true = x.ravel()[cells] / scale
     lo = np.full(cells.size, 0.0 if nonnegative else -np.inf)
     hi = np.full(cells.size, np.inf)
@@ -181,7 +181,7 @@ def interval_bounds(
             target = free[linked[comp_vars]]
             lo[target], hi[target] = _component_bounds(sub, true[target], nonnegative)
 
-    lo, hi = _snap(lo * scale, hi * scale, x.ravel()[cells], scale)
+    lo, hi = _snap(lo * scale, hi * scale, x.ravel()[cells], scale, nonnegative)
     lower.ravel()[cells] = lo
     upper.ravel()[cells] = hi
     return lower, upper
@@ -279,9 +279,11 @@ def _optimise(
 
 
 def _snap(
-    lo: FloatArray, hi: FloatArray, true: FloatArray, scale: float
+    lo: FloatArray, hi: FloatArray, true: FloatArray, scale: float, nonnegative: bool
 ) -> tuple[FloatArray, FloatArray]:
     """Remove solver noise so that "exactly recoverable" is exactly width 0."""
+    # The true point is feasible, so the exact bounds enclose it: a bound on
+    # the wrong side of it is solver noise.
     lo = np.minimum(lo, true)
     hi = np.maximum(hi, true)
     if np.all(true == np.round(true)) and scale < 2.0**52:
@@ -290,8 +292,11 @@ def _snap(
         lo = np.where(np.isfinite(lo), np.round(lo), lo)
         hi = np.where(np.isfinite(hi), np.round(hi), hi)
     else:
+        # Snapping to the true value can only narrow an interval: the safe way
+        # to round, since a width within noise of 0 must count as recoverable.
         tol = _SNAP * scale
         lo = np.where(np.abs(lo - true) <= tol, true, lo)
         hi = np.where(np.abs(hi - true) <= tol, true, hi)
-        lo = np.where(np.abs(lo) <= tol, 0.0, lo)
+    if nonnegative:
+        lo = np.maximum(lo, 0.0)
     return lo, hi

@@ -19,37 +19,30 @@ from statbarn.errors import EvidenceError, InputError
 from statbarn.fileio import atomic_write_bytes, sha256_bytes
 from statbarn.kinds import Statbarn
 from statbarn.profile import Profile, load_profile
-from statbarn.result import STATBARN_VERSION, Assessment
+from statbarn.result import STATBARN_VERSION, AssessedOutput, Assessment
 from statbarn.tables import SIDECAR_FORMAT, SIDECAR_SUFFIX
-from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict
+from statbarn.verdict import CheckResult, Rule, Verdict, whole_output_check
 
 
 def dof_check(dof: float, profile: Profile, name: str = "model") -> CheckResult:
     if not np.isfinite(dof):
-        flag = CellFlag(
-            rule=Rule.DOF,
-            verdict=Verdict.ESCALATE,
-            row=None,
-            col=None,
-            value=None,
+        return whole_output_check(
+            Rule.DOF,
+            Verdict.ESCALATE,
+            f"The {name}'s residual degrees of freedom are unknown; a person must review it.",
+            "Unknown degrees of freedom.",
             limit=profile.min_dof,
-            message=f"The {name}'s residual degrees of freedom "
-            "are unknown; a person must review it.",
         )
-        return CheckResult(Rule.DOF.value, Verdict.ESCALATE, [flag], "Unknown degrees of freedom.")
     if dof < profile.min_dof:
-        flag = CellFlag(
-            rule=Rule.DOF,
-            verdict=Verdict.FAIL,
-            row=None,
-            col=None,
+        return whole_output_check(
+            Rule.DOF,
+            Verdict.FAIL,
+            f"The {name} has {dof:g} residual degrees of freedom; at least {profile.min_dof} "
+            "are needed, otherwise its coefficients can reveal individual records.",
+            "Too few degrees of freedom.",
             value=float(dof),
             limit=profile.min_dof,
-            message=f"The {name} has {dof:g} residual degrees of freedom; at least "
-            f"{profile.min_dof} are needed, otherwise its coefficients can reveal "
-            "individual records.",
         )
-        return CheckResult(Rule.DOF.value, Verdict.FAIL, [flag], "Too few degrees of freedom.")
     return CheckResult(
         Rule.DOF.value,
         Verdict.PASS,
@@ -59,25 +52,13 @@ def dof_check(dof: float, profile: Profile, name: str = "model") -> CheckResult:
 
 
 @dataclass
-class ModelOutput:
+class ModelOutput(AssessedOutput):
     table: pd.DataFrame
     dof: float
     nobs: float | None
     model_name: str
     assessment: Assessment
     profile: Profile
-
-    @property
-    def verdict(self) -> str:
-        return self.assessment.verdict.value
-
-    @property
-    def flags(self) -> list[CellFlag]:
-        return self.assessment.flags
-
-    @property
-    def checks(self) -> list[CheckResult]:
-        return self.assessment.checks
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -12,6 +12,24 @@ from statbarn.verdict import CellFlag, CheckResult, Verdict, worst
 STATBARN_VERSION = "0.1.0"
 
 
+class AssessedOutput:
+    """Shared by every output object: verdict, flags and checks come from its assessment."""
+
+    assessment: Assessment
+
+    @property
+    def verdict(self) -> str:
+        return self.assessment.verdict.value
+
+    @property
+    def flags(self) -> list[CellFlag]:
+        return self.assessment.flags
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        return self.assessment.checks
+
+
 @dataclass
 class Assessment:
     """Verdict of one output (a table, a model, microdata or an uncheckable file)."""

@@ -14,7 +14,7 @@ from statbarn import exact
 from statbarn.evidence import TableEvidence
 from statbarn.kinds import STATISTIC_RULES
 from statbarn.profile import Profile
-from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict, worst
+from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict, whole_output_check, worst
 
 
 def _result(rule: Rule, flags: list[CellFlag], ok: str, bad: str) -> CheckResult:
@@ -250,22 +250,12 @@ def dof(ev: TableEvidence, profile: Profile) -> CheckResult:
 
 
 def _no_evidence(rule: Rule) -> CheckResult:
-    return CheckResult(
-        rule=rule.value,
-        verdict=Verdict.ESCALATE,
-        cells=[
-            CellFlag(
-                rule=rule,
-                verdict=Verdict.ESCALATE,
-                row=None,
-                col=None,
-                value=None,
-                limit=None,
-                message="This magnitude table has no evidence of individual "
-                "contributions, so dominance cannot be checked; a person must review it.",
-            )
-        ],
-        summary="Dominance cannot be checked without contributor evidence.",
+    return whole_output_check(
+        rule,
+        Verdict.ESCALATE,
+        "This magnitude table has no evidence of individual contributions, so dominance "
+        "cannot be checked; a person must review it.",
+        "Dominance cannot be checked without contributor evidence.",
     )
 
 

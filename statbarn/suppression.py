@@ -71,6 +71,10 @@ class SuppressionResult:
 
 def required_widths(values: ArrayLike, *, protection_level: float, min_width: float) -> FloatArray:
     """``max(protection_level * |value|, min_width)`` per cell."""
+    if not (protection_level >= 0 and min_width >= 0):  # also refuses NaN
+        raise InputError(
+            f"protection_level ({protection_level}) and min_width ({min_width}) must be >= 0"
+        )
     x = np.asarray(values, dtype=np.float64)
     return np.maximum(protection_level * np.abs(x), min_width)
 

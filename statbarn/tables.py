@@ -23,16 +23,16 @@ from statbarn.evidence import TableEvidence
 from statbarn.fileio import atomic_write_bytes, sha256_bytes
 from statbarn.kinds import normalise_aggfunc, statbarn_of
 from statbarn.profile import Profile, load_profile
-from statbarn.result import STATBARN_VERSION, Assessment
+from statbarn.result import STATBARN_VERSION, AssessedOutput, Assessment
 from statbarn.rules import check_table
-from statbarn.verdict import CellFlag, CheckResult, Verdict
+from statbarn.verdict import Verdict
 
 SIDECAR_SUFFIX = ".statbarn.json"
 SIDECAR_FORMAT = "statbarn-evidence"
 
 
 @dataclass
-class TableOutput:
+class TableOutput(AssessedOutput):
     """A table ready to publish, with its evidence and verdict."""
 
     table: pd.DataFrame
@@ -42,18 +42,6 @@ class TableOutput:
     suppressed: np.ndarray | None = None
     derived_from: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def verdict(self) -> str:
-        return self.assessment.verdict.value
-
-    @property
-    def flags(self) -> list[CellFlag]:
-        return self.assessment.flags
-
-    @property
-    def checks(self) -> list[CheckResult]:
-        return self.assessment.checks
 
     @property
     def statbarn(self) -> str:
@@ -309,20 +297,7 @@ def pivot_table(
             )
         values = vlist[0]
     vals = cols_of(values, "values")[0]
-    stat = normalise_aggfunc(aggfunc)
-    if stat == "count":
-        # pandas' "count" pivot counts non-missing values: keep them as the values.
-        return tabulate(
-            idx,
-            cols,
-            vals,
-            "count",
-            margins=margins,
-            margins_name=margins_name,
-            dropna=dropna,
-            profile=profile,
-            values_label=values,
-        )
+    # pandas' "count" pivot counts the non-missing values, which tabulate keeps as values.
     return tabulate(
         idx,
         cols,

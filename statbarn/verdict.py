@@ -89,6 +89,19 @@ class CheckResult:
         }
 
 
+def whole_output_check(
+    rule: str,
+    verdict: Verdict,
+    message: str,
+    summary: str,
+    value: float | int | None = None,
+    limit: float | int | None = None,
+) -> CheckResult:
+    """A check whose one flag concerns the output as a whole (no row or column)."""
+    flag = CellFlag(rule, verdict, None, None, value, limit, message)
+    return CheckResult(str(rule), verdict, [flag], summary)
+
+
 def _jsonable(value: Any) -> Any:
     """Labels and numbers as JSON: tuples become lists, numpy scalars Python scalars."""
     if value is None:

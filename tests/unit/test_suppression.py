@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from numpy.typing import ArrayLike
 from scipy.optimize import linprog
 
+from statbarn import suppression
 from statbarn.errors import (
     InputError,
     NonFiniteError,
@@ -30,7 +32,7 @@ NAN = np.nan
 INF = np.inf
 
 
-def with_margins(body: np.ndarray, *, row_margin: bool, col_margin: bool) -> np.ndarray:
+def with_margins(body: ArrayLike, *, row_margin: bool, col_margin: bool) -> np.ndarray:
     table = np.asarray(body, dtype=np.float64)
     if row_margin:
         table = np.column_stack([table, table.sum(axis=1)])
@@ -46,12 +48,13 @@ def mask(shape: tuple[int, int], *cells: tuple[int, int]) -> np.ndarray:
     return m
 
 
-def protect(values: np.ndarray, primary: np.ndarray, **kw: object) -> SuppressionResult:
-    args: dict[str, object] = {
-        "row_margin": True, "col_margin": True, "protection_level": 0.1, "min_width": 10.0,
-    }
-    args.update(kw)
-    return protect_table(values, primary, **args)  # type: ignore[arg-type]
+def protect(
+    values: np.ndarray, primary: np.ndarray, *, row_margin: bool = True, col_margin: bool = True,
+    min_width: float = 10.0, nonnegative: bool = True, max_cells: int = 20_000,
+) -> SuppressionResult:
+    return protect_table(values, primary, row_margin=row_margin, col_margin=col_margin,
+                         protection_level=0.1, min_width=min_width, nonnegative=nonnegative,
+                         max_cells=max_cells)
 
 
 def naive_intervals(
@@ -107,7 +110,8 @@ def test_single_small_cell_gets_the_classic_rectangle() -> None:
     # is the whole body (cost 20+15+40 against 23+15+55 and more via margins).
     values = with_margins([[3, 20], [15, 40]], row_margin=True, col_margin=True)
     result = protect(values, mask(values.shape, (0, 0)))
-    np.testing.assert_array_equal(result.suppressed, mask(values.shape, (0, 0), (0, 1), (1, 0), (1, 1)))
+    body_cells = mask(values.shape, (0, 0), (0, 1), (1, 0), (1, 1))
+    np.testing.assert_array_equal(result.suppressed, body_cells)
     np.testing.assert_array_equal(result.primary, mask(values.shape, (0, 0)))
     np.testing.assert_array_equal(result.secondary, mask(values.shape, (0, 1), (1, 0), (1, 1)))
     # Published totals fix every line: x00 = 3+t, x01 = 20-t, x10 = 15-t, x11 = 40+t.
@@ -272,6 +276,41 @@ def test_suppression_error_is_a_statbarn_error() -> None:
     assert issubclass(SuppressionError, StatbarnError)
 
 
+# ---------------------------------------- safety net (never reached in normal use)
+
+
+def test_audit_repairs_a_pattern_the_greedy_search_left_weak(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(suppression, "_cover_primaries", lambda *args: None)
+    values = with_margins([[3, 20, 7], [15, 40, 33], [22, 9, 50]], row_margin=True,
+                          col_margin=True)
+    primary = mask(values.shape, (0, 0), (2, 1))
+    result = protect(values, primary)
+    width = (result.upper - result.lower)[result.suppressed]
+    assert result.suppressed[primary].all() and result.secondary.any()
+    assert np.all(width >= result.required_width[result.suppressed])
+
+
+def test_falls_back_to_suppressing_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(suppression._Hypercubes, "best", lambda *args, **kw: None)
+    values = with_margins([[3, 20], [15, 40]], row_margin=True, col_margin=True)
+    result = protect(values, mask(values.shape, (0, 0)))
+    assert result.suppressed.all()
+    assert np.all(result.upper == INF) and np.all(result.lower == 0.0)
+
+
+def test_raises_when_nothing_protects(monkeypatch: pytest.MonkeyPatch) -> None:
+    def recoverable(x: np.ndarray, hidden: np.ndarray, **kw: bool) -> tuple[np.ndarray, ...]:
+        point = np.where(hidden, x, NAN)
+        return point, point
+
+    monkeypatch.setattr(suppression, "interval_bounds", recoverable)
+    values = with_margins([[3, 20], [15, 40]], row_margin=True, col_margin=True)
+    with pytest.raises(SuppressionError, match="whole table"):
+        protect(values, mask(values.shape, (0, 0)))
+
+
 # ------------------------------------------------------------ widths and rounding
 
 
@@ -281,6 +320,12 @@ def test_required_widths() -> None:
         required_widths(values, protection_level=0.1, min_width=10.0),
         [[10.0, 20.0], [10.0, 10.0]],
     )
+
+
+@pytest.mark.parametrize(("level", "width"), [(-0.1, 10.0), (0.1, NAN), (NAN, 0.0)])
+def test_required_widths_refuses_bad_parameters(level: float, width: float) -> None:
+    with pytest.raises(InputError):
+        required_widths([1.0], protection_level=level, min_width=width)
 
 
 def test_round_to_base_halves_go_up() -> None:

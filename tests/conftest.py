@@ -49,3 +49,58 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for tier in _TIERS:
             if tier in parts and tier not in {m.name for m in item.iter_markers()}:
                 item.add_marker(getattr(pytest.mark, tier))
+
+
+# ---- databases -------------------------------------------------------------------------------
+# Database tests run on both engines: the embedded SQLite default and the real PostgreSQL
+# (127.0.0.1:5432, database "test", trust auth).  Each PostgreSQL test gets its own schema,
+# so tests never see each other's rows and need no cleanup order.
+POSTGRES_URL = os.environ.get(
+    "TRE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_schema_url(schema: str) -> str:
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty platform database URL on each engine."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from tre.db import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tre.db'}"
+        upgrade(url)
+        yield url
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # pragma: no cover - loud, not silent
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not usable for the database tests: {exc}")
+    url = _postgres_schema_url(schema)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[object]:
+    """A session factory on the migrated database (``with transaction(db) as s``)."""
+    from tre.db import make_engine, session_factory
+
+    engine = make_engine(db_url)
+    yield session_factory(engine)
+    engine.dispose()

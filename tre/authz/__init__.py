@@ -93,3 +93,9 @@ class Authz:
         with self._lock:
             rules = self._enforcer.get_grouping_policy()
         return sorted({r[2] for r in rules if r[0] == subject and (role is None or r[1] == role)})
+
+
+def load_authz(session_factory: object | None = None, clock: Clock | None = None) -> Authz:
+    """The process's authorisation point.  For now the policy files; the governance
+    issue makes this read the policy stored in the database and follow its changes."""
+    return Authz.from_files(clock=clock)

@@ -170,6 +170,7 @@ def aggregate(
     margins: bool,
     margins_name: str,
     profile: Profile,
+    dropna: bool = True,
 ) -> Aggregate:
     nr, nc = row.size, (col.size if col is not None else 1)
     if nr * nc > MAX_CELLS:
@@ -203,10 +204,12 @@ def aggregate(
     row_labels, col_labels = list(row.labels), list(col.labels) if col is not None else [None]
     if margins:
         rcode, ccode_v = row.codes[vmask], ccode[vmask]
+        # pandas computes margins after dropping records with a missing value (dropna).
+        mrec = count if dropna else records
         mr = _margin_values(
             statistic,
             count.sum(1),
-            records.sum(1),
+            mrec.sum(1),
             None if total is None else total.sum(1),
             rcode,
             nr,
@@ -215,7 +218,7 @@ def aggregate(
         mc = _margin_values(
             statistic,
             count.sum(0),
-            records.sum(0),
+            mrec.sum(0),
             None if total is None else total.sum(0),
             ccode_v,
             nc,
@@ -224,12 +227,23 @@ def aggregate(
         ma = _margin_values(
             statistic,
             np.array([count.sum()]),
-            np.array([records.sum()]),
+            np.array([mrec.sum()]),
             None if total is None else np.array([total.sum()]),
             np.zeros(len(v), dtype=np.int64),
             1,
             v,
         )
+        if not dropna:
+            # pandas groups margins with dropna=True even then: a missing key's margin is
+            # empty (NaN); in a count table the total row shows 0 for it instead.
+            hole = np.nan if values is not None else 0.0
+            mr = np.where(_missing_labels(row), np.nan, mr)
+            if col is not None:
+                mc = np.where(_missing_labels(col), hole, mc)
+        if values is not None and statistic in ("count", "size"):
+            mr = np.where(mrec.sum(1) > 0, mr, np.nan)
+            mc = np.where(mrec.sum(0) > 0, mc, np.nan)
+            ma = np.where(mrec.sum() > 0, ma, np.nan)
         add_row_margin = col is not None
         pub, count = (
             _with_margins(pub, mr, mc, ma, add_row_margin),
@@ -270,6 +284,14 @@ def aggregate(
     if magnitude:
         _add_exact_totals(ev, profile, row, col, vmask, values)
     return Aggregate(values=pub, evidence=ev)
+
+
+def _missing_labels(axis: Axis) -> np.ndarray:
+    def missing(label: Any) -> bool:
+        parts = label if isinstance(label, tuple) else (label,)
+        return any(p is None or (isinstance(p, float) and p != p) for p in parts)
+
+    return np.array([missing(x) for x in axis.labels], dtype=bool)
 
 
 def _margin_label(name: str, levels: int) -> Any:

@@ -75,6 +75,29 @@ class TableEvidence:
             mask[-1, :] = True
         return mask
 
+    def subset(self, rows: np.ndarray, cols: np.ndarray) -> TableEvidence:
+        """The evidence of the kept rows and columns (integer positions, margins last)."""
+        grid = np.ix_(rows, cols)
+        kept = {(r, c) for r in rows.tolist() for c in cols.tolist()}
+        r_pos = {int(r): i for i, r in enumerate(rows.tolist())}
+        c_pos = {int(c): j for j, c in enumerate(cols.tolist())}
+        return TableEvidence(
+            statistic=self.statistic,
+            row_labels=[self.row_labels[i] for i in rows.tolist()],
+            col_labels=[self.col_labels[j] for j in cols.tolist()],
+            count=self.count[grid],
+            total=None if self.total is None else self.total[grid],
+            top=None if self.top is None else self.top[rows][:, cols],
+            negative=None if self.negative is None else self.negative[grid],
+            row_margin=self.row_margin,
+            col_margin=self.col_margin,
+            exact_total={
+                (r_pos[r], c_pos[c]): v for (r, c), v in self.exact_total.items() if (r, c) in kept
+            },
+            index_names=self.index_names,
+            column_names=self.column_names,
+        )
+
     # ---- sidecar serialisation -------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         cells: dict[str, Any] = {"count": self.count.astype(np.int64).tolist()}

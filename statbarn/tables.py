@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from statbarn import aggregate as agg
-from statbarn.errors import InputError, TableTooLargeError, UnsupportedError
+from statbarn.errors import EmptyInputError, InputError, TableTooLargeError, UnsupportedError
 from statbarn.evidence import TableEvidence
 from statbarn.fileio import atomic_write_bytes, sha256_bytes
 from statbarn.kinds import normalise_aggfunc, statbarn_of
@@ -184,12 +184,22 @@ def tabulate(
     idx_keys, rest = parts[: len(index)], parts[len(index) :]
     col_keys = rest[: len(columns)] if columns else None
     vals = rest[-1] if values is not None else None
+    if dropna:
+        # pandas drops a record missing any key before it finds the table's levels.
+        missing = np.zeros(len(idx_keys[0]), dtype=bool)
+        for key in idx_keys + (col_keys or []):
+            missing |= key.isna().to_numpy()
+        if missing.any():
+            keep = ~missing
+            idx_keys = [k[keep] for k in idx_keys]
+            col_keys = [k[keep] for k in col_keys] if col_keys else None
+            vals = vals[keep] if vals is not None else None
     if len(idx_keys[0]) == 0:
-        from statbarn.errors import EmptyInputError
-
         raise EmptyInputError("there are no records to tabulate")
     row_axis = agg.encode_axis(idx_keys, [s.name for s in idx_keys], dropna)
     col_axis = agg.encode_axis(col_keys, [s.name for s in col_keys], dropna) if col_keys else None
+    if row_axis.size == 0 or (col_axis is not None and col_axis.size == 0):
+        raise EmptyInputError("no record has a value for every key: the table would be empty")
     cells = row_axis.size * (col_axis.size if col_axis else 1)
     if cells > prof.max_table_cells:
         raise TableTooLargeError(
@@ -198,13 +208,23 @@ def tabulate(
         )
     arr = agg.numeric_values(vals) if vals is not None else None
     result = agg.aggregate(
-        row_axis, col_axis, arr, statistic, margins=margins, margins_name=margins_name, profile=prof
+        row_axis,
+        col_axis,
+        arr,
+        statistic,
+        margins=margins,
+        margins_name=margins_name,
+        profile=prof,
+        dropna=dropna,
     )
     ev = result.evidence
+    values_grid = result.values
+    if dropna and vals is not None:
+        values_grid, ev = _drop_empty(values_grid, ev)
     label = (
         values_label if values_label is not None else (vals.name if vals is not None else "count")
     )
-    frame = _build_frame(result.values, ev, label)
+    frame = _build_frame(values_grid, ev, label)
     assessment = Assessment(
         statbarn=statbarn_of(statistic),
         checks=check_table(ev, prof),
@@ -212,6 +232,29 @@ def tabulate(
         statistic=statistic,
     )
     return TableOutput(table=frame, evidence=ev, assessment=assessment, profile=prof)
+
+
+def _drop_empty(values: np.ndarray, ev: TableEvidence) -> tuple[np.ndarray, TableEvidence]:
+    """pandas' dropna=True: rows whose body cells are all empty vanish, then columns
+    that are all empty (margins included)."""
+    rs, cs = ev.body_slice()
+    empty = np.isnan(values)
+    keep_r = ~empty[rs, cs].all(axis=1)
+    if ev.col_margin:
+        keep_r = np.append(keep_r, True)
+    if not keep_r[: rs.stop].any():
+        raise EmptyInputError("no record has a value to tabulate: every cell would be empty")
+    rows = np.flatnonzero(keep_r)
+    body_rows = rows[rows < rs.stop]
+    # Body columns with no value vanish before margins are added (pandas drops the empty
+    # groups first); the margin column goes only if it is empty too.
+    keep_c = ~empty[body_rows].all(axis=0)
+    if ev.row_margin:
+        keep_c[-1] = not empty[rows, -1].all()
+    cols = np.flatnonzero(keep_c)
+    if len(rows) == values.shape[0] and len(cols) == values.shape[1]:
+        return values, ev
+    return values[np.ix_(rows, cols)], ev.subset(rows, cols)
 
 
 def crosstab(

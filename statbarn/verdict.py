@@ -46,6 +46,7 @@ class Rule(StrEnum):
     SUPPRESSION_AUDIT = "suppression_audit"
     EVIDENCE = "evidence"
     UNCHECKABLE = "uncheckable"
+    DIFFERENCING = "differencing"
 
 
 @dataclass(frozen=True)

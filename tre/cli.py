@@ -29,6 +29,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tre import __version__
+from tre.cli_governance import policy_app, profile_app
+from tre.cli_workspace import (
+    dataset_app,
+    demo,
+    down,
+    hub_up,
+    image_app,
+    network_app,
+    project_app,
+)
 
 if TYPE_CHECKING:
     from statbarn.result import Assessment
@@ -48,6 +58,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(policy_app, name="policy")
+app.add_typer(profile_app, name="profile")
+app.add_typer(project_app, name="project")
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(image_app, name="image")
+app.add_typer(network_app, name="network")
+app.command("down")(down)
+app.command("demo")(demo)
+app.add_typer(__import__("tre.cli_airlock").cli_airlock.airlock_app, name="airlock")
+app.add_typer(__import__("tre.cli_airlock").cli_airlock.audit_app, name="audit")
 
 
 def _debug() -> bool:
@@ -207,8 +227,13 @@ def up(
         Path | None,
         typer.Option("--dest", help="Where to write the demo. Default: TRE_DATA_DIR/demo."),
     ] = None,
+    hub: Annotated[
+        bool,
+        typer.Option("--hub/--no-hub", help="Also bring up the workspaces: Docker engine, "
+                     "image, firewall, JupyterHub with the airlock (tre down stops them)."),
+    ] = True,
 ) -> None:
-    """Set up a local tre. For now: write the demo dataset and outputs, and check them."""
+    """Bring tre up: the demo dataset and outputs (checked), then JupyterHub and workspaces."""
     with _user_errors():
         from tre.demo import DATASET_NAME, check_demo_outputs, write_demo_outputs
         from tre.settings import get_settings
@@ -223,6 +248,8 @@ def up(
         for path, assessment in zip(paths, check_demo_outputs(paths, profile_arg), strict=True):
             typer.echo(f"  {assessment.verdict!s:<9} {path}")
         typer.echo("next: tre check <file> (add --json for the machine-readable result)")
+    if hub:
+        hub_up()
 
 
 def main() -> None:

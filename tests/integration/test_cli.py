@@ -258,7 +258,7 @@ def test_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 
 def test_up_writes_and_checks_the_demo(data_dir: Path) -> None:
-    run = run_inprocess("up")
+    run = run_inprocess("up", "--no-hub")
     assert run.exit_code == 0, (run.stdout, run.stderr)
     outputs = data_dir / "demo" / "outputs"
     assert (data_dir / "demo" / "data" / "patients.csv").is_file()
@@ -277,7 +277,7 @@ def test_up_writes_and_checks_the_demo(data_dir: Path) -> None:
 
 
 def test_up_is_idempotent(tmp_path: Path) -> None:
-    first = run_inprocess("up", "--dest", str(tmp_path / "demo"))
-    second = run_inprocess("up", "--dest", str(tmp_path / "demo"))
+    first = run_inprocess("up", "--no-hub", "--dest", str(tmp_path / "demo"))
+    second = run_inprocess("up", "--no-hub", "--dest", str(tmp_path / "demo"))
     assert first.exit_code == second.exit_code == 0, (second.stdout, second.stderr)
     assert first.stdout == second.stdout

@@ -1,101 +1,74 @@
 """The one authorisation point: every route, page and command asks here.
 
 ``Authz.enforce(subject, domain, obj, action)`` answers with a :class:`Decision`
-that names the policy rule that matched (Casbin ``enforce_ex``), so the audit
-event of a decision can say *why*.  ``check`` raises :class:`Forbidden`;
-``user_can`` returns a bool (the OpenSAFELY pairing).
+that names the policy rule that matched, so the audit event of a decision can say
+*why*.  ``check`` raises :class:`Forbidden`; ``user_can`` returns a bool (the
+OpenSAFELY pairing).  Separation-of-duty invariants (tre.authz.invariants) run
+before the policy, whatever it says.
+
+:func:`load_authz` gives the process's authorisation point: the policy stored in
+the database (seeded from policies/policy.csv on first use, followed within
+``TRE_POLICY_POLL_SECONDS``), or the policy files when there is no database.
+
+Names are imported on first use (PEP 562), so that ``import tre.cli`` does not
+pay for Casbin and the settings machinery on every command.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import casbin
+if TYPE_CHECKING:
+    from tre.authz.enforcer import Authz, Decision, Forbidden
+    from tre.authz.policyfile import Assignment, Policy, PolicyError, Problem, Rule
+    from tre.authz.settings import POLICIES, PolicySettings, policy_settings
+    from tre.clock import Clock
 
-from tre.clock import Clock, SystemClock
+__all__ = [
+    "POLICIES",
+    "Assignment",
+    "Authz",
+    "Decision",
+    "Forbidden",
+    "Policy",
+    "PolicyError",
+    "PolicySettings",
+    "Problem",
+    "Rule",
+    "load_authz",
+    "policy_settings",
+]
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
-
-class Forbidden(Exception):
-    """The subject may not do this; ``str(exc)`` is safe to show to the user."""
-
-    def __init__(self, decision: Decision) -> None:
-        self.decision = decision
-        super().__init__(
-            f"{decision.subject} may not {decision.action} {decision.obj} in {decision.domain}"
-        )
-
-
-@dataclass(frozen=True)
-class Decision:
-    subject: str
-    domain: str
-    obj: str
-    action: str
-    allowed: bool
-    rule: tuple[str, ...] | None
-
-    def audit_details(self) -> dict[str, object]:
-        return {
-            "allowed": self.allowed,
-            "rule": list(self.rule) if self.rule else None,
-            "domain": self.domain,
-            "object": self.obj,
-            "action": self.action,
-        }
+_WHERE = {
+    "Authz": "enforcer", "Decision": "enforcer", "Forbidden": "enforcer",
+    "Assignment": "policyfile", "Policy": "policyfile", "PolicyError": "policyfile",
+    "Problem": "policyfile", "Rule": "policyfile",
+    "POLICIES": "settings", "PolicySettings": "settings", "policy_settings": "settings",
+}
 
 
-class Authz:
-    """A Casbin enforcer behind a lock (Casbin enforcers are not thread-safe to reload)."""
-
-    def __init__(self, enforcer: casbin.Enforcer, clock: Clock | None = None) -> None:
-        self._enforcer = enforcer
-        self._lock = threading.RLock()
-        self.clock = clock or SystemClock()
-
-    @classmethod
-    def from_files(
-        cls,
-        model: str | Path | None = None,
-        policy: str | Path | None = None,
-        clock: Clock | None = None,
-    ) -> Authz:
-        enforcer = casbin.Enforcer(
-            str(model or POLICIES / "model.conf"), str(policy or POLICIES / "policy.csv")
-        )
-        return cls(enforcer, clock)
-
-    def enforce(self, subject: str, domain: str, obj: str, action: str) -> Decision:
-        with self._lock:
-            allowed, rule = self._enforcer.enforce_ex(subject, domain, obj, action)
-        return Decision(subject, domain, obj, action, bool(allowed), tuple(rule) if rule else None)
-
-    def user_can(self, subject: str, domain: str, obj: str, action: str) -> bool:
-        return self.enforce(subject, domain, obj, action).allowed
-
-    def check(self, subject: str, domain: str, obj: str, action: str) -> Decision:
-        decision = self.enforce(subject, domain, obj, action)
-        if not decision.allowed:
-            raise Forbidden(decision)
-        return decision
-
-    def roles_in(self, subject: str, domain: str) -> list[str]:
-        with self._lock:
-            roles = set(self._enforcer.get_roles_for_user_in_domain(subject, domain))
-            roles |= set(self._enforcer.get_roles_for_user_in_domain(subject, "*"))
-        return sorted(roles)
-
-    def domains_of(self, subject: str, role: str | None = None) -> list[str]:
-        """Projects in which the subject holds a role (``*`` = every project)."""
-        with self._lock:
-            rules = self._enforcer.get_grouping_policy()
-        return sorted({r[2] for r in rules if r[0] == subject and (role is None or r[1] == role)})
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"tre.authz.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'tre.authz' has no attribute {name!r}")
 
 
 def load_authz(session_factory: object | None = None, clock: Clock | None = None) -> Authz:
-    """The process's authorisation point.  For now the policy files; the governance
-    issue makes this read the policy stored in the database and follow its changes."""
-    return Authz.from_files(clock=clock)
+    """The process's authorisation point.
+
+    With a session factory (a SQLAlchemy ``sessionmaker``): the policy stored in the
+    database, seeded from ``TRE_POLICY_SEED_FILE`` when the database has none, and
+    followed by a background poll, so a change applied anywhere is seen here within
+    ``TRE_POLICY_POLL_SECONDS``.  Without one: the policy files, read once.
+    Call ``close()`` when done (it stops the poll).
+    """
+    from tre.authz.enforcer import Authz
+    from tre.authz.settings import policy_settings
+
+    settings = policy_settings()
+    if session_factory is None:
+        return Authz.from_files(settings.model_file, settings.seed_file, clock)
+    from tre.authz.store import StoredAuthz
+
+    return StoredAuthz.open(session_factory, clock, settings)  # type: ignore[arg-type]

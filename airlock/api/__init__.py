@@ -1,0 +1,1 @@
+"""The airlock's HTTP API (FastAPI): thin routes over :mod:`airlock.service`."""

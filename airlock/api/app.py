@@ -1,0 +1,102 @@
+"""The application factory.  Nothing is created at import time: ``create_app()`` reads
+settings when called (``uvicorn --factory airlock.api.app:create_app``), and every
+collaborator can be handed in instead (tests, the demo, the hub integration)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from airlock.api import errors
+from airlock.api.routes import router
+from airlock.db.engine import airlock_engine
+from airlock.identity import DevTokenIdentity, HubIdentity, Identity
+from airlock.profiles import ProfileResolver
+from airlock.service.context import Ctx, Notifier
+from airlock.settings import Resolved, load_airlock_settings
+from airlock.store import Store
+from tre import __version__
+from tre.authz import Authz, load_authz
+from tre.clock import Clock, SystemClock
+from tre.db import session_factory
+
+log = logging.getLogger("airlock")
+
+
+class NullNotifier:
+    def state_changed(self, **_kw: Any) -> None:
+        return None
+
+    def close(self, timeout: float = 10.0) -> bool:
+        return True
+
+
+def default_notifier() -> Notifier:
+    try:
+        from airlock.notify import Notifier as HttpNotifier
+    except ImportError:  # pragma: no cover - the notifier ships with the airlock
+        return NullNotifier()
+    return HttpNotifier()
+
+
+def default_identity(settings: Resolved) -> Identity:
+    a = settings.airlock
+    if a.identity == "dev":
+        return DevTokenIdentity(a.dev_tokens, settings.platform.environment)
+    return HubIdentity(a.hub_api_url, a.service_name, a.identity_cache_seconds)
+
+
+def create_app(
+    settings: Resolved | None = None,
+    *,
+    db: sessionmaker[Session] | None = None,
+    authz: Authz | None = None,
+    identity: Identity | None = None,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    store: Store | None = None,
+) -> FastAPI:
+    settings = settings or load_airlock_settings()
+    owned: list[Any] = []
+    engine: Engine | None = None
+    if db is None:
+        engine = airlock_engine(settings.platform.database_url)
+        db = session_factory(engine)
+    clock = clock or SystemClock()
+    if authz is None:
+        authz = load_authz(db, clock)
+        owned.append(authz)
+    if notifier is None:
+        notifier = default_notifier()
+        owned.append(notifier)
+    identity = identity or default_identity(settings)
+    ctx = Ctx(settings=settings, db=db, store=store or Store(settings.store_dir), authz=authz,
+              clock=clock, notifier=notifier, profiles=ProfileResolver(settings, db))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await identity.aclose()
+        for thing in owned:
+            try:
+                thing.close()
+            except Exception:  # shutting down: log and carry on
+                log.exception("closing %r failed", thing)
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(title="tre airlock", version=__version__, lifespan=lifespan,
+                  docs_url=f"{settings.airlock.base_path}/api/docs",
+                  openapi_url=f"{settings.airlock.base_path}/api/openapi.json",
+                  redoc_url=None)
+    app.state.ctx = ctx
+    app.state.identity = identity
+    errors.install(app)
+    app.include_router(router, prefix=settings.airlock.base_path)
+    return app

@@ -1,0 +1,32 @@
+"""Dependencies of the routes: the use-case context and the calling user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from airlock.identity import Identity, IdentityError, User, token_from_header
+from airlock.service.context import Ctx
+
+
+def get_ctx(request: Request) -> Ctx:
+    ctx: Ctx = request.app.state.ctx
+    return ctx
+
+
+async def current_user(request: Request) -> User:
+    """The caller: a browser session (set by the hub OAuth login of the UI, the seam) or
+    a hub API token in ``Authorization: token ...``."""
+    user = getattr(request.state, "user", None)
+    if isinstance(user, User):
+        return user
+    token = token_from_header(request.headers.get("authorization"))
+    if token is None:
+        raise IdentityError("log in: send a JupyterHub API token as 'Authorization: token ...'")
+    identity: Identity = request.app.state.identity
+    return await identity.authenticate(token)
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+CurrentUser = Annotated[User, Depends(current_user)]

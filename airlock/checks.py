@@ -1,0 +1,247 @@
+"""Checking one file with statbarn, under the project's disclosure profile.
+
+- Tables (CSV/TSV/Parquet) are checked by statbarn: with their evidence sidecar
+  when the researcher made them with statbarn (the sidecar is bound to the file
+  by SHA-256), else as bare tables, where only frequency tables can pass.  A
+  table with evidence is also checked against the project's disclosure ledger
+  (differencing), and a failing table gets a safe alternative (suppressed).
+- Notebooks: every embedded table and image is checked like a file; the
+  notebook itself escalates, since it holds code and free text.
+- Images, PDFs, text, JSON and spreadsheets escalate: statbarn cannot check
+  them, and DESIGN.md section 4 says an uncheckable file is never a pass.
+
+The profile is always passed explicitly: a sidecar records the profile of the
+researcher's own session, which must not decide.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from airlock import ledger as ledger_mod
+from airlock import notebooks
+from airlock.filetypes import Kind
+from statbarn.bare import MARGIN_NAMES, assess_bare_table, split_labels
+from statbarn.checking import check_file, uncheckable
+from statbarn.errors import (
+    EmptyInputError,
+    EvidenceError,
+    MalformedTableError,
+    StatbarnError,
+)
+from statbarn.evidence import TableEvidence
+from statbarn.kinds import Statbarn
+from statbarn.profile import Profile
+from statbarn.reading import read_delimited, read_parquet
+from statbarn.result import STATBARN_VERSION, Assessment
+from statbarn.tables import TableOutput, assessment_for
+
+MAX_REASONS = 20
+_WHY: dict[Kind, str] = {
+    Kind.PNG: "statbarn cannot check images",
+    Kind.JPEG: "statbarn cannot check images",
+    Kind.SVG: "statbarn cannot check images",
+    Kind.PDF: "statbarn cannot check PDF documents",
+    Kind.TEXT: "statbarn cannot check free text",
+    Kind.MARKDOWN: "statbarn cannot check free text",
+    Kind.JSON: "statbarn cannot check JSON documents",
+    Kind.XLSX: "spreadsheets can hide sheets, rows and comments, so statbarn does not check "
+    "them (export each table as CSV to have it checked automatically)",
+    Kind.NOTEBOOK: "a notebook holds code and text as well as outputs",
+}
+
+
+class CheckRefused(Exception):
+    """The file (or its sidecar) is broken: refuse it at intake with this message."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    path: Path  # readable, with the suffix of its kind (statbarn reads CSV/TSV by suffix)
+    name: str
+    kind: Kind
+    sidecar: dict[str, Any] | None = None
+    sidecar_path: Path | None = None
+    dataset: str | None = None
+    population: str | None = None
+
+
+@dataclass
+class CheckRecord:
+    subject: str
+    verdict: str
+    result: dict[str, Any]
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass
+class Alternative:
+    name: str
+    csv_path: Path
+    sidecar_path: Path
+    method: str
+    verdict: str
+    suppressed: int
+
+
+@dataclass
+class FileResult:
+    verdict: str
+    records: list[CheckRecord] = field(default_factory=list)
+    alternative: Alternative | None = None
+
+    @property
+    def reasons(self) -> list[str]:
+        out: list[str] = []
+        for rec in self.records:
+            prefix = "" if rec.subject == "file" else f"{rec.subject}: "
+            for check in rec.result.get("checks", []):
+                if check.get("verdict") == "pass":
+                    continue
+                cells = [c for c in check.get("cells", []) if c.get("verdict") != "pass"]
+                texts = [c.get("message") or "" for c in cells] or [check.get("summary", "")]
+                out.extend(prefix + t for t in texts if t)
+        return out[:MAX_REASONS]
+
+
+def bare_evidence(frame: pd.DataFrame) -> TableEvidence | None:
+    """The evidence statbarn derives for a bare frequency table (mirrors statbarn.bare)."""
+    labels, value_cols = split_labels(frame)
+    if not labels or not value_cols:
+        return None
+    rows: list[Any] = (list(frame[labels[0]]) if len(labels) == 1 else
+                       [tuple(r) for r in frame[labels].itertuples(index=False, name=None)])
+    values = frame[value_cols].to_numpy(dtype=np.float64)
+    last = rows[-1][0] if isinstance(rows[-1], tuple) else rows[-1]
+    return TableEvidence(
+        statistic="count",
+        row_labels=rows,
+        col_labels=list(value_cols),
+        count=values.astype(np.int64),
+        row_margin=len(value_cols) > 1 and str(value_cols[-1]).strip().lower() in MARGIN_NAMES,
+        col_margin=str(last).strip().lower() in MARGIN_NAMES,
+        index_names=list(labels),
+        column_names=[None],
+    )
+
+
+class CheckRunner:
+    """Checks the files of one request: one profile, one ledger, one work directory."""
+
+    def __init__(self, profile: Profile, ledger: Sequence[dict[str, Any]],
+                 max_check_bytes: int, work: Path) -> None:
+        self.profile, self.ledger = profile, list(ledger)
+        self.max_check_bytes, self.work = max_check_bytes, work
+
+    def run(self, s: Subject) -> FileResult:
+        if s.sidecar is not None and s.kind not in (Kind.CSV, Kind.TSV):
+            raise CheckRefused(f"{s.name}: evidence sidecars are only for CSV or TSV tables "
+                               "(save the output with statbarn's .save())")
+        if s.kind in (Kind.CSV, Kind.TSV, Kind.PARQUET):
+            return self._table(s)
+        if s.kind is Kind.NOTEBOOK:
+            return self._notebook(s)
+        return self._result([self._record("file", uncheckable(s.name, self.profile, _WHY[s.kind]))])
+
+    # ---- tables ---------------------------------------------------------------------------------
+    def _table(self, s: Subject) -> FileResult:
+        if s.path.stat().st_size > self.max_check_bytes:
+            why = (f"the table is larger than {self.max_check_bytes} bytes, too large to check "
+                   "automatically")
+            return self._result([self._record("file", uncheckable(s.name, self.profile, why))])
+        frame: pd.DataFrame | None = None
+        ev: TableEvidence | None = None
+        try:
+            if s.sidecar is not None:
+                a = check_file(s.path, evidence=s.sidecar_path, profile=self.profile)
+                if s.sidecar.get("kind") == "table":
+                    ev = TableEvidence.from_json(s.sidecar.get("table"))
+            else:
+                frame = (read_parquet(s.path) if s.kind is Kind.PARQUET else
+                         read_delimited(s.path, "\t" if s.kind is Kind.TSV else ","))
+                a = assess_bare_table(frame, self.profile, s.name)
+                if a.statbarn is Statbarn.FREQUENCY:
+                    ev = bare_evidence(frame)
+        except (EmptyInputError, MalformedTableError, EvidenceError) as exc:
+            raise CheckRefused(str(exc)) from None
+        except StatbarnError as exc:  # a table statbarn will not judge: a person will
+            a = uncheckable(s.name, self.profile, str(exc).rstrip("."))
+        evidence: dict[str, Any] | None = None
+        if ev is not None:  # the sidecar's own table keeps its suppression mask
+            evidence = dict(s.sidecar["table"]) if s.sidecar is not None else ev.to_json()
+        if evidence is not None:
+            diff = ledger_mod.differencing(evidence, self.ledger, self.profile, s.dataset,
+                                           s.population)
+            if diff is not None:
+                a.checks.append(diff)
+        result = self._result([self._record("file", a, evidence)])
+        if ev is not None and a.verdict.value == "fail":
+            result.alternative = self._alternative(s, ev, frame)
+        return result
+
+    def _alternative(self, s: Subject, ev: TableEvidence, frame: pd.DataFrame | None
+                     ) -> Alternative | None:
+        """The failing table with its unsafe cells suppressed (and protected), if possible."""
+        try:
+            if frame is None:
+                layout = (s.sidecar or {}).get("layout", {})
+                frame = read_delimited(s.path, "\t" if s.kind is Kind.TSV else ",",
+                                       header_rows=int(layout.get("column_levels", 1)),
+                                       index_cols=int(layout.get("index_levels", 1)))
+            else:
+                labels, values = split_labels(frame)
+                frame = frame.set_index(labels if len(labels) > 1 else labels[0])[values]
+            out = TableOutput(table=frame, evidence=ev, assessment=assessment_for(ev, self.profile),
+                              profile=self.profile)
+            alt = out.safe_alternative("suppress")
+        except (StatbarnError, ValueError, KeyError, IndexError):
+            return None  # no protected pattern exists; the reasons still say what to change
+        stem, dot, ext = s.name.rpartition(".")
+        name = f"{stem}.safe.{ext}" if dot else f"{s.name}.safe"
+        path = self.work / name
+        sidecar = alt.save(path)
+        suppressed = int(alt.suppressed.sum()) if alt.suppressed is not None else 0
+        return Alternative(name, path, sidecar, "suppress", alt.verdict, suppressed)
+
+    # ---- notebooks ------------------------------------------------------------------------------
+    def _notebook(self, s: Subject) -> FileResult:
+        records = [self._record("file", uncheckable(s.name, self.profile, _WHY[Kind.NOTEBOOK]))]
+        if s.path.stat().st_size > self.max_check_bytes:
+            return self._result(records)
+        try:
+            data = json.loads(s.path.read_text(encoding="utf-8-sig"))
+        except (ValueError, RecursionError) as exc:
+            raise CheckRefused(f"{s.name} is not a readable notebook: {exc}") from None
+        for emb in notebooks.extract(data):
+            if emb.kind == "image":
+                a = uncheckable(s.name, self.profile,
+                                f"{emb.subject} is an image ({emb.media_type})")
+            else:
+                assert emb.frame is not None
+                try:
+                    a = assess_bare_table(emb.frame, self.profile, s.name)
+                except StatbarnError as exc:
+                    a = uncheckable(s.name, self.profile, f"{emb.subject}: {exc}")
+            records.append(self._record(emb.subject, a))
+        return self._result(records)
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _record(self, subject: str, a: Assessment, evidence: dict[str, Any] | None = None
+                ) -> CheckRecord:
+        return CheckRecord(subject, a.verdict.value, a.to_dict(), evidence)
+
+    @staticmethod
+    def _result(records: list[CheckRecord]) -> FileResult:
+        order = {"pass": 0, "escalate": 1, "fail": 2}
+        verdict = max((r.verdict for r in records), key=order.__getitem__, default="escalate")
+        return FileResult(verdict, records)
+
+
+TOOL_VERSION = f"statbarn {STATBARN_VERSION}"

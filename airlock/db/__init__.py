@@ -1,0 +1,1 @@
+"""The airlock's tables (migration 0002_airlock) and the functions that read and write them."""

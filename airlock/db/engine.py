@@ -1,0 +1,47 @@
+"""The airlock's database engine: tre's, plus fair queuing of SQLite connections.
+
+tre's SQLite engine begins every transaction with ``BEGIN IMMEDIATE`` (so the audit
+chain's read-then-write serialises), which makes every transaction, reads included,
+take SQLite's one write lock.  Threads that find it taken are left to SQLite's busy
+handler, which polls with growing sleeps (up to 100 ms each): under load a few
+unlucky requests wait seconds while others jump the queue.  Here the threads of a
+process queue on a lock instead, held from connection checkout to checkin, so they
+are served in turn without sleeping; other processes still meet SQLite's handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from tre.db import make_engine
+
+WAIT_SECONDS = 60.0
+
+
+class SqliteTurns:
+    def __init__(self) -> None:
+        # A plain lock (not an RLock): the pool may check a connection in from another
+        # thread than the one that checked it out (garbage collection of a session).
+        self._lock = threading.Lock()
+
+    def checkout(self, *_args: Any) -> None:
+        if not self._lock.acquire(timeout=WAIT_SECONDS):
+            raise TimeoutError("the database was busy for too long")
+
+    def checkin(self, *_args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # released already (invalidated connection)
+            self._lock.release()
+
+
+def airlock_engine(url: str, **kwargs: Any) -> Engine:
+    engine = make_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        turns = SqliteTurns()
+        event.listen(engine, "checkout", turns.checkout)
+        event.listen(engine, "checkin", turns.checkin)
+    return engine

@@ -1,0 +1,107 @@
+"""Reading and writing the airlock's tables.  Callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from airlock.db.models import FileCheck, LedgerEntry, Release, Request, RequestFile, Vote
+
+
+def get_request(session: Session, request_id: str, *, lock: bool = False,
+                checks: bool = False) -> Request | None:
+    """A request with its files (and their checks).  ``lock``: SELECT ... FOR UPDATE, so
+    concurrent votes or withdrawals on PostgreSQL queue behind each other (SQLite's
+    BEGIN IMMEDIATE already serialises writers)."""
+    opts = selectinload(Request.files)
+    if checks:
+        opts = opts.selectinload(RequestFile.checks)
+    stmt = select(Request).where(Request.id == request_id).options(opts)
+    if lock:
+        stmt = stmt.with_for_update(of=Request)
+    return session.scalars(stmt).first()
+
+
+def votes_of(session: Session, request_id: str) -> list[Vote]:
+    return list(session.scalars(
+        select(Vote).where(Vote.request_id == request_id).order_by(Vote.id)))
+
+
+def release_of(session: Session, request_id: str) -> Release | None:
+    return session.scalars(select(Release).where(Release.request_id == request_id)).first()
+
+
+def ledger_rows(session: Session, project: str, after_id: int = 0
+                ) -> tuple[list[dict[str, Any]], int]:
+    """The project's ledger (released tables) newer than ``after_id``, and the newest id."""
+    rows = session.execute(
+        select(LedgerEntry.id, LedgerEntry.table)
+        .where(LedgerEntry.project == project, LedgerEntry.id > after_id)
+        .order_by(LedgerEntry.id)
+    ).all()
+    newest = rows[-1][0] if rows else after_id
+    return [r[1] for r in rows], newest
+
+
+def ledger_digests(session: Session, project: str, digests: Sequence[str]) -> set[str]:
+    """Which of these ledger tables the project has released already."""
+    if not digests:
+        return set()
+    return set(session.scalars(select(LedgerEntry.digest).where(
+        LedgerEntry.project == project, LedgerEntry.digest.in_(list(digests)))))
+
+
+def list_requests(
+    session: Session,
+    *,
+    requester: str | None = None,
+    projects: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    oldest_first: bool = False,
+) -> list[Request]:
+    """Requests by filter; ``projects=None`` means every project."""
+    stmt = select(Request).options(selectinload(Request.files))
+    if requester is not None:
+        stmt = stmt.where(Request.requester == requester)
+    if projects is not None:
+        stmt = stmt.where(Request.project.in_(list(projects)))
+    if states:
+        stmt = stmt.where(Request.state.in_(list(states)))
+    order = Request.created_at.asc() if oldest_first else Request.created_at.desc()
+    stmt = stmt.order_by(order, Request.id).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def vote_counts(session: Session, request_ids: Iterable[str]) -> dict[str, int]:
+    ids = list(request_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Vote.request_id, func.count(func.distinct(Vote.reviewer)))
+        .where(Vote.request_id.in_(ids)).group_by(Vote.request_id)
+    ).all()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def referenced_blobs(session: Session) -> set[str]:
+    """Every SHA-256 a row refers to: files, sidecars, safe alternatives."""
+    refs: set[str] = set()
+    for sha, side, alt in session.execute(
+        select(RequestFile.sha256, RequestFile.sidecar_sha256, RequestFile.alternative)
+    ):
+        refs.add(sha)
+        if side:
+            refs.add(side)
+        if alt:
+            refs.update(v for k, v in alt.items() if k in ("sha256", "sidecar_sha256") and v)
+    return refs
+
+
+def file_checks(session: Session, file_id: str) -> list[FileCheck]:
+    return list(session.scalars(
+        select(FileCheck).where(FileCheck.file_id == file_id).order_by(FileCheck.id)))

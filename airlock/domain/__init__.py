@@ -1,0 +1,1 @@
+"""The airlock's business rules, with no I/O: states, decisions, review (votes)."""

@@ -1,0 +1,121 @@
+"""Everything that leaves the airlock's store: release bundles and reviewers' previews.
+
+Both re-hash the stored bytes as they copy them (a changed blob is refused and
+the refusal audited), and both are audited before the first byte is sent.
+Only a released request's bundle can be downloaded, only by its requester (the
+separation-of-duty rules say "own release only"); a file under review can be
+viewed only by someone allowed to review it, which never includes its requester.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from airlock.db import repo
+from airlock.domain.states import State
+from airlock.service.context import Conflict, Ctx, NotFound, readable, require
+from airlock.service.release import write_bundle
+from airlock.store import TamperedError
+from tre import audit
+from tre.db import transaction
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    path: Path  # a temporary file the caller deletes after sending
+    filename: str
+    media_type: str
+    sha256: str
+    size: int
+
+
+def _temp(ctx: Ctx) -> Path:
+    return ctx.store.tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 16):
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size
+
+
+def _refused(ctx: Ctx, user: str, project: str, object_id: str, why: str) -> None:
+    with transaction(ctx.db) as s:
+        audit.record(s, actor=user, action="airlock.integrity.refused", object_type="request",
+                     object_id=object_id, project=project, details={"reason": why},
+                     clock=ctx.clock)
+
+
+def bundle(ctx: Ctx, user: str, request_id: str) -> Outgoing:
+    with ctx.db() as s:
+        req = readable(ctx, user, repo.get_request(s, request_id), request_id)
+        d = require(ctx, user, req.project, "release", "download", req.id, req.requester)
+        if req.state != State.RELEASED.value:
+            raise Conflict(f"the request is {req.state}: only released requests can be "
+                           "downloaded")
+        release = repo.release_of(s, req.id)
+        if release is None:
+            raise Conflict("the request has no release record")
+    out = _temp(ctx)
+    try:
+        write_bundle(ctx, release.record, out)
+    except TamperedError as exc:
+        out.unlink(missing_ok=True)
+        _refused(ctx, user, req.project, req.id, str(exc))
+        raise
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    sha, size = _digest(out)
+    try:
+        with transaction(ctx.db) as s:
+            audit.record(s, actor=user, action="airlock.release.download", object_type="release",
+                         object_id=release.id, project=req.project, clock=ctx.clock,
+                         details={"request_id": req.id, "bundle_sha256": sha, "size": size,
+                                  "authz": d.audit_details()})
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return Outgoing(out, f"release-{req.id}.zip", "application/zip", sha, size)
+
+
+def preview(ctx: Ctx, user: str, request_id: str, file_id: str,
+            alternative: bool = False) -> Outgoing:
+    """A file (or its safe alternative) for a reviewer to look at."""
+    with ctx.db() as s:
+        req = readable(ctx, user, repo.get_request(s, request_id), request_id)
+        d = require(ctx, user, req.project, "request", "review", req.id, req.requester)
+        f = next((x for x in req.files if x.id == file_id), None)
+        if f is None or (alternative and not f.alternative):
+            raise NotFound(f"no such file in request {request_id!r}")
+    sha = f.alternative["sha256"] if alternative and f.alternative else f.sha256
+    name = f.alternative["name"] if alternative and f.alternative else f.name
+    out = _temp(ctx)
+    try:
+        with open(out, "wb") as fh:
+            ctx.store.copy_verified(sha, fh)
+    except TamperedError as exc:
+        out.unlink(missing_ok=True)
+        _refused(ctx, user, req.project, req.id, str(exc))
+        raise
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    size = out.stat().st_size
+    try:
+        with transaction(ctx.db) as s:
+            audit.record(s, actor=user, action="airlock.file.view", object_type="request",
+                         object_id=req.id, project=req.project, clock=ctx.clock,
+                         details={"file_id": f.id, "name": name, "sha256": sha,
+                                  "alternative": alternative, "authz": d.audit_details()})
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return Outgoing(out, name, f.media_type, sha, size)

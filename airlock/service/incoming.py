@@ -1,0 +1,201 @@
+"""From an upload (or stored files) to the checked list of files of a new request.
+
+Validation happens here, before anything is stored: names, duplicates,
+contexts, the manifest, each file's type from its content, and each sidecar's
+binding to its file by SHA-256.  Any problem is an :class:`IntakeError` naming
+the file and what to do; the caller then discards every temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airlock.filetypes import EXTENSIONS, FormulaRefused, Kind, Refused, detect, extension
+from airlock.intake import IntakeError, StagedFile, Upload
+from airlock.names import same_name_key
+from airlock.store import TempBlob
+from statbarn.checking import load_sidecar
+from statbarn.errors import EvidenceError
+from statbarn.tables import SIDECAR_SUFFIX
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+MAX_TEXT = 20_000
+MANIFEST_KEYS = frozenset({"name", "context", "exception", "population"})
+
+
+@dataclass
+class Incoming:
+    """One file of a request about to be created, readable at ``path``."""
+
+    name: str
+    kind: Kind
+    size: int
+    sha256: str
+    path: Path
+    context: str
+    exception: str | None = None
+    population: str | None = None
+    temp: TempBlob | None = None  # still to be stored (None: already in the store)
+    sidecar: dict[str, Any] | None = None
+    sidecar_path: Path | None = None
+    sidecar_sha256: str | None = None
+    sidecar_temp: TempBlob | None = None
+
+
+@dataclass
+class Submission:
+    project: str
+    dataset: str | None
+    draft: bool
+    files: list[Incoming] = field(default_factory=list)
+
+
+def check_identifier(value: str | None, what: str, required: bool) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise IntakeError(422, f"the request needs a {what}", "missing_field")
+        return None
+    value = value.strip()
+    if not NAME_PATTERN.match(value):
+        raise IntakeError(422, f"{what} {value[:60]!r} is not a valid name (letters, digits, "
+                          "'.', '_' and '-', at most 200)", "bad_field")
+    return value
+
+
+def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise IntakeError(422, f"{what} must be text", "bad_manifest")
+    value = value.strip()
+    if len(value) > limit:
+        raise IntakeError(422, f"{what} is longer than {limit} characters", "bad_field")
+    return value or None
+
+
+def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise IntakeError(422, f"the manifest is not valid JSON: {exc}", "bad_manifest") from None
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise IntakeError(422, "the manifest must be a JSON list of objects with a 'name'",
+                          "bad_manifest")
+    out: dict[str, dict[str, Any]] = {}
+    for entry in data:
+        unknown = set(entry) - MANIFEST_KEYS
+        if unknown:
+            raise IntakeError(422, f"unknown manifest key(s): {', '.join(sorted(unknown))} "
+                              f"(allowed: {', '.join(sorted(MANIFEST_KEYS))})", "bad_manifest")
+        name = entry.get("name")
+        if not isinstance(name, str) or name in out:
+            raise IntakeError(422, "every manifest entry needs a distinct 'name'", "bad_manifest")
+        out[name] = entry
+    return out
+
+
+def _draft(raw: str | None) -> bool:
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise IntakeError(422, "draft must be true or false", "bad_field")
+
+
+def _readable(staged: StagedFile, kind: Kind, work: Path) -> Path:
+    """A link to the temp file under the file's own name (with its kind's suffix, which
+    statbarn uses to tell CSV from TSV) inside the work directory."""
+    name = staged.name if extension(staged.name) in EXTENSIONS[kind] else \
+        staged.name + EXTENSIONS[kind][0]
+    link = work / name
+    link.symlink_to(staged.temp.path)
+    return link
+
+
+def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
+    """Validate an upload; nothing is stored yet (files stay in their temp files)."""
+    f = upload.fields
+    sub = Submission(
+        project=check_identifier(f.get("project"), "project", True) or "",
+        dataset=check_identifier(f.get("dataset"), "dataset", False),
+        draft=_draft(f.get("draft")),
+    )
+    if not upload.files:
+        raise IntakeError(422, "the request holds no file: add at least one", "no_files")
+    default_context = _text(f.get("context"), "context")
+    manifest = _manifest(f.get("manifest"))
+    seen: dict[str, str] = {}
+    for staged in upload.files:
+        key = same_name_key(staged.name)
+        if key in seen:
+            raise IntakeError(422, f"two files are named {staged.name!r}"
+                              + ("" if seen[key] == staged.name else f" and {seen[key]!r}")
+                              + "; every file in a request needs its own name", "duplicate_name")
+        seen[key] = staged.name
+    unknown = set(manifest) - {s.name for s in upload.files}
+    if unknown:
+        raise IntakeError(422, f"the manifest names {sorted(unknown)[0]!r}, which is not among "
+                          "the files", "bad_manifest")
+    by_name: dict[str, Incoming] = {}
+    for staged in upload.files:
+        entry = manifest.get(staged.name, {})
+        context = _text(entry.get("context"), f"the context of {staged.name}") or default_context
+        if not context:
+            raise IntakeError(422, f"{staged.name} has no context: say what it is and how it "
+                              "was made (context, or the manifest's per-file context)",
+                              "missing_context")
+        if staged.size == 0:
+            raise IntakeError(422, f"{staged.name} is empty", "empty_file")
+        try:
+            kind = detect(staged.temp.path, staged.name, max_parse_bytes=max_parse_bytes).kind
+        except FormulaRefused as exc:
+            raise IntakeError(422, str(exc), "formula") from None
+        except Refused as exc:
+            raise IntakeError(415, str(exc), "refused_type") from None
+        item = Incoming(
+            name=staged.name, kind=kind, size=staged.size, sha256=staged.sha256,
+            path=_readable(staged, kind, work), context=context,
+            exception=_text(entry.get("exception"), f"the exception request of {staged.name}"),
+            population=_text(entry.get("population"), f"the population of {staged.name}", 500),
+            temp=staged.temp,
+        )
+        sub.files.append(item)
+        by_name[staged.name] = item
+    for side in upload.sidecars:
+        _attach_sidecar(side, by_name, work)
+    return sub
+
+
+def _attach_sidecar(side: StagedFile, files: dict[str, Incoming], work: Path) -> None:
+    if not side.name.endswith(SIDECAR_SUFFIX):
+        raise IntakeError(422, f"sidecar {side.name!r} must be named <file>{SIDECAR_SUFFIX}",
+                          "bad_sidecar")
+    target = files.get(side.name[: -len(SIDECAR_SUFFIX)])
+    if target is None:
+        raise IntakeError(422, f"sidecar {side.name!r} belongs to no file of this request",
+                          "bad_sidecar")
+    if target.sidecar is not None:
+        raise IntakeError(422, f"{target.name} has two sidecars", "bad_sidecar")
+    path = work / f"sidecar-{len(list(work.iterdir()))}{SIDECAR_SUFFIX}"
+    path.symlink_to(side.temp.path)
+    try:
+        data = load_sidecar(path)
+    except EvidenceError as exc:
+        raise IntakeError(422, f"{side.name}: {exc}", "bad_sidecar") from None
+    bound = str((data.get("file") or {}).get("sha256", ""))
+    if bound != target.sha256:
+        raise IntakeError(
+            422, f"{side.name} is the evidence of another file (sha256 {bound[:12] or '?'}...), "
+            f"not of {target.name} (sha256 {target.sha256[:12]}...): the file changed after "
+            "statbarn saved it, or the wrong sidecar was attached", "sidecar_mismatch")
+    target.sidecar, target.sidecar_path = data, path
+    target.sidecar_sha256, target.sidecar_temp = side.sha256, side.temp

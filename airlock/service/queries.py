@@ -1,0 +1,87 @@
+"""Reading requests: one request, the caller's own, a project's, the review queue."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import or_, select
+
+from airlock.db import repo
+from airlock.domain.states import State
+from airlock.service.context import Ctx, readable, require
+from tre.audit import AuditEvent
+from tre.authz.vocabulary import GLOBAL
+
+Scope = Literal["mine", "queue", "project"]
+
+
+def base_url(ctx: Ctx) -> str:
+    return ctx.settings.airlock.base_path
+
+
+def get_view(ctx: Ctx, user: str, request_id: str) -> dict[str, Any]:
+    from airlock.views import request_view
+
+    with ctx.db() as s:
+        req = readable(ctx, user, repo.get_request(s, request_id, checks=True), request_id)
+        votes = repo.votes_of(s, req.id)
+        release = repo.release_of(s, req.id)
+        return request_view(req, user, votes=votes, release=release, base=base_url(ctx))
+
+
+def queue_projects(ctx: Ctx, user: str) -> list[str] | None:
+    """Projects whose queue the user may read (None: every project)."""
+    if ctx.authz.user_can(user, GLOBAL, "queue", "read"):
+        return None
+    return [d for d in ctx.authz.domains_of(user)
+            if d != GLOBAL and ctx.authz.user_can(user, d, "queue", "read")]
+
+
+def list_views(
+    ctx: Ctx, user: str, *, scope: Scope = "mine", project: str | None = None,
+    states: list[str] | None = None, limit: int = 100, offset: int = 0,
+) -> dict[str, Any]:
+    from airlock.views import request_view
+
+    projects: list[str] | None
+    requester: str | None = None
+    oldest_first = False
+    if scope == "mine":
+        requester = user
+        projects = [project] if project else None
+    elif scope == "queue":
+        projects = queue_projects(ctx, user)
+        if project:
+            projects = [project] if projects is None or project in projects else []
+        states = states or [State.IN_REVIEW.value]
+        oldest_first = True  # the queue is worked oldest first
+    else:
+        if not project:
+            raise ValueError("scope=project needs a project")
+        require(ctx, user, project, "request", "read", project)
+        projects = [project]
+    if projects == []:
+        return {"requests": [], "count": 0}
+    with ctx.db() as s:
+        rows = repo.list_requests(s, requester=requester, projects=projects, states=states,
+                                  limit=limit, offset=offset, oldest_first=oldest_first)
+        visible = [r for r in rows if ctx.authz.user_can(user, r.project, "request", "read")]
+        counts = repo.vote_counts(s, [r.id for r in visible])
+        views = []
+        for r in visible:
+            view = request_view(r, user, detail=False, base=base_url(ctx))
+            view["votes_cast"] = counts.get(r.id, 0)
+            views.append(view)
+    return {"requests": views, "count": len(views)}
+
+
+def history(ctx: Ctx, user: str, request_id: str) -> list[dict[str, Any]]:
+    """The audit events about a request and its release, oldest first."""
+    with ctx.db() as s:
+        req = readable(ctx, user, repo.get_request(s, request_id), request_id)
+        release = repo.release_of(s, req.id)
+        ids = [req.id] + ([release.id] if release else [])
+        events = s.scalars(select(AuditEvent).where(or_(*(AuditEvent.object_id == i
+                                                          for i in ids)))
+                           .order_by(AuditEvent.seq)).all()
+        return [e.as_dict() for e in events]

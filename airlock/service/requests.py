@@ -1,0 +1,216 @@
+"""Creating requests: check the files, store them, decide, all or nothing.
+
+The order matters for "nothing stored half": files are checked while they are
+still temporary files; only then are they moved into the store, and the
+request, its files, checks, decision (and release) are written in one
+transaction with their audit events.  A failure before the commit leaves no
+request; blobs stored just before a crash are swept at the next start.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from airlock import ledger as ledger_mod
+from airlock.checks import CheckRefused, CheckRunner, FileResult, Subject
+from airlock.db import repo
+from airlock.db.models import FileCheck, Release, Request, RequestFile
+from airlock.domain import decisions
+from airlock.domain.states import Owner, State
+from airlock.filetypes import MEDIA_TYPES
+from airlock.intake import IntakeError
+from airlock.service.context import SYSTEM, Changes, Ctx, move, require
+from airlock.service.incoming import Incoming, Submission
+from airlock.service.release import release_request
+from airlock.views import request_view
+from statbarn.profile import Profile
+from statbarn.verdict import CheckResult
+from tre import audit
+from tre.db import transaction
+
+NEW = "(new)"
+
+
+def run_checks(ctx: Ctx, profile: Profile, ledger: Sequence[dict[str, Any]],
+               files: Sequence[Incoming], dataset: str | None, work: Path) -> list[FileResult]:
+    runner = CheckRunner(profile, ledger, ctx.settings.airlock.max_check_bytes, work)
+    results = []
+    for f in files:
+        try:
+            results.append(runner.run(Subject(f.path, f.name, f.kind, f.sidecar, f.sidecar_path,
+                                              dataset, f.population)))
+        except CheckRefused as exc:
+            raise IntakeError(422, str(exc), "unreadable_table") from None
+    return results
+
+
+def _late_check(result: FileResult, check: CheckResult) -> None:
+    """Add a check found inside the transaction (a release that committed meanwhile)."""
+    rec = result.records[0]
+    rec.result["checks"].append(check.to_dict())
+    order = {"pass": 0, "escalate": 1, "fail": 2}
+    worst = max((c["verdict"] for c in rec.result["checks"]), key=order.__getitem__)
+    rec.verdict = rec.result["verdict"] = worst
+    result.verdict = max((r.verdict for r in result.records), key=order.__getitem__)
+
+
+def create_request(
+    ctx: Ctx, user: str, sub: Submission, work: Path, *,
+    derived_from: str | None = None, replaces: str | None = None,
+) -> dict[str, Any]:
+    """Check, store and record a new request; returns the requester's view of it."""
+    decisions_made = [require(ctx, user, sub.project, "request", "create", NEW, user)]
+    info = ctx.profiles.info(sub.project)
+    if sub.dataset is not None and info.in_catalog and sub.dataset not in info.datasets:
+        raise IntakeError(422, f"dataset {sub.dataset!r} is not granted to project "
+                          f"{sub.project!r}", "bad_field")
+    if not sub.draft:
+        decisions_made.append(require(ctx, user, sub.project, "request", "submit", NEW, user))
+    results: list[FileResult] = []
+    seen = 0
+    if sub.draft:
+        profile = ctx.profiles(sub.project)
+    else:
+        profile, results, seen = check_files(ctx, sub.project, sub.dataset, sub.files, work)
+    stored_alternatives = _store(ctx, sub.files, results)
+    changes = Changes()
+    with transaction(ctx.db) as s:
+        now = ctx.clock.now()
+        req = Request(id=uuid.uuid4().hex, project=sub.project, dataset=sub.dataset,
+                      requester=user, state=State.DRAFT.value, profile_name=profile.name,
+                      profile_version=profile.version, profile=profile.params(),
+                      reviewers_required=profile.reviewers_required, derived_from=derived_from,
+                      created_at=now, updated_at=now)
+        audit.record(s, actor=user, action="airlock.request.create", object_type="request",
+                     object_id=req.id, project=sub.project, clock=ctx.clock, details={
+                         "dataset": sub.dataset, "derived_from": derived_from,
+                         "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,
+                                    "kind": f.kind.value, "evidence_sha256": f.sidecar_sha256}
+                                   for f in sub.files],
+                         "authz": [d.audit_details() for d in decisions_made]})
+        rows = [RequestFile(id=uuid.uuid4().hex, position=i, name=f.name,
+                            kind=f.kind.value, media_type=MEDIA_TYPES[f.kind], size=f.size,
+                            sha256=f.sha256, sidecar_sha256=f.sidecar_sha256, context=f.context,
+                            exception=f.exception, population=f.population, checks=[])
+                for i, f in enumerate(sub.files)]
+        req.files = rows
+        release = None
+        if not sub.draft:
+            release = submit_in_tx(ctx, s, changes, req, user, sub.files, results,
+                                   stored_alternatives, profile, seen)
+        # Added last: the request walks its automatic steps in memory (each audited as it
+        # goes), then is inserted once, with its final state, files, checks and release,
+        # rather than updated at every step while the audit chain's lock is held.
+        s.add(req)
+        if release is not None:
+            s.flush()  # the request (and its files) before the release that refers to them
+            s.add(release)
+        if replaces is not None:
+            old = repo.get_request(s, replaces, lock=True)
+            if old is not None:
+                move(ctx, s, changes, old, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
+                     details={"replaced_by": req.id})
+        view = request_view(req, user, release=release, base=ctx.settings.airlock.base_path)
+    changes.publish(ctx)
+    return view
+
+
+def submit_in_tx(
+    ctx: Ctx, s: Session, changes: Changes, req: Request, user: str,
+    files: Sequence[Incoming], results: Sequence[FileResult],
+    alternatives: Sequence[dict[str, Any] | None], profile: Profile, seen: int,
+) -> Release | None:
+    """draft -> submitted, then the checks' results and the decision.
+
+    The transition comes first: its audit event takes the audit chain's lock,
+    which serialises every airlock write, so the ledger re-read after it sees
+    every release committed since the checks ran (and the new ones are checked too).
+    """
+    move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER)
+    newer, _ = repo.ledger_rows(s, req.project, after_id=seen)
+    for f, res in zip(files, results, strict=True):
+        ev = res.records[0].evidence
+        late = ledger_mod.differencing(ev, newer, profile, req.dataset, f.population) \
+            if ev is not None and newer else None
+        if late is not None:
+            _late_check(res, late)
+    req.profile_name, req.profile_version = profile.name, profile.version
+    req.profile, req.reviewers_required = profile.params(), profile.reviewers_required
+    return check_and_decide(ctx, s, changes, req, req.files, results, alternatives, profile)
+
+
+def check_files(ctx: Ctx, project: str, dataset: str | None, files: Sequence[Incoming],
+                work: Path) -> tuple[Profile, list[FileResult], int]:
+    """Run the checks outside any transaction; returns the ledger position they saw."""
+    profile = ctx.profiles(project)
+    with ctx.db() as s:
+        ledger, seen = repo.ledger_rows(s, project)
+    return profile, run_checks(ctx, profile, ledger, files, dataset, work), seen
+
+
+def store_files(ctx: Ctx, files: Sequence[Incoming], results: Sequence[FileResult]
+                ) -> list[dict[str, Any] | None]:
+    return _store(ctx, files, results)
+
+
+def _store(ctx: Ctx, files: Sequence[Incoming], results: Sequence[FileResult]
+           ) -> list[dict[str, Any] | None]:
+    """Move checked files (and sidecars, and safe alternatives) into the store."""
+    for f in files:
+        if f.temp is not None:
+            ctx.store.commit(f.temp)
+        if f.sidecar_temp is not None:
+            ctx.store.commit(f.sidecar_temp)
+    stored: list[dict[str, Any] | None] = []
+    for res in results:
+        alt = res.alternative
+        if alt is None:
+            stored.append(None)
+            continue
+        stored.append({"name": alt.name, "sha256": ctx.store.put_file(alt.csv_path),
+                       "size": alt.csv_path.stat().st_size,
+                       "sidecar_sha256": ctx.store.put_file(alt.sidecar_path),
+                       "method": alt.method, "verdict": alt.verdict,
+                       "suppressed": alt.suppressed})
+    return stored
+
+
+def check_and_decide(
+    ctx: Ctx, s: Session, changes: Changes, req: Request, rows: Sequence[RequestFile],
+    results: Sequence[FileResult], alternatives: Sequence[dict[str, Any] | None],
+    profile: Profile,
+) -> Release | None:
+    """submitted -> checking -> approved (-> released) | rejected | in_review."""
+    move(ctx, s, changes, req, State.CHECKING, actor=SYSTEM, role=Owner.SYSTEM)
+    now = ctx.clock.now()
+    for row, res, alt in zip(rows, results, alternatives, strict=True):
+        row.verdict = res.verdict
+        row.alternative = alt
+        row.checks.extend(
+            FileCheck(subject=rec.subject, verdict=rec.verdict, profile_name=profile.name,
+                      profile_version=profile.version,
+                      tool_version=rec.result.get("statbarn_version", ""),
+                      result=rec.result, evidence=rec.evidence, created_at=now)
+            for rec in res.records)
+    outcome = decisions.decide(
+        [decisions.FileVerdict(row.name, res.verdict, res.reasons, row.exception,
+                               alt is not None)
+         for row, res, alt in zip(rows, results, alternatives, strict=True)],
+        allow_auto_release=profile.allow_auto_release and ctx.settings.airlock.auto_release,
+    )
+    req.decision = {**outcome.to_dict(), "by": "automatic"}
+    move(ctx, s, changes, req, outcome.state, actor=SYSTEM, role=Owner.SYSTEM, details={
+        "profile": {"name": profile.name, "version": profile.version},
+        "files": [{"id": row.id, "name": row.name, "verdict": row.verdict,
+                   "rules": sorted({c["rule"] for r in res.records
+                                    for c in r.result.get("checks", [])
+                                    if c["verdict"] != "pass"})}
+                  for row, res in zip(rows, results, strict=True)]})
+    if outcome.release:
+        return release_request(ctx, s, changes, req)
+    return None

@@ -1,0 +1,194 @@
+"""Typed settings for the airlock, read from ``TRE_AIRLOCK_*`` environment variables.
+
+The platform settings (:mod:`tre.settings`, ``TRE_*``) still apply: the data
+directory, the database URL, the environment and the default upload limits come
+from there.  Nothing is read at import time: call :func:`load_airlock_settings`.
+
+==================================  ===================================================
+``TRE_AIRLOCK_STORE_DIR``           content-addressed file store
+                                    (default ``<TRE_DATA_DIR>/airlock/store``)
+``TRE_AIRLOCK_MAX_FILE_BYTES``      largest file (default ``TRE_MAX_UPLOAD_BYTES``)
+``TRE_AIRLOCK_MAX_REQUEST_BYTES``   largest request (default ``TRE_MAX_REQUEST_BYTES``)
+``TRE_AIRLOCK_MAX_FILES``           most files in one request (50)
+``TRE_AIRLOCK_MAX_CHECK_BYTES``     larger tables are escalated unread (32 MiB)
+``TRE_AIRLOCK_HOST`` / ``_PORT``    where ``tre airlock serve`` listens (127.0.0.1:8090)
+``TRE_AIRLOCK_BASE_PATH``           URL prefix of every route (default: the hub's
+                                    ``JUPYTERHUB_SERVICE_PREFIX``, else none)
+``TRE_AIRLOCK_PUBLIC_URL``          the URL researchers reach the airlock at
+``TRE_AIRLOCK_IDENTITY``            ``hub`` (JupyterHub tokens) or ``dev`` (static tokens)
+``TRE_AIRLOCK_HUB_API_URL``         hub API (default ``JUPYTERHUB_API_URL``)
+``TRE_AIRLOCK_SERVICE_NAME``        its hub service name (``JUPYTERHUB_SERVICE_NAME``, airlock)
+``TRE_AIRLOCK_IDENTITY_CACHE_SECONDS``  how long a validated token is trusted (30)
+``TRE_AIRLOCK_DEV_TOKENS``          JSON ``{"token": "user"}``; development only
+``TRE_AIRLOCK_AUTO_RELEASE``        master switch for automatic release (true)
+``TRE_AIRLOCK_PROJECT_PROFILES``    JSON ``{"project": "profile"}`` (default ``TRE_PROFILE``)
+==================================  ===================================================
+
+Webhooks and e-mail are configured with ``TRE_NOTIFY_*`` (see :mod:`airlock.notify`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tre.settings import Settings, SettingsError, get_settings
+
+ENV_PREFIX = "TRE_AIRLOCK_"
+IdentityKind = Literal["hub", "dev"]
+
+
+def _expand(path: Path | None) -> Path | None:
+    return path.expanduser() if path is not None else None
+
+
+def _json_mapping(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        return json.loads(text) if text else {}
+    return value
+
+
+def _base_path(value: str) -> str:
+    value = value.strip()
+    if not value or value == "/":
+        return ""
+    if not value.startswith("/") or "//" in value or any(c in value for c in "?#"):
+        raise ValueError("must be a URL path such as /services/airlock")
+    return value.rstrip("/")
+
+
+class AirlockSettings(BaseSettings):
+    """Airlock settings.  Field ``x`` is read from ``TRE_AIRLOCK_X``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    store_dir: Annotated[Path | None, AfterValidator(_expand)] = Field(
+        None, description="Content-addressed file store. Default: <TRE_DATA_DIR>/airlock/store."
+    )
+    max_file_bytes: int | None = Field(
+        None, gt=0, description="Largest single file, bytes. Default: TRE_MAX_UPLOAD_BYTES."
+    )
+    max_request_bytes: int | None = Field(
+        None, gt=0, description="Largest request (all files and sidecars), bytes. "
+        "Default: TRE_MAX_REQUEST_BYTES."
+    )
+    max_files: int = Field(50, ge=1, le=1000, description="Most files in one request.")
+    max_check_bytes: int = Field(
+        32 * 1024**2, gt=0,
+        description="Tables larger than this are not loaded for checking (memory stays "
+        "bounded); they escalate to a person with the reason.",
+    )
+    max_field_bytes: int = Field(
+        1024**2, gt=0, description="Largest non-file form field (context, manifest), bytes."
+    )
+    host: str = Field("127.0.0.1", description="Address `tre airlock serve` binds to.")
+    port: int = Field(8090, ge=1, le=65535, description="Port `tre airlock serve` listens on.")
+    base_path: Annotated[str, AfterValidator(_base_path)] = Field(
+        default_factory=lambda: os.environ.get("JUPYTERHUB_SERVICE_PREFIX", ""),
+        description="URL prefix of every route; as a JupyterHub service the hub sets "
+        "JUPYTERHUB_SERVICE_PREFIX (e.g. /services/airlock), which is the default.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8090",
+        description="Where researchers reach the airlock from outside their workspace "
+        "(used in links to release bundles).",
+    )
+    identity: IdentityKind = Field(
+        "hub", description="hub: JupyterHub API tokens; dev: static tokens (development only)."
+    )
+    hub_api_url: str = Field(
+        default_factory=lambda: os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"),
+        description="JupyterHub API. Default: JUPYTERHUB_API_URL, else http://127.0.0.1:8081/hub/api.",
+    )
+    service_name: str = Field(
+        default_factory=lambda: os.environ.get("JUPYTERHUB_SERVICE_NAME") or "airlock",
+        min_length=1,
+        description="The airlock's JupyterHub service name; tokens need "
+        "access:services!service=<name>.",
+    )
+    identity_cache_seconds: float = Field(
+        30.0, ge=0, le=3600,
+        description="How long a token the hub validated is trusted without asking again.",
+    )
+    dev_tokens: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description='Static tokens for development and tests: JSON {"token": "username"}. '
+        "Refused unless TRE_ENVIRONMENT=development.",
+    )
+    auto_release: bool = Field(
+        True, description="Master switch: false sends every all-pass request to a person, "
+        "whatever the project's profile allows."
+    )
+    project_profiles: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description='Disclosure profile per project: JSON {"project": "profile name or file"}. '
+        "Projects not named use TRE_PROFILE.",
+    )
+    @field_validator("dev_tokens", "project_profiles", mode="before")
+    @classmethod
+    def _mappings(cls, value: Any) -> Any:
+        return _json_mapping(value)
+
+    @field_validator("public_url", "hub_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("dev_tokens")
+    @classmethod
+    def _real_tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        for token, user in value.items():
+            if len(token) < 8 or not user:
+                raise ValueError("every token must be at least 8 characters and name a user")
+        return value
+
+
+class Resolved:
+    """Airlock settings with the platform defaults filled in."""
+
+    def __init__(self, airlock: AirlockSettings, platform: Settings) -> None:
+        self.airlock = airlock
+        self.platform = platform
+        self.store_dir = airlock.store_dir or platform.data_dir / "airlock" / "store"
+        self.max_file_bytes = airlock.max_file_bytes or platform.max_upload_bytes
+        self.max_request_bytes = airlock.max_request_bytes or platform.max_request_bytes
+        if airlock.identity == "dev" and platform.environment != "development":
+            raise SettingsError(
+                f"{ENV_PREFIX}IDENTITY=dev (static tokens) is refused when TRE_ENVIRONMENT="
+                f"{platform.environment}; use the hub"
+            )
+        if airlock.dev_tokens and platform.environment != "development":
+            raise SettingsError(f"{ENV_PREFIX}DEV_TOKENS is refused outside development")
+
+    def profile_for(self, project: str) -> str:
+        return self.airlock.project_profiles.get(project, self.platform.profile)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        name = f"{ENV_PREFIX}{loc[0].upper()}" if loc else "settings"
+        secret = bool(loc) and loc[0] == "dev_tokens"
+        shown = "" if secret else f" (got {err.get('input')!r})"
+        parts.append(f"{name}: {err['msg'].removeprefix('Value error, ')}{shown}")
+    return "invalid airlock settings: " + "; ".join(parts)
+
+
+def load_airlock_settings(platform: Settings | None = None, **overrides: Any) -> Resolved:
+    """Read ``TRE_AIRLOCK_*`` (``overrides`` win), raising :class:`SettingsError`."""
+    try:
+        airlock = AirlockSettings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"invalid airlock settings: not valid JSON: {exc}") from None
+    return Resolved(airlock, platform or get_settings())

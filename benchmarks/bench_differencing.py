@@ -1,0 +1,130 @@
+"""Benchmark: a new 50 x 20 count table checked against a ledger of 200 earlier releases.
+
+Run with ``.venv/bin/python benchmarks/bench_differencing.py``.  Each scenario
+builds a ledger of 200 tables (as the airlock would, from their JSON), then
+times ``find_differencing`` for a new 50 (region) x 20 (age band) table: the
+first ("cold") call includes building each entry's internal view, the next
+ones ("warm", median of 5) reuse them.  Scenarios:
+
+* ``mixed``: 50 same-variable releases of nested populations (25 smaller, 25
+  larger, differences of 10 or more), 50 region x sex, 50 age x sex tables,
+  50 tables of unrelated variables;
+* ``nested-chain``: 200 same-variable releases of nested populations, all
+  larger than the new one, plus small slices (the complement stage's worst case);
+* ``leaky``: like ``mixed`` but every nested release differs by 1..9 somewhere;
+* ``rebanded``: 200 releases of the same population with the age bands
+  shifted by 1 to 4 years (200 interval derivations).
+
+Exits 1 if the ``mixed`` scenario's cold check takes 1 s or more.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from statbarn.differencing import LedgerTable, find_differencing
+
+ROWS, COLS, LEDGER, MIN_COUNT, LIMIT_S = 50, 20, 200, 10, 1.0
+REGIONS = [f"region-{i:02d}" for i in range(ROWS)]
+
+
+def starts(shift: int = 0) -> list[int]:
+    """First year of each of the 20 age bands: 0, 5+shift, 10+shift, ..., 95+shift."""
+    return [0, *range(5 + shift, 5 * COLS + shift, 5)]
+
+
+def bands(shift: int = 0) -> list[str]:
+    edges = starts(shift)
+    return [f"{a}-{b - 1}" for a, b in itertools.pairwise(edges)] + [f"{edges[-1]}+"]
+
+
+def entry(rid: str, counts: np.ndarray, rows: list[str], cols: list[str],
+          row_var: str = "region", col_var: str = "age") -> LedgerTable:
+    table = LedgerTable(rid, "cohort", None, "count", (row_var,), (col_var,),
+                        tuple((r,) for r in rows), tuple((c,) for c in cols), counts)
+    return LedgerTable.from_json(table.to_json())  # as loaded from the airlock's database
+
+
+def mixed(rng: np.random.Generator, base: np.ndarray, leaky: bool) -> list[LedgerTable]:
+    out = []
+    for i in range(LEDGER):
+        kind = i % 4
+        if kind == 0:  # a subgroup: remove 10..30 from each cell (1..9 somewhere if leaky)
+            delta = np.minimum(base, rng.integers(10, 30, base.shape))
+            if leaky:
+                delta[rng.integers(ROWS), rng.integers(COLS)] = rng.integers(1, 10)
+            out.append(entry(f"sub-{i}", base - delta, REGIONS, bands()))
+        elif kind == 1 and i % 8 == 1:  # a larger population
+            out.append(entry(f"sup-{i}", base + rng.integers(10, 30, base.shape), REGIONS,
+                             bands()))
+        elif kind == 1:
+            out.append(entry(f"sex-{i}", rng.integers(0, 500, (ROWS, 2)), REGIONS, ["F", "M"],
+                             col_var="sex"))
+        elif kind == 2:
+            out.append(entry(f"agesex-{i}", rng.integers(0, 500, (COLS, 2)), bands(), ["F", "M"],
+                             row_var="age", col_var="sex"))
+        else:
+            out.append(entry(f"other-{i}", rng.integers(0, 500, (10, 3)),
+                             [f"e{k}" for k in range(10)], ["2020", "2021", "2022"],
+                             row_var="ethnicity", col_var="year"))
+    return out
+
+
+def nested_chain(rng: np.random.Generator, base: np.ndarray) -> list[LedgerTable]:
+    out = [entry(f"sup-{i}", base + 10 * (i + 1), REGIONS, bands()) for i in range(LEDGER // 2)]
+    out += [entry(f"slice-{i}", rng.integers(0, 3, base.shape), REGIONS, bands())
+            for i in range(LEDGER // 2)]
+    return out
+
+
+def rebanded(rng: np.random.Generator, base: np.ndarray) -> list[LedgerTable]:
+    years = rng.integers(20, 60, (ROWS, 5 * COLS + 10))  # counts by single year of age
+    out = []
+    for i in range(LEDGER):
+        shift = 1 + i % 4
+        counts = np.add.reduceat(years, starts(shift), axis=1)
+        out.append(entry(f"reband-{i}", counts, REGIONS, bands(shift)))
+    base[:] = np.add.reduceat(years, starts(), axis=1)
+    return out
+
+
+def main() -> int:
+    rng = np.random.default_rng(0)
+    scenarios: dict[str, Callable[[np.ndarray], list[LedgerTable]]] = {
+        "mixed": lambda b: mixed(rng, b, leaky=False),
+        "nested-chain": lambda b: nested_chain(rng, b),
+        "leaky": lambda b: mixed(rng, b, leaky=True),
+        "rebanded": lambda b: rebanded(rng, b),
+    }
+    print(f"{'scenario':>13} {'ledger':>6} {'cold s':>7} {'warm s':>7} {'findings':>8}")
+    mixed_cold = 0.0
+    for name, build in scenarios.items():
+        base = rng.integers(40, 400, (ROWS, COLS))
+        ledger = build(base)
+        new = entry("new", base, REGIONS, bands())
+        start = time.perf_counter()
+        findings = find_differencing(new, ledger, MIN_COUNT)
+        cold = time.perf_counter() - start
+        warm = []
+        for _ in range(5):
+            start = time.perf_counter()
+            find_differencing(new, ledger, MIN_COUNT)
+            warm.append(time.perf_counter() - start)
+        mixed_cold = cold if name == "mixed" else mixed_cold
+        print(f"{name:>13} {len(ledger):>6} {cold:>7.3f} {statistics.median(warm):>7.3f} "
+              f"{len(findings):>8}")
+    print(f"mixed, cold: {mixed_cold:.3f} s (limit {LIMIT_S} s)")
+    return 0 if mixed_cold < LIMIT_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

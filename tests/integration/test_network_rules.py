@@ -1,0 +1,74 @@
+"""The containment choices as data: firewall rules, names and container settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tre.hub.plan import DatasetMount, make_skeleton, plan_workspace
+from tre.hub.settings import load_workspace_settings
+from tre.network import (
+    NetworkError,
+    ProjectNetwork,
+    Scope,
+    forward_rules,
+    input6_rules,
+    input_rules,
+)
+
+NET = ProjectNetwork("demo", "tre-ws-demo", "tre-ws-1234abcd", "172.30.0.0/16", "172.30.0.1")
+
+
+def test_scope_names_fit_linux_and_iptables() -> None:
+    scope = Scope()
+    bridge = scope.bridge_name("a-very-long-project-name-that-goes-on-and-on")
+    assert len(bridge) == 15 and bridge.startswith("tre-ws-")
+    assert scope.bridge_name("a") != scope.bridge_name("b")
+    assert scope.network_name("demo") == "tre-ws-demo"
+    assert (scope.input_chain, scope.forward_chain) == ("TRE-WS-INPUT", "TRE-WS-FORWARD")
+    for bad in ("", "tre", "TRE-", "tre-ws-x-", "-a-"):
+        with pytest.raises(NetworkError):
+            Scope(bad)
+    with pytest.raises(NetworkError, match="invalid project name"):
+        scope.network_name("Demo Project")
+
+
+def test_input_rules_accept_only_the_ports_then_reject_everything() -> None:
+    rules = input_rules(Scope(), [8090, 8081, 8081])
+    assert rules[0][-1] == "ACCEPT" and "ESTABLISHED,RELATED" in rules[0]
+    assert rules[1] == ["-i", "tre-ws-+", "-p", "tcp", "-m", "multiport", "--dports",
+                        "8081,8090", "-j", "ACCEPT"]
+    assert [r[-3:] for r in rules[2:4]] == [["REJECT", "--reject-with", "tcp-reset"],
+                                           ["REJECT", "--reject-with", "icmp-port-unreachable"]]
+    assert rules[4][:3] == ["!", "-i", "lo"] and rules[4][-1] == "DROP"
+    assert all(r[-1] == "DROP" for r in input6_rules(Scope(), [1]) + forward_rules(Scope()))
+    with pytest.raises(NetworkError):
+        input_rules(Scope(), [])
+
+
+def test_plan_locks_the_container_down(tmp_path: Path) -> None:
+    settings = load_workspace_settings()
+    data = tmp_path / "patients"
+    data.mkdir()
+    skeleton = make_skeleton(tmp_path / "skel", [DatasetMount("patients", str(data))])
+    assert sorted(p.name for p in skeleton.iterdir()) == ["patients"]
+    plan = plan_workspace(user="alice", project="demo",
+                          datasets=[DatasetMount("patients", str(data))], net=NET,
+                          settings=settings, skeleton=skeleton, resolv_conf=tmp_path / "r")
+    hc = plan.host_config
+    assert hc["cap_drop"] == ["ALL"] and hc["security_opt"] == ["no-new-privileges"]
+    assert hc["read_only"] is True and hc["pids_limit"] == settings.workspace_pids_limit
+    assert hc["network_mode"] == "tre-ws-demo" and hc["dns"] == ["172.30.0.1"]
+    assert hc["sysctls"]["net.ipv6.conf.all.disable_ipv6"] == "1"
+    assert plan.volumes[str(skeleton)] == {"bind": "/home/jovyan/data", "mode": "ro"}
+    assert plan.volumes[str(data)] == {"bind": "/home/jovyan/data/patients", "mode": "ro"}
+    assert plan.volumes["tre-ws-home-alice-demo"]["bind"] == "/home/jovyan"
+    assert plan.volumes["tre-ws-outputs-alice-demo"]["bind"] == "/home/jovyan/outputs"
+    assert plan.hub_connect_url == f"http://172.30.0.1:{settings.hub_port}"
+    assert plan.environment == {
+        "TRE_PROJECT": "demo",
+        "TRE_AIRLOCK_URL": f"http://172.30.0.1:{settings.airlock_port}/services/airlock"}
+    # a second plan without the dataset leaves no trace of it
+    make_skeleton(skeleton, [])
+    assert list(skeleton.iterdir()) == []

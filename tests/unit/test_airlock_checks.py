@@ -1,0 +1,157 @@
+"""Checking one file: tables with and without evidence, notebooks' embedded outputs,
+uncheckable kinds, safe alternatives, the project's profile over the sidecar's."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import statbarn as sb
+from airlock.checks import CheckRefused, CheckRunner, Subject
+from airlock.filetypes import Kind
+from airlock.notebooks import extract, parse_text_table
+from airlock.testing import failing_table, patients, safe_table
+from statbarn.checking import load_sidecar
+
+pytestmark = pytest.mark.unit
+DEFAULT = sb.load_profile("default")
+STRICT = sb.load_profile("strict")
+
+
+def runner(tmp: Path, profile: sb.Profile = DEFAULT, limit: int = 1 << 20) -> CheckRunner:
+    work = tmp / "work"
+    work.mkdir(exist_ok=True)
+    return CheckRunner(profile, [], limit, work)
+
+
+def subject(path: Path, kind: Kind, side: Path | None = None) -> Subject:
+    return Subject(path, path.name, kind, load_sidecar(side) if side else None, side)
+
+
+def test_table_with_evidence_uses_the_projects_profile(tmp_path: Path) -> None:
+    path, side = safe_table(tmp_path)
+    assert runner(tmp_path).run(subject(path, Kind.CSV, side)).verdict == "pass"
+    # the sidecar says "default"; the project's strict profile (min 20) decides
+    counts = pd.read_csv(path, index_col=0)
+    res = runner(tmp_path, STRICT).run(subject(path, Kind.CSV, side))
+    expected = "fail" if (counts.to_numpy() < 20).any() else "pass"
+    assert res.verdict == expected
+    assert res.records[0].result["profile"] == {"name": "strict", "version": "1"}
+
+
+def test_failing_table_gets_a_checked_safe_alternative(tmp_path: Path) -> None:
+    path, side = failing_table(tmp_path)
+    res = runner(tmp_path).run(subject(path, Kind.CSV, side))
+    assert res.verdict == "fail"
+    assert any("(Islands, F)" in r for r in res.reasons)
+    alt = res.alternative
+    assert alt is not None and alt.verdict == "pass" and alt.suppressed >= 1
+    again = runner(tmp_path).run(subject(alt.csv_path, Kind.CSV, alt.sidecar_path))
+    assert again.verdict == "pass"
+
+
+def test_bare_count_table(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.csv"
+    ok.write_text("region,F,M\nNorth,25,31\nSouth,40,18\n")
+    res = runner(tmp_path).run(subject(ok, Kind.CSV))
+    assert res.verdict == "pass" and res.records[0].evidence is not None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("region,F,M\nNorth,25,3\nSouth,40,18\n")
+    res = runner(tmp_path).run(subject(bad, Kind.CSV))
+    assert res.verdict == "fail" and res.alternative is not None
+    assert res.alternative.verdict == "pass"
+
+
+def test_tables_statbarn_will_not_judge_escalate_and_broken_ones_are_refused(
+    tmp_path: Path
+) -> None:
+    text = tmp_path / "listing.csv"
+    text.write_text("region,note\nNorth,fine\nSouth,ok\n")
+    assert runner(tmp_path).run(subject(text, Kind.CSV)).verdict == "escalate"
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b\n1,2,3\n")
+    with pytest.raises(CheckRefused, match="line 2"):
+        runner(tmp_path).run(subject(ragged, Kind.CSV))
+    big = tmp_path / "big.csv"
+    big.write_text("region,n\n" + "".join(f"r{i},{i + 20}\n" for i in range(2000)))
+    res = runner(tmp_path, limit=1000).run(subject(big, Kind.CSV))
+    assert res.verdict == "escalate" and "too large" in res.reasons[0]
+
+
+@pytest.mark.parametrize("kind", [Kind.PNG, Kind.PDF, Kind.TEXT, Kind.MARKDOWN, Kind.JSON,
+                                  Kind.XLSX, Kind.SVG, Kind.JPEG])
+def test_uncheckable_kinds_escalate(tmp_path: Path, kind: Kind) -> None:
+    path = tmp_path / "x"
+    path.write_bytes(b"whatever")
+    res = runner(tmp_path).run(subject(path, kind))
+    assert res.verdict == "escalate" and res.reasons
+
+
+def test_sidecar_only_for_delimited_tables(tmp_path: Path) -> None:
+    _, side = safe_table(tmp_path)
+    png = tmp_path / "p.png"
+    png.write_bytes(b"\x89PNG")
+    with pytest.raises(CheckRefused, match="only for CSV"):
+        runner(tmp_path).run(Subject(png, "p.png", Kind.PNG, load_sidecar(side), side))
+
+
+def notebook(outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+            "cells": [{"cell_type": "code", "source": "x", "outputs": outputs,
+                       "metadata": {}, "execution_count": 1}]}
+
+
+def test_notebook_outputs_are_extracted_and_checked(tmp_path: Path) -> None:
+    df = patients()
+    table = pd.crosstab(df.region, df.sex)
+    small = table.copy()
+    small.iloc[0, 0] = 3
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20).decode()
+    nb = notebook([
+        {"output_type": "execute_result", "data": {"text/plain": repr(table),
+                                                    "text/html": table.to_html()},
+         "metadata": {}, "execution_count": 1},
+        {"output_type": "stream", "name": "stdout", "text": repr(small)},
+        {"output_type": "display_data", "data": {"image/png": png}, "metadata": {}},
+    ])
+    path = tmp_path / "analysis.ipynb"
+    path.write_text(json.dumps(nb))
+    res = runner(tmp_path).run(subject(path, Kind.NOTEBOOK))
+    subjects = [r.subject for r in res.records]
+    assert subjects == ["file", "cell 1, output 1", "cell 1, output 2", "cell 1, output 3"]
+    verdicts = [r.verdict for r in res.records]
+    assert verdicts == ["escalate", "pass", "fail", "escalate"]
+    assert res.verdict == "fail"
+    assert any(r.startswith("cell 1, output 2:") for r in res.reasons)
+
+
+def test_parse_text_table() -> None:
+    df = pd.DataFrame({"F": [25, 40], "M": [31, 18]}, index=pd.Index(["North", "South"],
+                                                                      name="region"))
+    parsed = parse_text_table(repr(df))
+    assert parsed is not None and parsed.shape == (2, 3)
+    series = parse_text_table(repr(df["F"]))
+    assert series is not None and list(series["value"]) == [25.0, 40.0]
+    assert parse_text_table("hello world\nthis is text") is None
+    assert parse_text_table(repr(pd.DataFrame({"a": range(100)}))) is None  # truncated
+
+
+def test_extract_ignores_junk() -> None:
+    assert list(extract({"cells": [1, {"outputs": [None, {"output_type": "error"}]}]})) == []
+
+
+def test_html_tables_without_optional_parsers() -> None:
+    from airlock.notebooks import _html_tables
+
+    df = patients()
+    table = pd.crosstab(df.region, df.sex)
+    for html in (table.to_html(), table.reset_index().to_html(index=False)):
+        (frame,) = _html_tables(html)
+        assert list(frame.columns) == ["label", "F", "M"] and len(frame) == 4
+    assert _html_tables("<table><tr><td>text</td><td>more</td></tr></table>") == []
+    assert _html_tables("<p>no table</p>") == []

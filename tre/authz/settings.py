@@ -1,0 +1,77 @@
+"""Governance settings, read from ``TRE_POLICY_*`` environment variables.
+
+Kept apart from :mod:`tre.settings` because only the authorisation point and the
+governance commands use them.  Every setting has a documented default.
+
+================================  ===============================================
+``TRE_POLICY_POLL_SECONDS``       how often a process looks for a policy change
+``TRE_POLICY_SECOND_APPROVAL``    policy and profile edits need a second
+                                  governance user's approval
+``TRE_POLICY_REPLAY_LIMIT``       audited decisions replayed by ``policy diff``
+``TRE_POLICY_MODEL_FILE``         the Casbin model
+``TRE_POLICY_SEED_FILE``          the policy an empty database starts with
+``TRE_POLICY_TESTS_DIR``          the truth tables ``policy test``/``apply`` run
+================================  ===============================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tre.settings import SettingsError
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+ENV_PREFIX = "TRE_POLICY_"
+
+
+class PolicySettings(BaseSettings):
+    """Field ``x`` is read from ``TRE_POLICY_X``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=4.5,
+        description="Seconds between two looks at the database's policy version. Every "
+        "process sees a change within this time plus one database read; the ceiling keeps "
+        "the 5-second promise. Default: 2.",
+    )
+    second_approval: bool = Field(
+        False,
+        description="When true, `policy apply` and `profile apply` only propose; a second "
+        "governance user (never the editor) applies with `approve`. Default: false.",
+    )
+    replay_limit: int = Field(
+        1000,
+        ge=0,
+        description="How many of the most recent audited decisions `policy diff` replays "
+        "under the proposed policy. Default: 1000.",
+    )
+    model_file: Path = Field(
+        POLICIES / "model.conf", description="The Casbin model. Default: policies/model.conf."
+    )
+    seed_file: Path = Field(
+        POLICIES / "policy.csv",
+        description="The policy stored in an empty database on first use. "
+        "Default: policies/policy.csv.",
+    )
+    tests_dir: Path = Field(
+        POLICIES / "tests",
+        description="Truth tables (*.yaml) run by `policy test` and before every apply. "
+        "Default: policies/tests.",
+    )
+
+
+def policy_settings(**overrides: object) -> PolicySettings:
+    """Read the settings now (not cached: they are cheap, and tests change the environment)."""
+    try:
+        return PolicySettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        parts = [
+            f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings: " + "; ".join(parts)) from None

@@ -1,0 +1,129 @@
+"""Settings of the workspace side of tre: image, networks, hub and spawner.
+
+Read from ``TRE_*`` environment variables like :mod:`tre.settings`, kept in a class of
+their own so the platform settings stay free of Docker and JupyterHub concerns.
+Nothing is read at import time, or cached: call :func:`load_workspace_settings`
+(cheap) where the settings are needed.
+
+=============================  ===============================================
+``TRE_DOCKER``                 the docker CLI (image builds)
+``TRE_WORKSPACE_IMAGE``        tag of the workspace image
+``TRE_IMAGE_SUITE``            Debian suite of the debootstrap base
+``TRE_IMAGE_MIRROR``           Debian mirror for debootstrap
+``TRE_IMAGE_CA_BUNDLE``        CA bundle handed to builds as a BuildKit secret
+``TRE_HUB_PUBLIC_IP``          where the proxy listens for browsers
+``TRE_HUB_PUBLIC_PORT``        the proxy's public port
+``TRE_HUB_PORT``               the hub API port (workspaces connect to it)
+``TRE_AIRLOCK_PORT``           the airlock service port (workspaces submit to it)
+``TRE_HUB_AUTHENTICATOR``      ``shared-password`` (demo) or an authenticator class
+``TRE_HUB_EXTRA_CONFIG``       a JupyterHub config file loaded after tre's own
+``TRE_WORKSPACE_MEM_LIMIT``    memory limit of a workspace
+``TRE_WORKSPACE_CPU_LIMIT``    CPUs of a workspace
+``TRE_WORKSPACE_PIDS_LIMIT``   processes of a workspace
+``TRE_IDLE_TIMEOUT``           seconds of inactivity before a workspace is culled
+``TRE_MEMBERSHIP_CHECK``       seconds between checks that a running workspace's
+                               user is still a member of its project
+``TRE_NETWORK_PREFIX``         prefix of workspace network, bridge and chain names
+=============================  ===============================================
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tre.settings import ENV_PREFIX, SettingsError, _describe
+
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+SHARED_PASSWORD = "shared-password"
+
+
+def _default_docker() -> str:
+    # Debian's client matches Debian's engine; another (newer) client may come first on PATH.
+    debian = Path("/usr/bin/docker")
+    return str(debian) if debian.exists() else (shutil.which("docker") or "docker")
+
+
+def _default_ca_bundle() -> Path | None:
+    return SYSTEM_CA_BUNDLE if SYSTEM_CA_BUNDLE.is_file() else None
+
+
+def _memory(value: str) -> str:
+    if not value or not (value[:-1] if value[-1] in "KMGT" else value).isdigit():
+        raise ValueError("must be bytes or a number followed by K, M, G or T (e.g. 2G)")
+    return value
+
+
+class WorkspaceSettings(BaseSettings):
+    """Field ``x`` is read from ``TRE_X``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    docker: str = Field(default_factory=_default_docker, description="The docker CLI.")
+    workspace_image: str = Field(
+        "tre-workspace:latest",
+        min_length=1,
+        description="Tag of the workspace image; the spawner runs nothing else.",
+    )
+    image_suite: str = Field("bookworm", description="Debian suite of the base image.")
+    image_mirror: str = Field(
+        "http://deb.debian.org/debian", description="Debian mirror debootstrap installs from."
+    )
+    image_ca_bundle: Path | None = Field(
+        default_factory=_default_ca_bundle,
+        description="CA bundle trusted by pip during image builds, passed as a BuildKit "
+        "secret (never stored in the image). Default: the system bundle when present.",
+    )
+    hub_public_ip: str = Field(
+        "127.0.0.1",
+        description="Address the proxy listens on for browsers. Default: loopback only; "
+        "set 0.0.0.0 to serve other machines (with TLS in front).",
+    )
+    hub_public_port: int = Field(8000, gt=0, lt=65536, description="The proxy's public port.")
+    hub_port: int = Field(
+        8081, gt=0, lt=65536, description="The hub API port; workspaces may connect to it."
+    )
+    airlock_port: int = Field(
+        8090, gt=0, lt=65536, description="The airlock's port; workspaces may connect to it."
+    )
+    hub_authenticator: str = Field(
+        SHARED_PASSWORD,
+        min_length=1,
+        description="'shared-password' (demo users, one password) or the import path of a "
+        "JupyterHub authenticator class, e.g. oauthenticator.generic.GenericOAuthenticator "
+        "or ldapauthenticator.LDAPAuthenticator, configured in TRE_HUB_EXTRA_CONFIG.",
+    )
+    hub_extra_config: Path | None = Field(
+        None,
+        description="A jupyterhub_config.py loaded after tre's configuration (authenticator "
+        "settings, TLS, ...).",
+    )
+    workspace_mem_limit: Annotated[str, AfterValidator(_memory)] = Field(
+        "2G", description="Memory limit of one workspace."
+    )
+    workspace_cpu_limit: float = Field(1.0, gt=0, description="CPUs of one workspace.")
+    workspace_pids_limit: int = Field(
+        512, gt=16, description="Processes (and threads) of one workspace."
+    )
+    idle_timeout: int = Field(
+        3600, gt=0, description="Seconds of inactivity after which a workspace is stopped."
+    )
+    membership_check: int = Field(
+        30, gt=0, description="Seconds between two checks that a running workspace's user "
+        "may still work in its project (an ended membership stops the workspace)."
+    )
+    network_prefix: str = Field(
+        "tre-ws-", description="Prefix of workspace networks, bridges and firewall chains "
+        "(2 to 7 characters ending in '-'); one TRE per prefix on a machine."
+    )
+
+
+def load_workspace_settings(**overrides: object) -> WorkspaceSettings:
+    try:
+        return WorkspaceSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None

@@ -1,0 +1,217 @@
+"""The workspace spawner: DockerSpawner, confined to one project at a time.
+
+* The options form lists only the projects the user may work in now (tre.authz);
+  the chosen project is checked again in :meth:`WorkspaceSpawner.start`, since a
+  form or a REST call can be forged.  A refusal is audited and answered with 403.
+* The container gets the project's granted datasets read-only under ~/data, a home
+  and an outputs volume of its own (per user and project), the project's internal
+  network, and the limits and lock-down of :func:`tre.hub.plan.plan_workspace`.
+* While it runs, :meth:`poll` asks again (every ``TRE_MEMBERSHIP_CHECK`` seconds):
+  once the membership has ended, the workspace is stopped, and it cannot start again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dockerspawner import DockerSpawner
+from tornado import web
+from traitlets import default
+
+from tre import audit
+from tre.db import transaction
+from tre.hub.context import HubContext, hub_context
+from tre.hub.plan import DatasetMount, WorkspacePlan, make_skeleton, plan_workspace
+
+if TYPE_CHECKING:
+    from tre.authz.enforcer import Decision
+    from tre.catalog.models import Project
+
+
+class SpawnRefused(web.HTTPError):
+    """403 with a message the user sees on the spawn page."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, log_message=message, reason="Forbidden")
+        self.jupyterhub_message = message
+
+
+class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
+    """One workspace: a user in a project (configured by :func:`tre.hub.config.configure`)."""
+
+    _tre_project: str = ""
+
+    @property
+    def ctx(self) -> HubContext:
+        return hub_context()
+
+    # ---- the options form ----------------------------------------------------------------------
+
+    def _projects(self) -> list[Project]:
+        from tre.catalog.service import workspace_projects
+
+        with self.ctx.factory() as session:
+            return workspace_projects(session, self.ctx.authz, self.user.name)
+
+    async def get_options_form(self) -> str:
+        projects = await asyncio.to_thread(self._projects)
+        if not projects:
+            return ("<p><strong>You are not a member of any project at the moment.</strong> "
+                    "Ask your project's data custodian or the governance team.</p>")
+        options = "\n".join(
+            f'<option value="{html.escape(p.name)}">{html.escape(p.name)}: '
+            f"{html.escape(p.title)}</option>" for p in projects)
+        return (
+            '<label for="tre-project">Project</label>\n'
+            '<select class="form-control" name="project" id="tre-project" required autofocus>\n'
+            f"{options}\n</select>\n"
+            "<p>The workspace has the project's datasets, read-only, under <code>~/data</code>. "
+            "Save results under <code>~/outputs</code>; they leave only through the airlock.</p>"
+        )
+
+    @default("options_from_form")
+    def _options_from_form_default(self) -> Any:
+        def options_from_form(formdata: dict[str, list[str]]) -> dict[str, str]:
+            return {"project": formdata.get("project", [""])[0]}
+
+        return options_from_form
+
+    @default("apply_user_options")
+    def _apply_user_options_default(self) -> Any:
+        # Nothing to apply up front: start() checks the options and audits the outcome.
+        return lambda spawner, options: None
+
+    # ---- authorisation ---------------------------------------------------------------------------
+
+    def _audit(self, action: str, project: str, details: dict[str, Any]) -> None:
+        with transaction(self.ctx.factory) as session:
+            audit.record(session, actor=self.user.name, action=action, object_type="workspace",
+                         object_id=f"{self.user.name}/{project}", project=project or None,
+                         clock=self.ctx.authz.clock, details=details)
+
+    def _authorise(self, project: object) -> Decision:
+        """The decision allowing this spawn; audits and raises :class:`SpawnRefused` if none."""
+        from tre.catalog.models import Project
+        from tre.catalog.names import is_name
+
+        name = project if is_name(project) else ""
+        details: dict[str, Any] = {"requested": repr(project)[:200],
+                                   "options": sorted(map(str, self.user_options))[:20]}
+        unexpected = set(self.user_options) - {"project"}
+        if unexpected:  # e.g. an image: only the configured one ever runs
+            self._audit("workspace.spawn.refused", name, {**details, "why": "unexpected options"})
+            raise SpawnRefused(f"Unexpected options: {', '.join(sorted(map(str, unexpected)))}.")
+        if not name:
+            self._audit("workspace.spawn.refused", "", {**details, "why": "no valid project"})
+            raise SpawnRefused("Choose a project to start a workspace in.")
+        decision = self.ctx.authz.enforce(self.user.name, name, "workspace", "spawn")
+        with self.ctx.factory() as session:
+            exists = session.get(Project, name) is not None
+        if not decision.allowed or not exists:
+            why = "no such project" if not exists else "not allowed"
+            self._audit("workspace.spawn.refused", name,
+                        {**details, "why": why, "decision": decision.audit_details()})
+            raise SpawnRefused(f"You may not start a workspace in project {name!r}.")
+        return decision
+
+    # ---- start, poll, stop -----------------------------------------------------------------------
+
+    def template_namespace(self) -> dict[str, Any]:
+        return {**super().template_namespace(), "project": self._tre_project}
+
+    def _plan(self, project: str, decision: Decision) -> WorkspacePlan:
+        from tre.catalog.service import granted_datasets
+        from tre.network import NetworkError, ensure_network, firewall_installed
+
+        ctx = self.ctx
+        if not firewall_installed(ctx.firewall_ports, ctx.scope):
+            raise NetworkError("the workspace firewall is not in place: run `tre network apply`")
+        net = ensure_network(self.client, project, ctx.scope)
+        mounts: list[DatasetMount] = []
+        if ctx.authz.user_can(self.user.name, project, "dataset", "read"):
+            with ctx.factory() as session:
+                mounts = [DatasetMount(d.name, d.location)
+                          for d in granted_datasets(session, project)]
+        for m in mounts:
+            if not Path(m.location).is_dir():
+                raise web.HTTPError(500, f"dataset {m.name} is missing on the host: "
+                                    f"{m.location}")
+        skeleton = make_skeleton(
+            ctx.state_dir / "skeletons" / f"{self.escaped_name}-{project}", mounts)
+        plan = plan_workspace(user=self.escaped_name, project=project, datasets=mounts,
+                              net=net, settings=ctx.workspace, skeleton=skeleton,
+                              resolv_conf=ctx.resolv_conf)
+        self._audit("workspace.spawn", project,
+                    {"image": self.image, "datasets": plan.datasets, "network": plan.network,
+                     "decision": decision.audit_details()})
+        return plan
+
+    async def start(self) -> Any:
+        project = self.user_options.get("project")
+        decision = await asyncio.to_thread(self._authorise, project)
+        assert isinstance(project, str)
+        self._tre_project = project
+        plan = await asyncio.to_thread(self._plan, project, decision)
+        self.volumes = plan.volumes
+        self.extra_host_config = plan.host_config
+        self.network_name = plan.network
+        self.hub_connect_url = plan.hub_connect_url
+        # A new dict: the configured one is shared by every spawner.
+        self.environment = {**self.environment, **plan.environment}  # type: ignore[has-type]
+        self.object_name = self._render_templates(self.name_template)
+        ip, port = await super().start()
+        await self._wait_listening(ip, port)
+        return ip, port
+
+    async def _wait_listening(self, ip: str, port: int) -> None:
+        """Return once JupyterLab accepts connections (or after http_timeout).
+
+        The hub then checks the server with exponential back-off (0.2 s, 0.4 s, ...):
+        its first check succeeding saves a second or so of every spawn.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(self.http_timeout)
+        while loop.time() < deadline:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 1)
+            except (OSError, TimeoutError):
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            return
+
+    def _still_allowed(self) -> bool:
+        return bool(self.ctx.authz.user_can(self.user.name, self._tre_project,
+                                            "workspace", "spawn"))
+
+    async def poll(self) -> Any:
+        status = await super().poll()
+        if status is not None or not self._tre_project:
+            return status
+        if await asyncio.to_thread(self._still_allowed):
+            return None
+        # The membership ended (or a deny arrived): stop now.  The hub will not call
+        # stop() itself once poll() reports the server gone, so do it here.
+        self.log.warning("%s may no longer work in %s: stopping the workspace",
+                         self.user.name, self._tre_project)
+        await asyncio.to_thread(self._audit, "workspace.stop", self._tre_project,
+                                {"why": "may no longer work in the project"})
+        await self.stop_object()
+        return "stopped: may no longer work in the project"
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self._tre_project:
+            state["tre_project"] = self._tre_project
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._tre_project = state.get("tre_project", "")
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self._tre_project = ""

@@ -85,6 +85,22 @@ def event_hash(
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+def _locked_head(session: Session) -> AuditHead:
+    """The chain head, locked once per transaction: later events in the same transaction
+    reuse the row already locked instead of re-reading it (one lock, not one per event)."""
+    txn = session.get_transaction()
+    cached = session.info.get("tre.audit.head")
+    if cached is not None and cached[0] is txn:  # the transaction object itself, not its id
+        head: AuditHead = cached[1]
+        return head
+    found = session.get(AuditHead, 1, with_for_update=True)
+    if found is None:
+        found = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(found)
+    session.info["tre.audit.head"] = (txn, found)
+    return found
+
+
 def record(
     session: Session,
     *,
@@ -97,10 +113,7 @@ def record(
     clock: Clock | None = None,
 ) -> AuditEvent:
     """Append one event in the session's transaction (the caller commits)."""
-    head = session.get(AuditHead, 1, with_for_update=True)
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    head = _locked_head(session)
     at = (clock or SystemClock()).now().isoformat(timespec="microseconds")
     text = canonical(details or {})
     seq = head.seq + 1

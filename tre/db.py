@@ -93,4 +93,5 @@ def import_models() -> None:
     """Import every module that defines tables, so Base.metadata is complete."""
     import airlock.db.models  # noqa: F401
     import tre.audit  # noqa: F401
+    import tre.catalog.models  # noqa: F401
     from tre.authz import records, store  # noqa: F401

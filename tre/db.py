@@ -92,6 +92,6 @@ def upgrade(url: str, revision: str = "head") -> None:
 def import_models() -> None:
     """Import every module that defines tables, so Base.metadata is complete."""
     import airlock.db.models  # noqa: F401
-    import tre.audit  # noqa: F401
+    import tre.audit
     import tre.catalog.models  # noqa: F401
     from tre.authz import records, store  # noqa: F401

@@ -29,7 +29,7 @@ from airlock import ledger as ledger_mod
 from airlock import notebooks
 from airlock.filetypes import Kind
 from statbarn.bare import MARGIN_NAMES, assess_bare_table, split_labels
-from statbarn.checking import check_file, uncheckable
+from statbarn.checking import check_file, check_with_sidecar, uncheckable
 from statbarn.errors import (
     EmptyInputError,
     EvidenceError,
@@ -135,9 +135,11 @@ def bare_evidence(frame: pd.DataFrame) -> TableEvidence | None:
 class CheckRunner:
     """Checks the files of one request: one profile, one ledger, one work directory."""
 
-    def __init__(self, profile: Profile, ledger: Sequence[dict[str, Any]],
+    def __init__(self, profile: Profile,
+                 ledger: ledger_mod.Ledger | Sequence[dict[str, Any]],
                  max_check_bytes: int, work: Path) -> None:
-        self.profile, self.ledger = profile, list(ledger)
+        self.profile = profile
+        self.ledger = ledger if isinstance(ledger, ledger_mod.Ledger) else list(ledger)
         self.max_check_bytes, self.work = max_check_bytes, work
 
     def run(self, s: Subject) -> FileResult:
@@ -160,7 +162,10 @@ class CheckRunner:
         ev: TableEvidence | None = None
         try:
             if s.sidecar is not None:
-                a = check_file(s.path, evidence=s.sidecar_path, profile=self.profile)
+                # The sidecar as intake loaded it from sidecar_path (bound to the file by
+                # sha256 there, and again here), not read and parsed a second time.
+                a = (check_with_sidecar(s.path, s.sidecar, self.profile, s.sidecar_path.name)
+                     if s.sidecar_path is not None else check_file(s.path, profile=self.profile))
                 if s.sidecar.get("kind") == "table":
                     ev = TableEvidence.from_json(s.sidecar.get("table"))
             else:

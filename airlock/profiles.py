@@ -40,13 +40,27 @@ class ProfileResolver:
         self.settings, self.db = settings, db
         self._cache: dict[str, tuple[float, ProjectInfo]] = {}
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # never taken while holding a database session
 
     def info(self, project: str) -> ProjectInfo:
-        now = time.monotonic()
+        hit = self._fresh(project, time.monotonic())
+        if hit is not None:
+            return hit
+        # One thread reads the catalog (and parses the profile) while the others wait for
+        # its answer, rather than every request of a burst doing it again at expiry.
+        with self._refreshing:
+            now = time.monotonic()
+            hit = self._fresh(project, now)
+            if hit is not None:
+                return hit
+            return self._read(project, now)
+
+    def _fresh(self, project: str, now: float) -> ProjectInfo | None:
         with self._lock:
             hit = self._cache.get(project)
-            if hit is not None and hit[0] > now:
-                return hit[1]
+            return hit[1] if hit is not None and hit[0] > now else None
+
+    def _read(self, project: str, now: float) -> ProjectInfo:
         with self.db() as s:
             row = s.get(Project, project)
             name = row.profile if row is not None else self.settings.profile_for(project)

@@ -11,6 +11,7 @@ from there.  Nothing is read at import time: call :func:`load_airlock_settings`.
 ``TRE_AIRLOCK_MAX_REQUEST_BYTES``   largest request (default ``TRE_MAX_REQUEST_BYTES``)
 ``TRE_AIRLOCK_MAX_FILES``           most files in one request (50)
 ``TRE_AIRLOCK_MAX_CHECK_BYTES``     larger tables are escalated unread (32 MiB)
+``TRE_AIRLOCK_CHECK_CONCURRENCY``   uploads checked and recorded at once, per process (2)
 ``TRE_AIRLOCK_HOST`` / ``_PORT``    where ``tre airlock serve`` listens (127.0.0.1:8090)
 ``TRE_AIRLOCK_BASE_PATH``           URL prefix of every route (default: the hub's
                                     ``JUPYTERHUB_SERVICE_PREFIX``, else none)
@@ -86,6 +87,15 @@ class AirlockSettings(BaseSettings):
     )
     max_field_bytes: int = Field(
         1024**2, gt=0, description="Largest non-file form field (context, manifest), bytes."
+    )
+    check_concurrency: int = Field(
+        2, ge=1, le=64,
+        description="Uploads checked and recorded at once by one server process; the "
+        "others wait their turn, first come first served.  Checking is CPU-bound and the "
+        "process has one interpreter lock: beyond a couple, more at once only share the "
+        "CPU (each takes longer) and stretch the database transactions that serialise "
+        "behind the audit log's lock.  Raise it when very large tables often arrive "
+        "together, so small requests are not queued behind them.",
     )
     host: str = Field("127.0.0.1", description="Address `tre airlock serve` binds to.")
     port: int = Field(8090, ge=1, le=65535, description="Port `tre airlock serve` listens on.")

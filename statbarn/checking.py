@@ -81,15 +81,7 @@ def check_file(
     sidecar = load_sidecar(side_path) if (evidence is not None or side_path.is_file()) else None
     prof = _profile_for(sidecar, profile)
     if sidecar is not None:
-        expected = str(sidecar.get("file", {}).get("sha256", ""))
-        actual = sha256_file(path)
-        if expected != actual:
-            raise EvidenceMismatchError(
-                f"{side_path.name} belongs to a file with sha256 {expected[:12] or '(none)'}..., "
-                f"but {path.name} has sha256 {actual[:12]}...: the file changed after it was "
-                "checked, or the evidence is for another file"
-            )
-        return _check_with_sidecar(path, sidecar, prof)
+        return _checked_with_sidecar(path, sidecar, side_path.name, prof)
     with open(path, "rb") as fh:
         head = fh.read(8192)
     kind = sniff_kind(path, head)
@@ -101,6 +93,35 @@ def check_file(
         else read_delimited(path, "\t" if kind == "tsv" else ",")
     )
     return assess_bare_table(frame, prof, path.name)
+
+
+def check_with_sidecar(
+    path: str | Path,
+    sidecar: dict[str, Any],
+    profile: Profile | str | Path | None = None,
+    sidecar_name: str | None = None,
+) -> Assessment:
+    """``check_file`` with the evidence sidecar already loaded by :func:`load_sidecar`
+    (not read and parsed again): the same checks, the binding by sha256 included."""
+    path = Path(path)
+    if not path.is_file():
+        raise StatbarnError(f"{path}: no such file")
+    name = sidecar_name or sidecar_path(path).name
+    return _checked_with_sidecar(path, sidecar, name, _profile_for(sidecar, profile))
+
+
+def _checked_with_sidecar(
+    path: Path, sidecar: dict[str, Any], side_name: str, prof: Profile
+) -> Assessment:
+    expected = str(sidecar.get("file", {}).get("sha256", ""))
+    actual = sha256_file(path)
+    if expected != actual:
+        raise EvidenceMismatchError(
+            f"{side_name} belongs to a file with sha256 {expected[:12] or '(none)'}..., "
+            f"but {path.name} has sha256 {actual[:12]}...: the file changed after it was "
+            "checked, or the evidence is for another file"
+        )
+    return _check_with_sidecar(path, sidecar, prof)
 
 
 def uncheckable(name: str | None, profile: Profile, reason: str) -> Assessment:
@@ -216,7 +237,7 @@ def consistency_problems(
     if ev.column_names and cols != [_label_key(x) for x in ev.col_labels]:
         problems.append("the table's column labels differ from its evidence")
     try:
-        published = frame.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+        published = _as_numbers(frame)
     except (ValueError, TypeError):
         return [*problems, "the table holds text where numbers are expected"]
     expected = _expected_values(ev)
@@ -237,6 +258,18 @@ def consistency_problems(
     if suppressed is not None and not np.isnan(published[suppressed]).all():
         problems.append("a cell marked as suppressed is published")
     return problems
+
+
+def _as_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """The cells as float64; ValueError or TypeError if a column holds text."""
+    if frame.shape[1] and all(
+        isinstance(dt, np.dtype) and dt.kind in "biuf" for dt in frame.dtypes
+    ):
+        # Already numbers (what read_csv gives a numeric table): to_numeric would return
+        # every column as it is, at some cost per column.
+        return frame.to_numpy(dtype=np.float64)
+    numbers: pd.DataFrame = frame.apply(pd.to_numeric, errors="raise")
+    return numbers.to_numpy(dtype=np.float64)
 
 
 def _expected_values(ev: TableEvidence) -> np.ndarray | None:

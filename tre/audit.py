@@ -112,7 +112,11 @@ def record(
     project: str | None = None,
     clock: Clock | None = None,
 ) -> AuditEvent:
-    """Append one event in the session's transaction (the caller commits)."""
+    """Append one event in the session's transaction (the caller commits).
+
+    The event is added to the session, not flushed on its own: the events of a
+    transaction are written together at its next flush (at the latest, its commit),
+    with the head row, which :func:`_locked_head` has held locked since the first."""
     head = _locked_head(session)
     at = (clock or SystemClock()).now().isoformat(timespec="microseconds")
     text = canonical(details or {})
@@ -132,7 +136,6 @@ def record(
     )
     session.add(ev)
     head.seq, head.hash = seq, digest
-    session.flush()
     return ev
 
 

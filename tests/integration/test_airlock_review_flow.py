@@ -155,12 +155,24 @@ def test_two_reviewers_blind_until_quorum(strict: tuple[Api, Harness], tmp_path:
         assert v["reviewer"] == "carol" and v["blind"] and v["choice"] is None
     (own,) = api.request("carol", req["id"]).json()["review"]["votes"]
     assert own["own"] and own["choice"] == "approve"
+    # The audit trail is blind too: nobody but carol learns her vote before the quorum.
+    for viewer in ("dave", "alice"):
+        trail = api.get(viewer, f"/api/requests/{req['id']}/history").json()["events"]
+        (cast,) = [e for e in trail if e["action"].startswith("airlock.vote")]
+        assert cast["actor"] == "carol" and cast["details"]["blind"]
+        assert "choice" not in cast["details"] and "comment" not in cast["details"]
+    trail = api.get("carol", f"/api/requests/{req['id']}/history").json()["events"]
+    assert [e["details"]["choice"] for e in trail if e["action"] == "airlock.vote.cast"] == [
+        "approve"]
     r = api.vote("carol", req["id"], fid, "approve")
     assert r.status_code == 409 and "already voted" in r.json()["detail"]
     r = api.vote("dave", req["id"], fid, "reject", comment="Too fine a breakdown.")
     out = r.json()
     assert out["state"] == "rejected" and out["review"]["quorum_reached"]
     assert {v["choice"] for v in out["review"]["votes"]} == {"approve", "reject"}
+    trail = api.get("alice", f"/api/requests/{req['id']}/history").json()["events"]
+    assert sorted(e["details"]["choice"] for e in trail if e["action"] == "airlock.vote.cast") == [
+        "approve", "reject"]
 
 
 @pytest.mark.parametrize("attempt", range(3))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -167,3 +167,26 @@ def test_load_authz_without_a_database_reads_the_files(clock: FixedClock) -> Non
     assert authz.user_can("alice", "demo-project", "workspace", "spawn")
     assert not authz.refresh()
     authz.close()
+
+
+def test_remembered_answers_are_casbins_at_every_time(clock: FixedClock) -> None:
+    """Answers are remembered between two times at which a membership starts or ends:
+    asked around every such time, before and after, they are what a fresh decision
+    engine (which has remembered nothing) gives."""
+    policy = validate(POLICY, "t.csv", START)
+    authz = Authz(policy, clock)
+    edges = sorted({t for a in policy.assignments for t in (a.start, a.until)})
+    tick = timedelta(microseconds=1)
+    times = [t + d for t in edges for d in (-tick, timedelta(0), tick)]
+    questions = [(s, d, o, a) for s in ("alice", "carol", "olivia", "newbie", "nobody")
+                 for d in ("demo-project", "other", "*")
+                 for o, a in (("workspace", "spawn"), ("request", "review"),
+                              ("dataset", "read"), ("audit", "verify"))]
+    for _ in range(2):  # the second pass answers from memory
+        for at in [*times, *reversed(times)]:
+            fresh = Authz(policy, FixedClock(at))
+            for q in questions:
+                assert authz.enforce(*q, at=at) == fresh.enforce(*q), (q, at)
+    clock.set(times[-1])
+    assert authz.enforce("alice", "demo-project", "workspace", "spawn") == \
+        Authz(policy, FixedClock(times[-1])).enforce("alice", "demo-project", "workspace", "spawn")

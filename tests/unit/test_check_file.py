@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -244,3 +245,37 @@ def test_model_output(tmp_path: Path) -> None:
         disp=0
     )
     assert sb.model_output(logit).verdict == "pass"
+
+
+@pytest.mark.parametrize("columns", [
+    {"a": [1, 2], "b": [3, 4]},
+    {"a": [1.5, np.nan], "b": [3, 4]},
+    {"a": [True, False], "b": np.array([1, 2], dtype=np.uint8)},
+    {"a": np.array([1, 2], dtype=np.float32), "b": np.array([2**62, 5], dtype=np.int64)},
+    {"a": ["1", "2.5"], "b": [3, 4]},  # text that is numbers
+    {"a": ["x", "2"], "b": [3, 4]},  # text
+    {"a": pd.array([1, None], dtype="Int64"), "b": [3, 4]},  # an extension dtype
+])
+def test_numbers_of_a_published_table_as_to_numeric_gives_them(columns: dict[str, Any]) -> None:
+    from statbarn.checking import _as_numbers
+
+    frame = pd.DataFrame(columns, index=["r1", "r2"])
+
+    def reference() -> np.ndarray | str:
+        try:
+            return frame.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            return type(exc).__name__
+
+    def shortcut() -> np.ndarray | str:
+        try:
+            return _as_numbers(frame)
+        except (ValueError, TypeError) as exc:
+            return type(exc).__name__
+
+    want, got = reference(), shortcut()
+    if isinstance(want, str) or isinstance(got, str):
+        assert got == want
+    else:
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype

@@ -12,12 +12,20 @@ Two Casbin details shape this module:
   allow.  A second enforcer over the same model and rules, with the effect
   ``some(allow)``, stops at the first matching allow rule and names it; it runs
   only when the first said "allow".  A deny rule is named by the first.
+
+Casbin re-parses its matcher on every call, so answers are remembered: Casbin's
+answer depends only on the request, the policy and which memberships are in force,
+and the memberships in force cannot change between two consecutive FROM/UNTIL
+times of the policy.  An answer is remembered for the policy it came from and
+the interval between those times that holds the time of the decision; the
+separation-of-duty invariants still run on every call.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +47,9 @@ from tre.clock import Clock, SystemClock, utc
 # allow-and-deny (some allow, no deny), and the explainer's, allow-override (some allow).
 DENY_WINS = ALLOW_AND_DENY_EFFECT
 FIRST_ALLOW = ALLOW_OVERRIDE_EFFECT
+# Casbin answers remembered per policy (forgotten all at once beyond this many).
+MAX_REMEMBERED = 4096
+_Answer = tuple[bool, tuple[str, ...] | None]  # allowed, and the rule that decided
 
 
 class Forbidden(Exception):
@@ -148,9 +159,14 @@ class Authz:
         """Use ``policy`` from now on (built aside, then swapped: no decision sees half)."""
         main = self._enforcer(policy, DENY_WINS)
         explainer = self._enforcer(policy, FIRST_ALLOW)
+        # Every time at which a membership starts or ends: between two of them, the same
+        # memberships are in force, so Casbin gives the same answer to the same question.
+        changes = sorted({t for a in policy.assignments for t in (a.start, a.until)})
         with self._lock:
             self._policy, self._version, self._roles = policy, version, policy.roles()
             self._main, self._explainer = main, explainer
+            self._changes = changes
+            self._answers: dict[tuple[int, str, str, str, str], _Answer] = {}
 
     def refresh(self) -> bool:
         """Look for a newer policy now; True if it changed.  Files never change by themselves."""
@@ -196,12 +212,19 @@ class Authz:
             if broken is not None:
                 return Decision(subject, domain, obj, action, False, ("invariant", broken),
                                 version, ctx)
-            self._now = utc(at) if at is not None else self.clock.now()
-            allowed, rule = self._main.enforce_ex(subject, domain, obj, action)
-            if allowed:
-                _, rule = self._explainer.enforce_ex(subject, domain, obj, action)
-        return Decision(subject, domain, obj, action, bool(allowed),
-                        tuple(rule) if rule else None, version, ctx)
+            now = utc(at) if at is not None else self.clock.now()
+            key = (bisect_right(self._changes, now), subject, domain, obj, action)
+            answer = self._answers.get(key)
+            if answer is None:
+                self._now = now
+                allowed, rule = self._main.enforce_ex(subject, domain, obj, action)
+                if allowed:
+                    _, rule = self._explainer.enforce_ex(subject, domain, obj, action)
+                answer = (bool(allowed), tuple(rule) if rule else None)
+                if len(self._answers) >= MAX_REMEMBERED:
+                    self._answers.clear()
+                self._answers[key] = answer
+        return Decision(subject, domain, obj, action, answer[0], answer[1], version, ctx)
 
     def user_can(
         self, subject: str, domain: str, obj: str, action: str,

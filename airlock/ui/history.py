@@ -1,0 +1,78 @@
+"""A request's audit trail in sentences, blind where the review is blind.
+
+The audit events of votes carry the choice and the comment.  Before the quorum
+a reviewer must not learn how others voted, so those details are shown only
+for the viewer's own votes, or once the quorum is reached (the same rule as
+:func:`airlock.domain.review.visible_votes`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from airlock.domain.review import same_user
+
+_CHOICES = {"approve": "approved", "reject": "rejected", "request_changes": "requested changes to"}
+
+
+@dataclass(frozen=True)
+class EventRow:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    text: str
+    flagged: bool = False  # an override or a refusal: stands out in the list
+
+
+def _files(details: dict[str, Any]) -> str:
+    names = [str(f.get("name")) for f in details.get("files", []) if isinstance(f, dict)]
+    return ", ".join(names)
+
+
+def sentence(action: str, details: dict[str, Any], visible: bool) -> str:
+    d = details
+    if action == "airlock.request.create":
+        return f"created the request with {_files(d) or 'no files'}"
+    if action == "airlock.request.transition":
+        return f"moved the request from {d.get('from')} to {d.get('to')}"
+    if action in ("airlock.vote.cast", "airlock.vote.override"):
+        file = d.get("file") or d.get("file_id")
+        if not visible:
+            return f"voted on {file} (how is hidden until the quorum is reached)"
+        text = f"{_CHOICES.get(str(d.get('choice')), d.get('choice'))} {file}"
+        if d.get("comment"):
+            text += f": “{d['comment']}”"
+        if d.get("override"):
+            text += f" (overriding the automated fail: “{d.get('override_reason')}”)"
+        return text
+    if action == "airlock.file.view":
+        what = "the safe alternative " if d.get("alternative") else ""
+        return f"viewed {what}{d.get('name')}"
+    if action == "airlock.release.download":
+        return "downloaded the release bundle"
+    if action == "airlock.access.denied":
+        return f"was refused: {d.get('action')} {d.get('object')}"
+    if action == "airlock.integrity.refused":
+        return f"integrity check refused a file: {d.get('reason')}"
+    text = json.dumps({k: v for k, v in d.items() if k != "authz"}, ensure_ascii=False,
+                      default=str)
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def rows(events: list[dict[str, Any]], viewer: str, quorum_reached: bool) -> list[EventRow]:
+    out = []
+    for e in events:
+        actor, action = str(e.get("actor")), str(e.get("action"))
+        details = e.get("details") if isinstance(e.get("details"), dict) else {}
+        visible = quorum_reached or same_user(actor, viewer)
+        text = sentence(action, details or {}, visible)
+        if action.startswith("airlock.vote.") and not visible:
+            action = "airlock.vote"  # "override" alone would say it was an approval
+        out.append(EventRow(int(e.get("seq", 0)), str(e.get("at", ""))[:19].replace("T", " "),
+                            actor, action, text,
+                            action in ("airlock.vote.override", "airlock.access.denied",
+                                       "airlock.integrity.refused")))
+    return out

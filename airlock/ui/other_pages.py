@@ -1,0 +1,125 @@
+"""View models of the researcher's page ("My requests") and the governance view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from airlock.db.models import Request
+from airlock.domain.states import TRANSITIONS, State
+from airlock.service.context import Ctx
+from airlock.ui.queries import own_requests
+from statbarn.errors import ProfileError
+from tre.authz.vocabulary import GLOBAL
+from tre.catalog.service import list_projects
+
+RESUBMITTABLE = frozenset({State.REJECTED.value, State.RETURNED.value})
+
+
+@dataclass
+class MyRequest:
+    req: Request
+    view: dict[str, Any]
+    reasons: list[dict[str, Any]]
+    comments: list[dict[str, Any]]
+    can_resubmit: bool
+    can_withdraw: bool
+    bundle_url: str | None
+
+
+def _reasons(decision: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The automatic decision's reasons (also under a review's decision)."""
+    d = decision or {}
+    auto = d.get("automatic") if d.get("by") == "review" else d
+    return [r for r in (auto or {}).get("reasons", []) if isinstance(r, dict)]
+
+
+def mine(ctx: Ctx, user: str) -> list[MyRequest]:
+    out = []
+    for req, _votes, view in own_requests(ctx, user):
+        names = {f.id: f.name for f in req.files}
+        review = view.get("review") or {}
+        comments = [{**v, "file": names.get(v["file_id"], v["file_id"])}
+                    for v in review.get("votes", []) if not v["blind"]]
+        has_alt = any(f.alternative for f in req.files)
+        out.append(MyRequest(
+            req, view, _reasons(req.decision), comments,
+            can_resubmit=req.state in RESUBMITTABLE and has_alt,
+            can_withdraw=State.WITHDRAWN in TRANSITIONS[State(req.state)],
+            bundle_url=view["links"]["bundle"] if req.state == State.RELEASED.value else None))
+    return out
+
+
+@dataclass
+class Membership:
+    user: str
+    role: str
+    project: str
+    start: datetime
+    until: datetime
+    status: str  # "in force" | "ended" | "not yet"
+
+
+@dataclass
+class ProjectProfile:
+    project: str
+    title: str
+    profile: str
+    version: str
+    params: dict[str, Any]
+    source: str  # catalog | settings
+
+
+@dataclass
+class GovernancePage:
+    memberships: list[Membership]
+    projects: list[ProjectProfile] = field(default_factory=list)
+    policy_version: int | None = None
+    everything: bool = False  # the viewer sees every project
+
+
+SHOWN_PARAMS = ("min_count", "nk_n", "nk_k", "p_ratio", "reviewers_required",
+                "allow_auto_release")
+
+
+def governance_scope(ctx: Ctx, user: str) -> tuple[bool, set[str]]:
+    """(every project, the projects) whose memberships the user may read."""
+    a = ctx.authz
+    if a.user_can(user, GLOBAL, "membership", "read") or a.user_can(user, GLOBAL, "policy",
+                                                                     "read"):
+        return True, set()
+    return False, {d for d in a.domains_of(user)
+                   if d != GLOBAL and a.user_can(user, d, "membership", "read")}
+
+
+def governance(ctx: Ctx, user: str) -> GovernancePage:
+    everything, projects = governance_scope(ctx, user)
+    now = ctx.clock.now()
+    rows = []
+    for m in sorted(ctx.authz.policy.assignments,
+                    key=lambda m: (m.domain, m.user, m.role, m.start)):
+        if not everything and m.domain not in projects:
+            continue
+        status = "in force" if m.in_force(now) else ("not yet" if now < m.start else "ended")
+        rows.append(Membership(m.user, m.role, m.domain, m.start, m.until, status))
+    page = GovernancePage(rows, policy_version=ctx.authz.version, everything=everything)
+    with ctx.db() as s:
+        catalog = {p.name: p.title for p in list_projects(s)}
+    names = set(catalog) | set(ctx.settings.airlock.project_profiles) | {
+        m.domain for m in ctx.authz.policy.assignments if m.domain != GLOBAL}
+    for name in sorted(names):
+        if not everything and name not in projects:
+            continue
+        try:
+            profile = ctx.profiles(name)
+        except ProfileError as exc:
+            page.projects.append(ProjectProfile(name, catalog.get(name, ""), "?", "?",
+                                                {"error": str(exc)}, ""))
+            continue
+        params = profile.params()
+        page.projects.append(ProjectProfile(
+            name, catalog.get(name, ""), profile.name, profile.version,
+            {k: params.get(k) for k in SHOWN_PARAMS},
+            "catalog" if name in catalog else "settings"))
+    return page

@@ -1,0 +1,163 @@
+"""The reads the pages need that the service does not offer (and one write: the
+audit event of a page that shows file contents).  Access is decided as the
+service decides it (:func:`airlock.service.context.readable`, the queue's
+projects from :func:`airlock.service.queries.queue_projects`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from airlock.db import repo
+from airlock.db.models import FileCheck, LedgerEntry, Release, Request, RequestFile, Vote
+from airlock.domain.states import State
+from airlock.service.context import Ctx, readable
+from airlock.service.queries import base_url, queue_projects
+from airlock.views import request_view
+from tre import audit
+from tre.audit import AuditEvent
+from tre.authz import Decision
+from tre.db import transaction
+
+QUEUE_LIMIT = 1000
+
+
+@dataclass
+class Loaded:
+    """A request as the API shows it to this user (``view``: blind votes), plus the
+    rows the page needs besides (the checks' evidence) and its audit trail."""
+
+    req: Request
+    view: dict[str, Any]
+    votes: list[Vote]
+    events: list[dict[str, Any]]
+
+
+def load_request(ctx: Ctx, user: str, request_id: str) -> Loaded:
+    """One session for everything the request page reads.  The audit trail is the same
+    query as :func:`airlock.service.queries.history`, run here because that function
+    loads the request again, with every check's evidence (a 200 x 50 table's is
+    half a megabyte of JSON), only to check access that was checked here already."""
+    with ctx.db() as s:
+        req = readable(ctx, user, repo.get_request(s, request_id, checks=True), request_id)
+        votes = repo.votes_of(s, req.id)
+        release = repo.release_of(s, req.id)
+        view = request_view(req, user, votes=votes, release=release, base=base_url(ctx))
+        ids = [req.id] + ([release.id] if release else [])
+        events = [e.as_dict() for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.object_id.in_(ids)).order_by(AuditEvent.seq))]
+        s.expunge_all()  # detached, fully loaded: the page reads them after the session
+        return Loaded(req, view, votes, events)
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A released file that the differencing check compared this request with."""
+
+    release_id: str
+    request_id: str
+    released_at: datetime
+    file_id: str
+    name: str
+    kind: str
+    sha256: str
+
+
+def earlier_releases(ctx: Ctx, project: str, release_ids: Iterable[str]) -> list[Earlier]:
+    ids = sorted(set(release_ids))
+    if not ids:
+        return []
+    with ctx.db() as s:
+        rows = s.execute(
+            select(Release.id, Release.request_id, Release.released_at, RequestFile.id,
+                   RequestFile.name, RequestFile.kind, RequestFile.sha256)
+            .join(LedgerEntry, LedgerEntry.release_id == Release.id)
+            .join(RequestFile, RequestFile.id == LedgerEntry.file_id)
+            .where(Release.id.in_(ids), Release.project == project)
+            .order_by(Release.released_at, RequestFile.position)
+        ).all()
+    return [Earlier(*r) for r in rows]
+
+
+def record_views(ctx: Ctx, user: str, req: Request, shown: Sequence[tuple[str, str, str, bool]],
+                 decision: Decision) -> None:
+    """Audit that a page showed these files' contents: (file id, name, sha256, alternative).
+    The same event the API's preview writes, so one query finds every look at a file."""
+    if not shown:
+        return
+    with transaction(ctx.db) as s:
+        for file_id, name, sha, alternative in shown:
+            audit.record(s, actor=user, action="airlock.file.view", object_type="request",
+                         object_id=req.id, project=req.project, clock=ctx.clock,
+                         details={"file_id": file_id, "name": name, "sha256": sha,
+                                  "alternative": alternative, "via": "review page",
+                                  "authz": decision.audit_details()})
+
+
+def _requests(s: Session, *, requester: str | None = None,
+              projects: Sequence[str] | None = None, states: Sequence[str] | None = None,
+              oldest_first: bool = False, limit: int = QUEUE_LIMIT) -> list[Request]:
+    """:func:`airlock.db.repo.list_requests` for lists of many requests: the same filters,
+    with the checks' evidence left in the database.  A list shows no evidence, and a
+    200 x 50 table's is half a megabyte of JSON: a queue of 50 such requests would
+    otherwise decode 25 MB on every visit."""
+    stmt = select(Request).options(
+        selectinload(Request.files).selectinload(RequestFile.checks)
+        .defer(FileCheck.evidence))
+    if requester is not None:
+        stmt = stmt.where(Request.requester == requester)
+    if projects is not None:
+        stmt = stmt.where(Request.project.in_(list(projects)))
+    if states:
+        stmt = stmt.where(Request.state.in_(list(states)))
+    order = Request.created_at.asc() if oldest_first else Request.created_at.desc()
+    return list(s.scalars(stmt.order_by(order, Request.id).limit(limit)))
+
+
+@dataclass
+class QueueRow:
+    req: Request
+    votes: dict[str, set[str]]  # file id -> reviewers who voted on it
+
+
+def queue_rows(ctx: Ctx, user: str) -> list[QueueRow]:
+    """Every request in review that the user may read in a project whose queue they
+    may read, oldest first, with who has voted on which file."""
+    projects = queue_projects(ctx, user)
+    if projects == []:
+        return []
+    with ctx.db() as s:
+        reqs = _requests(s, projects=projects, states=[State.IN_REVIEW.value],
+                         oldest_first=True)
+        reqs = [r for r in reqs if ctx.authz.user_can(user, r.project, "request", "read")]
+        votes: dict[str, dict[str, set[str]]] = {r.id: {} for r in reqs}
+        if reqs:
+            for rid, fid, who in s.execute(select(Vote.request_id, Vote.file_id, Vote.reviewer)
+                                           .where(Vote.request_id.in_(list(votes)))):
+                votes[rid].setdefault(fid, set()).add(who)
+        s.expunge_all()
+    return [QueueRow(r, votes[r.id]) for r in reqs]
+
+
+def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, list[Vote],
+                                                                      dict[str, Any]]]:
+    """The user's requests, newest first, each with its votes and the user's view."""
+    with ctx.db() as s:
+        reqs = _requests(s, requester=user, limit=limit)
+        ids = [r.id for r in reqs]
+        votes: dict[str, list[Vote]] = {i: [] for i in ids}
+        if ids:
+            for v in s.scalars(select(Vote).where(Vote.request_id.in_(ids)).order_by(Vote.id)):
+                votes[v.request_id].append(v)
+        out = []
+        for r in reqs:
+            release = repo.release_of(s, r.id) if r.state == State.RELEASED.value else None
+            out.append((r, votes[r.id], request_view(r, user, votes=votes[r.id],
+                                                     release=release, base=base_url(ctx))))
+        s.expunge_all()
+        return out

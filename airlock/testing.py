@@ -185,3 +185,16 @@ class Api:
 
     def bundle(self, user: str, request_id: str) -> Any:
         return self.get(user, f"/api/requests/{request_id}/bundle")
+
+
+@contextmanager
+def api_env(db_url: str, data_dir: Path, **kwargs: Any) -> Iterator[tuple[Api, Harness]]:
+    """An app (see :func:`airlock_app`) and an API client on it, for route tests."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx is what we ship
+        from starlette.testclient import TestClient
+
+    with airlock_app(db_url, data_dir, **kwargs) as h, TestClient(h.app) as client:
+        yield Api(client), h

@@ -47,7 +47,7 @@ def _unavailable(reason: str) -> None:
                 "(apt-get install chromium; pip install playwright)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from airlock.testing import (
     OTHER_PROJECT,
     Api,
     Harness,
-    airlock_app,
+    api_env,
     failing_table,
     magnitude_table,
     safe_table,
@@ -32,17 +31,13 @@ from airlock.testing import (
 from tre import audit
 from tre.db import transaction
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx is what we ship
-    from starlette.testclient import TestClient
-
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
-        yield Api(client), h
+    with api_env(db_url, tmp_path / "data") as env:
+        yield env
 
 
 def audit_ok(h: Harness) -> audit.Verification:

@@ -3,7 +3,6 @@ database's, and only when an entry's table matches the digest stored with it."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,21 +13,17 @@ import statbarn as sb
 from airlock import ledger
 from airlock.db import repo
 from airlock.db.models import LedgerEntry
-from airlock.testing import PROJECT, Api, Harness, airlock_app, patients
+from airlock.testing import PROJECT, Api, Harness, api_env, patients
 from statbarn.ledger import LedgerTable
 from tre.db import transaction
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx is what we ship
-    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
-        yield Api(client), h
+    with api_env(db_url, tmp_path / "data") as env:
+        yield env
 
 
 def release(api: Api, folder: Path, name: str, drop: int = 0) -> dict[str, object]:

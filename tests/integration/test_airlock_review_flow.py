@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,30 +15,24 @@ from sqlalchemy import func, select
 
 from airlock.db.models import Vote
 from airlock.service import voting
-from airlock.testing import Api, Harness, airlock_app, failing_table, safe_table
+from airlock.testing import Api, Harness, api_env, failing_table, safe_table
 from tre import audit
 from tre.db import transaction
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx is what we ship
-    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
-        yield Api(client), h
+    with api_env(db_url, tmp_path / "data") as env:
+        yield env
 
 
 @pytest.fixture
 def strict(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
     """demo-project under the strict profile: two reviewers, no automatic release."""
-    with airlock_app(db_url, tmp_path / "data",
-                     project_profiles={"demo-project": "strict"}) as h, \
-            TestClient(h.app) as client:
-        yield Api(client), h
+    with api_env(db_url, tmp_path / "data", project_profiles={"demo-project": "strict"}) as env:
+        yield env
 
 
 def events(h: Harness) -> list[audit.AuditEvent]:

@@ -28,6 +28,8 @@ _FORMULA_START = ("=", "+", "-", "@")
 
 def looks_like_formula(cell: str) -> bool:
     """Text a spreadsheet would run: starts with =, +, - or @ and is not a number."""
+    if cell[:1].isalnum():  # most cells: no space to strip, and no formula's first sign
+        return False
     text = cell.strip()
     if not text.startswith(_FORMULA_START):
         return False

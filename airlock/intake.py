@@ -192,7 +192,7 @@ class _Receiver:
 
     def on_part_end(self) -> None:
         if self._file is not None:
-            self._file.temp.finish()
+            self._file.temp.end()  # synced when stored (Store.commit), off the event loop
         elif self._field is not None:
             try:
                 value = self._data.decode("utf-8")

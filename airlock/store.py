@@ -48,29 +48,49 @@ def _fsync_dir(path: Path) -> None:
 
 
 class TempBlob:
-    """A file being received: hashed and counted as it is written."""
+    """A file being received: hashed and counted as it is written.
+
+    :meth:`end` closes it when its last byte has arrived (readable, hash known);
+    :meth:`finish` makes it durable (fsync), as :meth:`Store.commit` does before the
+    file takes its place in the store.  Receiving an upload only ends its files, so
+    the event loop never waits on the disk, and a refused upload is never synced.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh: IO[bytes] | None = open(path, "xb")  # noqa: SIM115 - closed in finish/discard
+        self._fh: IO[bytes] | None = open(path, "xb")  # noqa: SIM115 - closed in end/discard
         self._hash = hashlib.sha256()
+        self._synced = False
         self.size = 0
         self.sha256 = ""
 
     def write(self, data: bytes) -> None:
-        assert self._fh is not None, "write after finish"
+        assert self._fh is not None, "write after end"
         self._fh.write(data)
         self._hash.update(data)
         self.size += len(data)
+
+    def end(self) -> str:
+        """No more data: close the file (its bytes are readable); returns the SHA-256."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self.sha256 = self._hash.hexdigest()
+        return self.sha256
 
     def finish(self) -> str:
         """Flush to disk; returns the SHA-256."""
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-            self.sha256 = self._hash.hexdigest()
+            self.end()
+        elif not self._synced and self.sha256:  # ended before: its data may be in memory
+            fd = os.open(self.path, os.O_WRONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._synced = True
         return self.sha256
 
     def discard(self) -> None:

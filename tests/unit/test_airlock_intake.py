@@ -110,3 +110,33 @@ def test_client_going_away_discards(tmp_path: Path) -> None:
     with pytest.raises(ConnectionResetError):
         asyncio.run(receive(broken(), CT, Store(tmp_path), LIMITS))
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_received_files_are_synced_when_stored_not_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import os
+
+    synced: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    up = run(tmp_path, body(part("project", b"p1"), part("file", b"a,b\n1,2\n", "t.csv")))
+    assert synced == []  # receiving only ends the files: readable, hashed
+    staged = up.files[0]
+    assert staged.temp.path.read_bytes() == b"a,b\n1,2\n"
+    assert staged.sha256 == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    store = Store(tmp_path)
+    assert store.commit(staged.temp) == staged.sha256
+    assert len(synced) == 2  # the file, then its directory in the store
+    assert store.path(staged.sha256).read_bytes() == b"a,b\n1,2\n"
+    assert staged.temp.finish() == staged.sha256 and len(synced) == 2  # once only
+    up.discard()
+    refused = run(tmp_path, body(part("project", b"p1"), part("file", b"x", "u.csv")))
+    refused.discard()  # a refused upload is deleted, never synced
+    assert len(synced) == 2 and list((tmp_path / "tmp").iterdir()) == []

@@ -158,7 +158,6 @@ def policy_apply(
         from tre.clock import SystemClock
 
         factory = database(create=True)
-        assert factory is not None
         outcome = apply_policy(factory, proposed.read_text(encoding="utf-8"), str(proposed),
                                editor=as_user, reason=reason, clock=SystemClock(),
                                settings=policy_settings(), tables=tests)
@@ -179,7 +178,6 @@ def policy_approve(
         from tre.clock import SystemClock
 
         factory = database(create=True)
-        assert factory is not None
         outcome = approve_policy(factory, proposal, approver=as_user, clock=SystemClock(),
                                  settings=policy_settings(), tables=tests)
         _report(outcome, "policy", as_json)
@@ -235,7 +233,6 @@ def profile_apply(
         from tre.clock import SystemClock
 
         factory = database(create=True)
-        assert factory is not None
         outcome = apply_profile(factory, proposed, editor=as_user, reason=reason,
                                 clock=SystemClock(), settings=policy_settings())
         _report(outcome, "profile", as_json)
@@ -253,7 +250,6 @@ def profile_approve(
         from tre.clock import SystemClock
 
         factory = database(create=True)
-        assert factory is not None
         outcome = approve_profile(factory, proposal, approver=as_user, clock=SystemClock(),
                                   settings=policy_settings())
         _report(outcome, "profile", as_json)

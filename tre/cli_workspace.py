@@ -42,7 +42,6 @@ def _catalog() -> Iterator[tuple[sessionmaker[Session], Authz]]:
     from tre.authz import load_authz
 
     factory = database(create=True)
-    assert factory is not None
     authz = load_authz(factory)
     try:
         yield factory, authz
@@ -123,7 +122,6 @@ def project_add_member(
         from tre.clock import SystemClock
 
         factory = database(create=True)
-        assert factory is not None
         outcome = add_member(factory, project=project, user=user, role=role,
                              until=parse_time(until), actor=as_user, reason=reason,
                              clock=SystemClock())
@@ -146,7 +144,6 @@ def project_remove_member(
         from tre.clock import SystemClock
 
         factory = database(create=True)
-        assert factory is not None
         outcome = remove_member(factory, project=project, user=user, role=role,
                                 actor=as_user, reason=reason, clock=SystemClock())
         typer.echo(f"{user} is no longer {role} in {project} ({outcome.status})")

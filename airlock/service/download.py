@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from airlock.db import repo
 from airlock.domain.states import State
@@ -53,6 +56,27 @@ def _refused(ctx: Ctx, user: str, project: str, object_id: str, why: str) -> Non
                      clock=ctx.clock)
 
 
+def _send(ctx: Ctx, user: str, project: str, request_id: str,
+          fill: Callable[[Path], tuple[str, int]],
+          log: Callable[[Session, str, int], None]) -> tuple[Path, str, int]:
+    """Fill a temporary file from the store (``fill`` re-hashes what it copies and returns
+    the file's sha256 and size), then audit the sending in its own transaction.  On any
+    failure nothing is left behind; a changed blob is refused with an audit event."""
+    out = _temp(ctx)
+    try:
+        try:
+            sha, size = fill(out)
+        except TamperedError as exc:
+            _refused(ctx, user, project, request_id, str(exc))
+            raise
+        with transaction(ctx.db) as s:
+            log(s, sha, size)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out, sha, size
+
+
 def bundle(ctx: Ctx, user: str, request_id: str) -> Outgoing:
     with ctx.db() as s:
         req = readable(ctx, user, repo.get_request(s, request_id), request_id)
@@ -63,26 +87,18 @@ def bundle(ctx: Ctx, user: str, request_id: str) -> Outgoing:
         release = repo.release_of(s, req.id)
         if release is None:
             raise Conflict("the request has no release record")
-    out = _temp(ctx)
-    try:
+
+    def fill(out: Path) -> tuple[str, int]:
         write_bundle(ctx, release.record, out)
-    except TamperedError as exc:
-        out.unlink(missing_ok=True)
-        _refused(ctx, user, req.project, req.id, str(exc))
-        raise
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
-    sha, size = _digest(out)
-    try:
-        with transaction(ctx.db) as s:
-            audit.record(s, actor=user, action="airlock.release.download", object_type="release",
-                         object_id=release.id, project=req.project, clock=ctx.clock,
-                         details={"request_id": req.id, "bundle_sha256": sha, "size": size,
-                                  "authz": d.audit_details()})
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
+        return _digest(out)
+
+    def log(s: Session, sha: str, size: int) -> None:
+        audit.record(s, actor=user, action="airlock.release.download", object_type="release",
+                     object_id=release.id, project=req.project, clock=ctx.clock,
+                     details={"request_id": req.id, "bundle_sha256": sha, "size": size,
+                              "authz": d.audit_details()})
+
+    out, sha, size = _send(ctx, user, req.project, req.id, fill, log)
     return Outgoing(out, f"release-{req.id}.zip", "application/zip", sha, size)
 
 
@@ -97,25 +113,17 @@ def preview(ctx: Ctx, user: str, request_id: str, file_id: str,
             raise NotFound(f"no such file in request {request_id!r}")
     sha = f.alternative["sha256"] if alternative and f.alternative else f.sha256
     name = f.alternative["name"] if alternative and f.alternative else f.name
-    out = _temp(ctx)
-    try:
+
+    def fill(out: Path) -> tuple[str, int]:
         with open(out, "wb") as fh:
-            ctx.store.copy_verified(sha, fh)
-    except TamperedError as exc:
-        out.unlink(missing_ok=True)
-        _refused(ctx, user, req.project, req.id, str(exc))
-        raise
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
-    size = out.stat().st_size
-    try:
-        with transaction(ctx.db) as s:
-            audit.record(s, actor=user, action="airlock.file.view", object_type="request",
-                         object_id=req.id, project=req.project, clock=ctx.clock,
-                         details={"file_id": f.id, "name": name, "sha256": sha,
-                                  "alternative": alternative, "authz": d.audit_details()})
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
+            ctx.store.copy_verified(sha, fh)  # raises TamperedError unless it hashes to sha
+        return sha, out.stat().st_size
+
+    def log(s: Session, _sha: str, _size: int) -> None:
+        audit.record(s, actor=user, action="airlock.file.view", object_type="request",
+                     object_id=req.id, project=req.project, clock=ctx.clock,
+                     details={"file_id": f.id, "name": name, "sha256": sha,
+                              "alternative": alternative, "authz": d.audit_details()})
+
+    out, _, size = _send(ctx, user, req.project, req.id, fill, log)
     return Outgoing(out, name, f.media_type, sha, size)

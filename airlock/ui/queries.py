@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 from airlock.db import repo
-from airlock.db.models import FileCheck, LedgerEntry, Release, Request, RequestFile, Vote
+from airlock.db.models import LedgerEntry, Release, Request, RequestFile, Vote
 from airlock.domain.states import State
 from airlock.service.context import Ctx, readable
 from airlock.service.queries import base_url, queue_projects
@@ -99,26 +98,6 @@ def record_views(ctx: Ctx, user: str, req: Request, shown: Sequence[tuple[str, s
                                   "authz": decision.audit_details()})
 
 
-def _requests(s: Session, *, requester: str | None = None,
-              projects: Sequence[str] | None = None, states: Sequence[str] | None = None,
-              oldest_first: bool = False, limit: int = QUEUE_LIMIT) -> list[Request]:
-    """:func:`airlock.db.repo.list_requests` for lists of many requests: the same filters,
-    with the checks' evidence left in the database.  A list shows no evidence, and a
-    200 x 50 table's is half a megabyte of JSON: a queue of 50 such requests would
-    otherwise decode 25 MB on every visit."""
-    stmt = select(Request).options(
-        selectinload(Request.files).selectinload(RequestFile.checks)
-        .defer(FileCheck.evidence))
-    if requester is not None:
-        stmt = stmt.where(Request.requester == requester)
-    if projects is not None:
-        stmt = stmt.where(Request.project.in_(list(projects)))
-    if states:
-        stmt = stmt.where(Request.state.in_(list(states)))
-    order = Request.created_at.asc() if oldest_first else Request.created_at.desc()
-    return list(s.scalars(stmt.order_by(order, Request.id).limit(limit)))
-
-
 @dataclass
 class QueueRow:
     req: Request
@@ -132,8 +111,8 @@ def queue_rows(ctx: Ctx, user: str) -> list[QueueRow]:
     if projects == []:
         return []
     with ctx.db() as s:
-        reqs = _requests(s, projects=projects, states=[State.IN_REVIEW.value],
-                         oldest_first=True)
+        reqs = repo.list_requests(s, projects=projects, states=[State.IN_REVIEW.value],
+                                  oldest_first=True, limit=QUEUE_LIMIT, with_checks=True)
         reqs = [r for r in reqs if ctx.authz.user_can(user, r.project, "request", "read")]
         votes: dict[str, dict[str, set[str]]] = {r.id: {} for r in reqs}
         if reqs:
@@ -148,7 +127,7 @@ def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, l
                                                                       dict[str, Any]]]:
     """The user's requests, newest first, each with its votes and the user's view."""
     with ctx.db() as s:
-        reqs = _requests(s, requester=user, limit=limit)
+        reqs = repo.list_requests(s, requester=user, limit=limit, with_checks=True)
         ids = [r.id for r in reqs]
         votes: dict[str, list[Vote]] = {i: [] for i in ids}
         if ids:

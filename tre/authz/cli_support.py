@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import typer
 
@@ -57,10 +57,11 @@ def _refusal(exc: Exception) -> list[str] | None:
     from tre.settings import SettingsError
 
     if isinstance(exc, PolicyError):
-        return [f"{p.source}:{p.line}: {p.message}" if p.line else f"{p.source}: {p.message}"
-                for p in exc.problems]
-    if isinstance(exc, (GovernanceError, TableError, SettingsError, Forbidden,
-                        *_profile_error())):
+        return [
+            f"{p.source}:{p.line}: {p.message}" if p.line else f"{p.source}: {p.message}"
+            for p in exc.problems
+        ]
+    if isinstance(exc, (GovernanceError, TableError, SettingsError, Forbidden, *_profile_error())):
         return str(exc).splitlines()
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
@@ -79,6 +80,10 @@ def when(at: str | None) -> datetime:
     return parse_time(at) if at else SystemClock().now()
 
 
+@overload
+def database(create: Literal[True]) -> sessionmaker[Session]: ...
+@overload
+def database(create: bool) -> sessionmaker[Session] | None: ...
 def database(create: bool) -> sessionmaker[Session] | None:
     """The platform database (migrated when ``create``); None if absent and not wanted."""
     from tre.db import make_engine, normalise_url, session_factory, upgrade
@@ -122,14 +127,23 @@ def render_diff(diff: dict[str, Any]) -> list[str]:
     lines += [f"  - {permission(p)}" for p in diff["lost"]]
     if not (diff["gained"] or diff["lost"]):
         lines.append("  (no change)")
-    for key in ("rules_added", "rules_removed", "memberships_added", "memberships_removed",
-                "memberships_redated"):
+    for key in (
+        "rules_added",
+        "rules_removed",
+        "memberships_added",
+        "memberships_removed",
+        "memberships_redated",
+    ):
         if diff[key]:
             lines += [f"{key.replace('_', ' ')}:", *(f"  {item}" for item in diff[key])]
-    lines.append(f"replayed {diff['replayed']} audited decision(s): "
-                 f"{len(diff['replay_changes'])} would change")
+    lines.append(
+        f"replayed {diff['replayed']} audited decision(s): "
+        f"{len(diff['replay_changes'])} would change"
+    )
     verdict = {True: "allowed", False: "denied"}
-    lines += [f"  event {r['seq']} ({r['at']}): {r['subject']} {r['action']} {r['obj']} in "
-              f"{r['domain']}: was {verdict[r['was']]}, would be {verdict[r['would_be']]}"
-              for r in diff["replay_changes"]]
+    lines += [
+        f"  event {r['seq']} ({r['at']}): {r['subject']} {r['action']} {r['obj']} in "
+        f"{r['domain']}: was {verdict[r['was']]}, would be {verdict[r['would_be']]}"
+        for r in diff["replay_changes"]
+    ]
     return lines

@@ -94,7 +94,7 @@ def test_forged_spawns_are_refused_and_audited(hub: RunningTre) -> None:
 
 
 INSIDE = r"""
-import json, os, socket, time, urllib.request
+import json, os, socket, urllib.request
 from pathlib import Path
 import pandas as pd
 import statbarn as sb
@@ -126,12 +126,11 @@ from tre.workspace import airlock
 req = airlock.submit([Path.home() / "outputs" / "region_sex.csv"],
                      context="e2e: patients by region and sex")
 out["request"] = {"id": req["id"], "state": req["state"]}
-t = time.monotonic()
 try:
     socket.getaddrinfo("tre-probe.invalid", 80)
     out["dns"] = "resolved"
 except OSError:
-    out["dns"] = round(time.monotonic() - t, 2)
+    out["dns"] = "failed"
 print(json.dumps(out))
 """
 
@@ -162,7 +161,8 @@ def test_workspace_works_and_is_locked_down(hub: RunningTre, docker_api: Any,
     assert got["datasets"] == ["ehr"]  # registry is not granted to demo-project
     assert got["verdict"] == "pass"
     assert got["outputs"] == ["region_sex.csv", "region_sex.csv.statbarn.json"]
-    assert isinstance(got["dns"], float) and got["dns"] < 2  # name resolution fails at once
+    # no name resolution (that it fails at once: tests/integration/test_network_isolation.py)
+    assert got["dns"] == "failed"
     # submitted from inside with the client, approved automatically, downloaded outside
     assert got["request"]["state"] in ("approved", "released"), got["request"]
     _download_outside(hub, "alice", got["request"]["id"], tmp_path)
@@ -225,15 +225,24 @@ def test_an_ended_membership_stops_the_workspace(hub: RunningTre) -> None:
     assert hub.spawn("ivan", {"project": "demo-project"}).status_code == 403
 
 
-def test_spawn_to_ready_is_quick(hub: RunningTre) -> None:
+def test_a_workspace_starts_and_stops_again_and_again(hub: RunningTre,
+                                                     docker_api: Any) -> None:
+    """Stop removes the container; the next start makes a fresh one.  (How long a
+    start takes is measured by benchmarks/bench_spawn.py, not asserted here.)"""
+    seen = set()
     for _ in range(3):
-        hub.spawn("alice", {"project": "demo-project"})
+        assert hub.spawn("alice", {"project": "demo-project"}).status_code < 400
+        ws = hub.container("alice", "demo-project")
+        assert docker_api.inspect_container(ws.id)["State"]["Running"]
+        seen.add(ws.id)
         hub.stop("alice")
+        assert not hub.rest("GET", "/users/alice").json()["servers"]
+        assert not docker_api.containers(all=True, filters={"id": ws.id})
+    assert len(seen) == 3
     median = statistics.median(hub.spawn_seconds)
     print(f"\nspawn to ready: median {median:.2f}s over {len(hub.spawn_seconds)} spawns "
           f"({', '.join(f'{s:.2f}' for s in hub.spawn_seconds)}); tre up: {hub.up_seconds:.1f}s",
           file=sys.stderr)
-    assert median < 10
 
 
 def test_down_stops_everything_and_removes_networks_and_rules(hub: RunningTre) -> None:

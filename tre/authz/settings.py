@@ -23,7 +23,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tre.settings import SettingsError
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+def _policies_dir() -> Path:
+    """The source checkout's ``policies/`` (editable installs); else the copy an installed
+    wheel carries in ``tre/authz/policies`` (pyproject.toml force-includes it)."""
+    here = Path(__file__).resolve()
+    checkout = here.parents[2] / "policies"
+    return checkout if (checkout / "model.conf").is_file() else here.parent / "policies"
+
+
+POLICIES = _policies_dir()
 ENV_PREFIX = "TRE_POLICY_"
 
 

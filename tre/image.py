@@ -24,7 +24,8 @@ from tre.hub.settings import WorkspaceSettings
 REPO = Path(__file__).resolve().parent.parent
 IMAGE_DIR = REPO / "workspaces" / "image"
 # What pip needs to build and install tre from the checkout (see pyproject.toml).
-SOURCES = ("pyproject.toml", "README.md", "statbarn", "tre", "airlock", "policies/profiles")
+# pyproject.toml force-includes files under policies/, so the wheel build needs them all.
+SOURCES = ("pyproject.toml", "README.md", "statbarn", "tre", "airlock", "policies")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 
 

@@ -202,6 +202,16 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
         await self.stop_object()
         return "stopped: may no longer work in the project"
 
+    async def stop(self, now: bool = False) -> None:
+        """Stopped through the hub: by its user, an administrator or the idle culler (the
+        hub does not say which).  The workspace's end is audited like its start."""
+        project = self._tre_project  # DockerSpawner.stop() ends with clear_state()
+        await super().stop(now=now)
+        if project:
+            await asyncio.to_thread(self._audit, "workspace.stop", project,
+                                    {"why": "stopped through the hub (the user, an "
+                                            "administrator or the idle culler)"})
+
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
         if self._tre_project:

@@ -109,6 +109,15 @@ def list_requests(
     return list(session.scalars(stmt))
 
 
+def count_by_project(session: Session, *, projects: Sequence[str] | None,
+                     states: Sequence[str]) -> dict[str, int]:
+    """How many requests in ``states`` each project has (``projects=None``: every one)."""
+    stmt = select(Request.project, func.count()).where(Request.state.in_(list(states)))
+    if projects is not None:
+        stmt = stmt.where(Request.project.in_(list(projects)))
+    return {p: int(n) for p, n in session.execute(stmt.group_by(Request.project))}
+
+
 def vote_counts(session: Session, request_ids: Iterable[str]) -> dict[str, int]:
     ids = list(request_ids)
     if not ids:

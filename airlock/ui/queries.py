@@ -104,23 +104,38 @@ class QueueRow:
     votes: dict[str, set[str]]  # file id -> reviewers who voted on it
 
 
-def queue_rows(ctx: Ctx, user: str) -> list[QueueRow]:
-    """Every request in review that the user may read in a project whose queue they
-    may read, oldest first, with who has voted on which file."""
+@dataclass
+class Queue:
+    rows: list[QueueRow]  # the oldest QUEUE_LIMIT, of the chosen project when one is
+    waiting: dict[str, int]  # project -> requests in review there (all of them)
+
+
+def queue_rows(ctx: Ctx, user: str, project: str = "") -> Queue:
+    """Requests in review that the user may read, in projects whose queue they may
+    read (only ``project``'s when given), oldest first, with who has voted on which
+    file; and how many wait in each of those projects."""
     projects = queue_projects(ctx, user)
+    if projects is not None:
+        projects = [p for p in projects if ctx.authz.user_can(user, p, "request", "read")]
     if projects == []:
-        return []
+        return Queue([], {})
+    in_review = [State.IN_REVIEW.value]
     with ctx.db() as s:
-        reqs = repo.list_requests(s, projects=projects, states=[State.IN_REVIEW.value],
-                                  oldest_first=True, limit=QUEUE_LIMIT, with_checks=True)
-        reqs = [r for r in reqs if ctx.authz.user_can(user, r.project, "request", "read")]
+        waiting = repo.count_by_project(s, projects=projects, states=in_review)
+        if projects is None:  # a global queue: still only projects the user may read
+            waiting = {p: n for p, n in waiting.items()
+                       if ctx.authz.user_can(user, p, "request", "read")}
+        chosen = [project] if project else list(waiting)
+        chosen = [p for p in chosen if p in waiting]
+        reqs = repo.list_requests(s, projects=chosen, states=in_review, oldest_first=True,
+                                  limit=QUEUE_LIMIT, with_checks=True) if chosen else []
         votes: dict[str, dict[str, set[str]]] = {r.id: {} for r in reqs}
         if reqs:
             for rid, fid, who in s.execute(select(Vote.request_id, Vote.file_id, Vote.reviewer)
                                            .where(Vote.request_id.in_(list(votes)))):
                 votes[rid].setdefault(fid, set()).add(who)
         s.expunge_all()
-    return [QueueRow(r, votes[r.id]) for r in reqs]
+    return Queue([QueueRow(r, votes[r.id]) for r in reqs], waiting)
 
 
 def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, list[Vote],

@@ -68,6 +68,13 @@ class QueuePage:
     items: list[Item]
     waiting: int  # everything in the viewer's queue, before filters
     filters: Filters
+    loaded: int = 0  # how many of the (project's) oldest were read: QUEUE_LIMIT at most
+    in_scope: int = 0  # how many wait in scope (the chosen project, else every one)
+
+    @property
+    def truncated(self) -> bool:
+        """More wait in scope than were read: the newest are not listed."""
+        return self.in_scope > self.loaded
     projects: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     statbarns: list[str] = field(default_factory=list)
@@ -110,10 +117,16 @@ def _keep(item: Item, f: Filters) -> bool:
 
 
 def build(ctx: Ctx, user: str, filters: Filters) -> QueuePage:
+    """The project filter is applied by the database (so a project's requests are all
+    reachable however long the queue); the others to the oldest QUEUE_LIMIT read."""
     now = ctx.clock.now()
-    items = [_item(r, user, now) for r in queue_rows(ctx, user)]
-    page = QueuePage([i for i in items if _keep(i, filters)], len(items), filters)
-    page.projects = sorted({i.project for i in items})
+    queue = queue_rows(ctx, user, filters.project)
+    items = [_item(r, user, now) for r in queue.rows]
+    in_scope = queue.waiting.get(filters.project, 0) if filters.project else \
+        sum(queue.waiting.values())
+    page = QueuePage([i for i in items if _keep(i, filters)], sum(queue.waiting.values()),
+                     filters, loaded=len(items), in_scope=in_scope)
+    page.projects = sorted(queue.waiting)
     page.datasets = sorted({i.dataset for i in items if i.dataset})
     page.statbarns = sorted({s for i in items for s in i.statbarns})
     return page

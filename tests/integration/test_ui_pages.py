@@ -176,3 +176,27 @@ def test_governance_view_reads_the_stored_policy(tmp_path: Path) -> None:
     with airlock_app(url, tmp_path / "data", stored_policy=True) as h, TestClient(h.app):
         page = Pages(h.app, "grace").get("/governance").text
         assert "Policy version 1" in page and "mallory" in page and "suspended" in page
+
+
+def test_the_queue_counts_every_waiting_request_and_a_project_reaches_past_its_limit(
+        env: tuple[Api, Harness], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page reads at most QUEUE_LIMIT requests (here 2): the count is still of all,
+    the page says what it left out, and choosing a project lists that project's."""
+    api, h = env
+    monkeypatch.setattr("airlock.ui.queries.QUEUE_LIMIT", 2)
+    demo = [escalated(api, name=f"notes{i}.md")["id"] for i in range(3)]
+    other = escalated(api, "zoe", project="other-project")["id"]
+    carol = Pages(h.app, "carol")
+    page = carol.get("/queue").text
+    assert re.search(r'id="waiting"><strong>4</strong> requests waiting', page)
+    assert "Only the oldest <strong>2</strong> of the 4 waiting are listed" in page
+    assert sum(rid in page for rid in [*demo, other]) == 2
+    assert '<option value="other-project">' in page  # offered though none is listed
+    page = carol.get("/queue?project=other-project").text
+    assert other in page and not any(rid in page for rid in demo)
+    assert 'id="truncated"' not in page
+    page = carol.get("/queue?project=demo-project").text
+    assert "Only the oldest <strong>2</strong> of the 3 in demo-project are listed" in page
+    assert other not in page and sum(rid in page for rid in demo) == 2
+    # a researcher still has no queue; nothing about another project's size leaks to them
+    assert Pages(h.app, "alice").get("/queue?project=other-project").status_code == 403

@@ -42,9 +42,11 @@ def looks_like_formula(cell: str) -> bool:
 
 def _formula_refusal(name: str, found: list[str]) -> Refused:
     more = "" if len(found) < MAX_FORMULA_REPORTS else " (and maybe more)"
+    what = "this as a formula; rename the label" if len(found) == 1 else \
+        "these as formulas; rename the labels"
     return FormulaRefused(
-        f"{name}: {'; '.join(found)}{more} would run as a spreadsheet formula; rename the "
-        "label (for example, put a letter or a quote before it)"
+        f"{name}: {'; '.join(found)}{more}: a spreadsheet would run {what} (for example, "
+        "put a letter or a quote before it)"
     )
 
 

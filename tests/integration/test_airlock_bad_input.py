@@ -92,7 +92,10 @@ def test_unicode_name_is_kept(env: tuple[Api, Harness]) -> None:
     ([("big.csv", b"x," * 30_000)], 413, "too_large", "per file"),
     ([("a.md", b"x" * 45_000), ("b.md", b"y" * 45_000)], 413, "too_large", "request is larger"),
     ([("t.csv", b"region,n\n=HYPERLINK(\"http://evil\"),12\n")], 422, "formula",
-     "row 2, column 'region'"),
+     "t.csv: the cell in row 2, column 'region' holds '=HYPERLINK(\"http://evil\")': a "
+     "spreadsheet would run this as a formula; rename the label"),
+    ([("t.csv", b"region,n\n+cmd,12\n-x,3\n")], 422, "formula",
+     "column 'region' holds '-x': a spreadsheet would run these as formulas; rename the labels"),
     ([("t.csv", b"region,n\n@SUM(A1),12\nNorth,-3\n")], 422, "formula", "@SUM"),
     ([("a.zip", b"PK\x05\x06" + b"\x00" * 18)], 415, "refused_type", "zip"),
     ([("t.csv", b"\x7fELF" + b"\x00" * 60)], 415, "refused_type", "executable"),

@@ -2,7 +2,7 @@
 
 A name must be a plain base name that every operating system can store and
 show honestly: no path (``/``, ``\\``, or look-alikes that normalise to them),
-no ``.``/``..``, no control or invisible characters (NUL, bidi overrides that
+no ``.``/``..`` or hidden (dot) names, no control or invisible characters (NUL, bidi overrides that
 make ``evil\u202etxt.exe`` look like ``evilexe.txt``, zero-width spaces), no
 characters Windows refuses, no reserved device names, and not too long.
 """
@@ -37,6 +37,9 @@ def check_name(raw: str) -> str:
                           f"(U+{ord(ch):04X}); rename the file")
     if name in (".", "..") or compat.strip(".") == "":
         raise BadName(f"file name {shown} is not a file name")
+    if compat.startswith("."):  # hidden by file managers and `ls`: easy to miss in a release
+        raise BadName(f"file name {shown} starts with a dot, which hides the file; "
+                      "rename it")
     if name != name.strip() or name.endswith("."):
         raise BadName(f"file name {shown} starts or ends with a space or ends with a dot")
     bad = sorted(_WINDOWS_FORBIDDEN & set(compat))

@@ -25,6 +25,8 @@ def test_good_names(name: str) -> None:
     ("a\uff0fb.csv", "path"),  # a full-width solidus normalises to '/'
     ("..", "not a file name"),
     (".", "not a file name"),
+    (".bashrc", "starts with a dot"),  # hidden: easy to miss in a release bundle
+    ("\uff0ehidden.csv", "starts with a dot"),  # a full-width full stop normalises to '.'
     ("a\x00b.csv", "control"),
     ("a\nb.csv", "control"),
     ("evil\u202etxt.exe", "invisible"),  # right-to-left override

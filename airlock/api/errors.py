@@ -90,6 +90,11 @@ def install(app: FastAPI) -> None:
     async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                why = (err.get("ctx") or {}).get("error", "")
+                at = err.get("loc", ("", "?"))[-1]
+                parts.append(f"the body is not valid JSON (at character {at}: {why})")
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return problem(422, "invalid", "; ".join(parts) or "invalid request")

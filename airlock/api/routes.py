@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.background import BackgroundTask
 
@@ -137,6 +137,10 @@ def resubmit(request_id: str, ctx: CtxDep, user: CurrentUser) -> JSONResponse:
 
 
 class VoteIn(BaseModel):
+    # A misspelt field (``coment``) is refused, not dropped: a vote must carry what its
+    # reviewer wrote.
+    model_config = ConfigDict(extra="forbid")
+
     file_id: str = Field(min_length=1, max_length=64)
     choice: Literal["approve", "reject", "request_changes"]
     comment: str | None = Field(None, max_length=20_000)
@@ -144,6 +148,8 @@ class VoteIn(BaseModel):
 
 
 class VotesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     votes: list[VoteIn] = Field(min_length=1, max_length=1000)
 
 

@@ -100,6 +100,26 @@ def test_comment_required_and_request_changes_returns(env: tuple[Api, Harness]) 
     assert r.status_code == 200 and r.json()["state"] == "withdrawn"
 
 
+def test_malformed_or_misspelt_votes_are_refused_and_change_nothing(
+        env: tuple[Api, Harness]) -> None:
+    api, h = env
+    req = escalated(api)
+    fid = req["files"][0]["id"]
+    before = len(events(h))
+    url = f"/api/requests/{req['id']}/votes"
+    r = api.post("carol", url, content=b'{"votes": [{bad', headers={
+        "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("the body is not valid JSON (at character 12: ")
+    r = api.post("carol", url, json={"votes": [{"file_id": fid, "choice": "reject",
+                                                "coment": "Too small."}]})
+    assert r.status_code == 422 and r.json()["detail"].startswith("votes.0.coment: Extra")
+    r = api.post("carol", url, json={"votes": [], "force": True})
+    assert r.status_code == 422 and "force: Extra" in r.json()["detail"]
+    assert len(events(h)) == before
+    assert api.request("carol", req["id"]).json()["state"] == "in_review"
+
+
 def test_override_of_an_automated_fail_needs_a_reason_and_is_flagged(
     env: tuple[Api, Harness], tmp_path: Path
 ) -> None:

@@ -45,9 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock at
-        # BEGIN instead, so read-then-write sequences (audit chain) serialise.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -62,6 +60,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+WRITE = "tre_write"  # execution option: this connection's transactions will write
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """A unit of work (:func:`transaction`, migrations) takes SQLite's write lock at
+    BEGIN, so read-then-write sequences (the audit chain's head) serialise.  Anything
+    else only reads: a deferred BEGIN, which in WAL mode never waits for a writer
+    (SQLite's busy handler would poll with sleeps of up to 100 ms)."""
+    immediate = conn.get_execution_options().get(WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
@@ -70,6 +80,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: committed on success, rolled back on any error."""
     with factory() as session, session.begin():
+        session.connection(execution_options={WRITE: True})  # BEGIN IMMEDIATE on SQLite
         yield session
 
 

@@ -28,6 +28,7 @@ def run_online() -> None:
     assert url is not None
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        connection.execution_options(tre_write=True)  # SQLite: the write lock at BEGIN
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )

@@ -115,18 +115,14 @@ def queue_rows(ctx: Ctx, user: str, project: str = "") -> Queue:
     read (only ``project``'s when given), oldest first, with who has voted on which
     file; and how many wait in each of those projects."""
     projects = queue_projects(ctx, user)
-    if projects is not None:
-        projects = [p for p in projects if ctx.authz.user_can(user, p, "request", "read")]
     if projects == []:
         return Queue([], {})
     in_review = [State.IN_REVIEW.value]
     with ctx.db() as s:
-        waiting = repo.count_by_project(s, projects=projects, states=in_review)
-        if projects is None:  # a global queue: still only projects the user may read
-            waiting = {p: n for p, n in waiting.items()
-                       if ctx.authz.user_can(user, p, "request", "read")}
-        chosen = [project] if project else list(waiting)
-        chosen = [p for p in chosen if p in waiting]
+        counted = repo.count_by_project(s, projects=projects, states=in_review)
+        waiting = {p: n for p, n in counted.items()  # only projects whose requests they read
+                   if ctx.authz.user_can(user, p, "request", "read")}
+        chosen = [p for p in ([project] if project else waiting) if p in waiting]
         reqs = repo.list_requests(s, projects=chosen, states=in_review, oldest_first=True,
                                   limit=QUEUE_LIMIT, with_checks=True) if chosen else []
         votes: dict[str, dict[str, set[str]]] = {r.id: {} for r in reqs}

@@ -70,14 +70,14 @@ class QueuePage:
     filters: Filters
     loaded: int = 0  # how many of the (project's) oldest were read: QUEUE_LIMIT at most
     in_scope: int = 0  # how many wait in scope (the chosen project, else every one)
+    projects: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    statbarns: list[str] = field(default_factory=list)
 
     @property
     def truncated(self) -> bool:
         """More wait in scope than were read: the newest are not listed."""
         return self.in_scope > self.loaded
-    projects: list[str] = field(default_factory=list)
-    datasets: list[str] = field(default_factory=list)
-    statbarns: list[str] = field(default_factory=list)
 
 
 def _waiting(seconds: float) -> str:

@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from airlock.testing import TOKENS, safe_table
-from tre.hub.testing import free_port
+from tests.integration.test_airlock_serve import Server, free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -102,23 +101,10 @@ def test_the_airlock_serves_and_decides_from_the_installed_copy(
     data.mkdir()
     env = {**_env(site, data), "TRE_AIRLOCK_IDENTITY": "dev",
            "TRE_AIRLOCK_DEV_TOKENS": json.dumps(TOKENS)}
-    port = free_port()
-    log = open(data / "serve.log", "ab")  # noqa: SIM115 - the process owns it
-    proc = subprocess.Popen([sys.executable, "-m", "tre.cli", "airlock", "serve",
-                             "--port", str(port)], env=env, cwd=data, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = Server(env, free_port(), data)  # `tre airlock serve`, ready when healthy
+    server.start()
+    url = server.url
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (data / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (data / "serve.log").read_text()
-            time.sleep(0.2)
         css = httpx.get(f"{url}/static/airlock.css")
         assert css.status_code == 200 and css.content == \
             (REPO / "airlock" / "ui" / "static" / "airlock.css").read_bytes()
@@ -136,6 +122,4 @@ def test_the_airlock_serves_and_decides_from_the_installed_copy(
         assert body["state"] == "released", body
         assert body["profile"]["name"] == "default"
     finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
+        server.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,20 +37,23 @@ class ProjectInfo:
 
 
 class ProfileResolver:
-    def __init__(self, settings: Resolved, db: sessionmaker[Session]) -> None:
-        self.settings, self.db = settings, db
+    def __init__(self, settings: Resolved, db: sessionmaker[Session],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        # The cache's expiry runs on a monotonic clock (wall-clock jumps must not keep a
+        # stale profile); injected so that tests move it instead of sleeping.
+        self.settings, self.db, self._monotonic = settings, db, monotonic
         self._cache: dict[str, tuple[float, ProjectInfo]] = {}
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()  # never taken while holding a database session
 
     def info(self, project: str) -> ProjectInfo:
-        hit = self._fresh(project, time.monotonic())
+        hit = self._fresh(project, self._monotonic())
         if hit is not None:
             return hit
         # One thread reads the catalog (and parses the profile) while the others wait for
         # its answer, rather than every request of a burst doing it again at expiry.
         with self._refreshing:
-            now = time.monotonic()
+            now = self._monotonic()
             hit = self._fresh(project, now)
             if hit is not None:
                 return hit

@@ -81,7 +81,7 @@ def test_base_is_imported_from_debootstrap_not_pulled(docker_api: Any,
     assert "debootstrap" in history[0]["Comment"]
 
 
-def test_rebuild_with_nothing_changed_takes_seconds(workspace_image: str) -> None:
+def test_rebuild_with_nothing_changed_reuses_every_layer(workspace_image: str) -> None:
     settings = load_workspace_settings()
 
     def image_id() -> str:

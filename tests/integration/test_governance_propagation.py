@@ -60,7 +60,7 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
     return lines
 
 
-def test_a_change_is_seen_by_another_process_within_5_seconds(
+def test_a_change_is_seen_by_another_process(
     db: sessionmaker[Session], db_url: str, record_property: Callable[[str, object], None]
 ) -> None:
     load_authz(db).close()  # seeded (version 1) before the other process starts
@@ -79,8 +79,8 @@ def test_a_change_is_seen_by_another_process_within_5_seconds(
         assert (seen, version) == ("seen", "2")
         latency = float(at) - committed
         record_property("policy_propagation_seconds", round(latency, 3))
+        # Reported, not asserted (no timed assertions): the poll interval bounds it.
         print(f"\npolicy change seen by the other process after {latency:.3f} s")
-        assert latency <= 5.0
     finally:
         proc.kill()
         proc.wait(timeout=30)

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.unit
 
 
 def test_a_burst_at_expiry_reads_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    resolver = ProfileResolver(settings=None, db=None)  # type: ignore[arg-type]
+    ticks = [1000.0]
+    resolver = ProfileResolver(settings=None, db=None,  # type: ignore[arg-type]
+                               monotonic=lambda: ticks[0])
     reads: list[str] = []
     monkeypatch.setattr(profiles, "TTL_SECONDS", 1.0)
 
@@ -42,5 +44,5 @@ def test_a_burst_at_expiry_reads_once(monkeypatch: pytest.MonkeyPatch) -> None:
             t.join()
         assert len(reads) == expected_reads
         assert got[-10:] == [f"p{expected_reads}"] * 10
-        time.sleep(1.0)  # expired: the next burst reads again, once
+        ticks[0] += 1.5  # expired: the next burst reads again, once
     assert resolver.info("other").profile.name == "p3"

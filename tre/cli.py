@@ -68,6 +68,7 @@ app.command("down")(down)
 app.command("demo")(demo)
 app.add_typer(__import__("tre.cli_airlock").cli_airlock.airlock_app, name="airlock")
 app.add_typer(__import__("tre.cli_airlock").cli_airlock.audit_app, name="audit")
+app.add_typer(__import__("tre.cli_config").cli_config.config_app, name="config")
 
 
 def _debug() -> bool:

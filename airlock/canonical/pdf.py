@@ -1,0 +1,164 @@
+"""PDFs: refused when they hold what a reader does not show (or runs).
+
+A PDF reader shows pages.  It does not show an embedded attachment
+(``/EmbeddedFiles``, ``/FileAttachment``) unless asked; it *runs* JavaScript
+(``/JavaScript``, ``/JS``), automatic actions (``/OpenAction`` with an action,
+``/AA``) and launches (``/Launch``); a form (``/AcroForm``, ``/XFA``) holds field
+values a page need not show; and an incremental update (a second body appended
+after the first ``%%EOF``) can hide the previous version of every page.  The
+airlock has no PDF renderer to make a canonical copy from, so such a PDF is
+refused, naming what was found.
+
+What is verified, byte by byte (no PDF library): every dictionary key in the
+file's bytes **and in every Flate-compressed stream**, so a key inside a
+compressed object stream (PDF 1.5+) is found too, after undoing ``#xx`` escapes
+in names (``/J#61vaScript`` is ``/JavaScript``).  Decompression is bounded
+(:data:`MAX_INFLATE` in all, :data:`MAX_RATIO` per stream); an object stream or
+cross-reference stream in another compression is refused, since it could hide
+keys.  Bytes after the last ``%%EOF`` are refused.
+
+What is *not* verified (a person reviews every PDF): text drawn invisibly or off
+the page, hidden optional-content layers, unreferenced objects, comments, and
+the document's metadata (title, keywords, XMP).  See docs/intake.md.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+from airlock.canonical.errors import CanonicalRefused
+
+MAX_SCAN = 256 * 1024**2  # bytes of PDF read
+MAX_INFLATE = 256 * 1024**2  # bytes decompressed from all its streams together
+MAX_RATIO = 200  # a stream inflating more than this is a bomb, not a page
+
+_NAME = re.compile(rb"/[^\s/<>\[\]()%{}]*")
+_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_STREAM = re.compile(rb"stream\r?\n")
+_ENDSTREAM = re.compile(rb"\r?\n?endstream")
+_WHAT = {
+    b"/JavaScript": "JavaScript (it runs when the file is opened)",
+    b"/JS": "JavaScript (it runs when the file is opened)",
+    b"/AA": "automatic actions (/AA: they run when a page or field is opened)",
+    b"/Launch": "a launch action (it starts another program)",
+    b"/EmbeddedFiles": "an embedded attachment (a file inside the PDF that its pages do "
+                       "not show)",
+    b"/EmbeddedFile": "an embedded attachment (a file inside the PDF that its pages do "
+                      "not show)",
+    b"/FileAttachment": "a file attachment annotation",
+    b"/AcroForm": "a form (its field values need not appear on any page)",
+    b"/XFA": "an XFA form",
+    b"/RichMedia": "embedded media (/RichMedia)",
+    b"/SubmitForm": "a form-submission action",
+    b"/ImportData": "a data-import action",
+}
+_DICT_STREAM_TYPES = (b"/ObjStm", b"/XRef")
+
+
+def _unescape(name: bytes) -> bytes:
+    return _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), name)
+
+
+def _keys(data: bytes, found: dict[str, None]) -> None:
+    for m in _NAME.finditer(data):
+        raw = m.group(0)
+        name = _unescape(raw) if b"#" in raw else raw
+        if name in _WHAT:
+            found.setdefault(_WHAT[name])
+        elif name == b"/OpenAction":
+            rest = data[m.end():m.end() + 64].lstrip()
+            if not rest.startswith(b"["):  # a destination array only opens a page
+                found.setdefault("an action run when the file is opened (/OpenAction)")
+
+
+_OBJ = re.compile(rb"\d+\s+\d+\s+obj\b")
+_HEADER_WINDOW = 16 * 1024
+_OTHER_FILTERS = (b"/ASCIIHexDecode", b"/ASCII85Decode", b"/LZWDecode", b"/RunLengthDecode",
+                  b"/Crypt", b"/AHx", b"/A85", b"/LZW", b"/RL")
+
+
+def _header(data: bytes, stream_at: int) -> bytes | None:
+    """The dictionary of the stream starting at ``stream_at`` (None: not found nearby)."""
+    window = data[max(0, stream_at - _HEADER_WINDOW):stream_at]
+    last = None
+    for last in _OBJ.finditer(window):  # noqa: B007 - the last match is the one wanted
+        pass
+    return _unescape(window[last.end():]) if last is not None else None
+
+
+def _streams(data: bytes, name: str, found: dict[str, None]) -> None:
+    """Inflate every object stream and cross-reference stream (bounded) and look for the
+    same keys inside: in PDF 1.5+ dictionaries can live compressed in object streams.
+    Page contents and images are not read: a key there means nothing to a reader."""
+    budget = MAX_INFLATE
+    pos = 0
+    while (m := _STREAM.search(data, pos)) is not None:
+        start = m.end()
+        end_m = _ENDSTREAM.search(data, start)
+        end = end_m.start() if end_m else len(data)
+        pos = end_m.end() if end_m else len(data)
+        header = _header(data, m.start())
+        if header is not None and not any(t in header for t in _DICT_STREAM_TYPES):
+            continue  # page content, an image, a font: no dictionaries a reader acts on
+        header = header or b""
+        if b"/Filter" not in header and header:
+            _keys(data[start:end], found)
+            continue
+        if any(f in header for f in _OTHER_FILTERS) or (
+                header and b"/FlateDecode" not in header and b"/Fl" not in header):
+            raise CanonicalRefused(
+                f"{name}: its object stream uses a compression the airlock cannot read, "
+                "which could hide what the PDF holds; save it again as a plain PDF (for "
+                "example with 'Print to PDF' or matplotlib's savefig)")
+        body = data[start:end]
+        limit = min(budget, max(len(body), 1) * MAX_RATIO)
+        d = zlib.decompressobj()
+        try:
+            out = d.decompress(body, limit + 1)
+        except zlib.error:
+            if not header:
+                continue  # not a stream we could place; not compressed with Flate
+            raise CanonicalRefused(f"{name}: an object stream of this PDF is damaged; "
+                                   "save it again") from None
+        if len(out) > limit:
+            raise CanonicalRefused(
+                f"{name}: an object stream of this PDF decompresses to more than "
+                f"{limit / 1024**2:,.1f} MB; the airlock does not read it (a decompression "
+                "bomb?); save the PDF again")
+        budget -= len(out)
+        _keys(out, found)
+
+
+def _updates(data: bytes) -> int:
+    """How many times the file was saved incrementally (bodies after the first)."""
+    eofs = len(re.findall(rb"%%EOF", data))
+    linearized = b"/Linearized" in data[:2048]
+    return max(0, eofs - (2 if linearized else 1))
+
+
+def check_pdf(path: Path, name: str) -> None:
+    size = path.stat().st_size
+    if size > MAX_SCAN:
+        raise CanonicalRefused(f"{name} is larger than {MAX_SCAN // 1024**2} MB, more than the "
+                               "airlock reads of a PDF; split it or export its figures as PNG")
+    data = path.read_bytes()
+    found: dict[str, None] = {}
+    _keys(data, found)
+    _streams(data, name, found)
+    last = data.rfind(b"%%EOF")
+    if last == -1:
+        raise CanonicalRefused(f"{name} has no end-of-file marker (%%EOF): it is truncated "
+                               "or not a PDF; save it again")
+    if data[last + 5:].strip(b"\r\n\t \x00"):
+        found.setdefault(f"{len(data) - last - 5:,} byte(s) after the end of the PDF (%%EOF)")
+    updates = _updates(data)
+    if updates:
+        found.setdefault(f"{updates} incremental update(s) (earlier versions of its pages "
+                         "are still inside)")
+    if found:
+        raise CanonicalRefused(
+            f"{name} holds {'; '.join(found)}. A PDF reader does not show these, so the "
+            "airlock cannot send this file to a person or release it. Save the document "
+            "again without them (print it to a new PDF, or export the figures as PNG)")

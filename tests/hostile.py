@@ -73,6 +73,15 @@ def png_bytes(width: int = 24, height: int = 16, seed: int = 3) -> bytes:
     return out.getvalue()
 
 
+def jpeg_plain() -> bytes:
+    """A valid JPEG, no metadata."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png_bytes())).convert("RGB").save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return (struct.pack(">I", len(data)) + kind + data
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))

@@ -16,6 +16,7 @@ from airlock.checks import CheckRefused, CheckRunner, Subject
 from airlock.filetypes import Kind
 from airlock.notebooks import extract, parse_text_table
 from airlock.testing import failing_table, patients, safe_table
+from tests import hostile
 from statbarn.checking import load_sidecar
 
 pytestmark = pytest.mark.unit
@@ -83,13 +84,35 @@ def test_tables_statbarn_will_not_judge_escalate_and_broken_ones_are_refused(
     assert res.verdict == "escalate" and "too large" in res.reasons[0]
 
 
-@pytest.mark.parametrize("kind", [Kind.PNG, Kind.PDF, Kind.TEXT, Kind.MARKDOWN, Kind.JSON,
-                                  Kind.XLSX, Kind.SVG, Kind.JPEG])
+@pytest.mark.parametrize("kind", [Kind.PDF, Kind.TEXT, Kind.MARKDOWN, Kind.JSON, Kind.XLSX])
 def test_uncheckable_kinds_escalate(tmp_path: Path, kind: Kind) -> None:
     path = tmp_path / "x"
     path.write_bytes(b"whatever")
     res = runner(tmp_path).run(subject(path, kind))
+    assert res.verdict == "escalate" and res.reasons and res.canonical is None
+
+
+@pytest.mark.parametrize(("kind", "data"), [(Kind.PNG, hostile.png_bytes()),
+                                            (Kind.JPEG, hostile.jpeg_plain())])
+def test_images_escalate_as_their_canonical_copy(tmp_path: Path, kind: Kind, data: bytes
+                                                 ) -> None:
+    path = tmp_path / "x"
+    path.write_bytes(data)
+    res = runner(tmp_path).run(subject(path, kind))
     assert res.verdict == "escalate" and res.reasons
+    assert res.canonical is not None and res.canonical.path.read_bytes()[:2] == data[:2]
+
+
+def test_svg_and_unreadable_images_are_refused(tmp_path: Path) -> None:
+    svg = tmp_path / "x.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    with pytest.raises(CheckRefused, match="as PNG") as err:
+        runner(tmp_path).run(subject(svg, Kind.SVG))
+    assert err.value.status == 422 and err.value.code == "hidden_content"
+    png = tmp_path / "p.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)  # no header to read a size from
+    with pytest.raises(CheckRefused, match="does not say how large"):
+        runner(tmp_path).run(subject(png, Kind.PNG))
 
 
 def test_sidecar_only_for_delimited_tables(tmp_path: Path) -> None:
@@ -111,7 +134,7 @@ def test_notebook_outputs_are_extracted_and_checked(tmp_path: Path) -> None:
     table = pd.crosstab(df.region, df.sex)
     small = table.copy()
     small.iloc[0, 0] = 3
-    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20).decode()
+    png = base64.b64encode(hostile.png_bytes()).decode()
     nb = notebook([
         {"output_type": "execute_result", "data": {"text/plain": repr(table),
                                                     "text/html": table.to_html()},

@@ -186,8 +186,9 @@ def _zip_kind(path: Path, name: str) -> Kind:
             raise Refused(f"{name} expands to more than {MAX_XLSX_UNCOMPRESSED // 1024**2} MiB; "
                           "export its tables as CSV")
         return Kind.XLSX
-    raise Refused(f"{name} is a zip archive; archives cannot be exported: submit the files "
-                  "inside it one by one")
+    from airlock.canonical.messages import zip_refusal
+
+    raise Refused(zip_refusal(name, names))
 
 
 def _iter_text(path: Path, name: str) -> Iterator[str]:

@@ -21,6 +21,7 @@ import io
 import struct
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 from airlock.canonical.errors import CanonicalRefused, ImageTooLarge
 from airlock.canonical.result import Canonical
@@ -40,7 +41,7 @@ def _png_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _jpeg_size(fh: io.BufferedReader, limit: int = 1 << 20) -> tuple[int, int] | None:
+def _jpeg_size(fh: BinaryIO, limit: int = 1 << 20) -> tuple[int, int] | None:
     """Width and height from the first SOFn marker (read segment by segment, at most
     ``limit`` bytes)."""
     fh.seek(2)
@@ -50,6 +51,10 @@ def _jpeg_size(fh: io.BufferedReader, limit: int = 1 << 20) -> tuple[int, int] |
         if len(marker) < 2 or marker[0] != 0xFF:
             return None
         code = marker[1]
+        if code == 0xFF:  # fill bytes before a marker
+            fh.seek(-1, 1)
+            read += 1
+            continue
         if code in (0xD8, 0x01) or 0xD0 <= code <= 0xD7:  # markers without a length
             read += 2
             continue
@@ -73,7 +78,7 @@ def check_dimensions(path: Path, name: str) -> None:
     """Refuse an image whose header declares too many pixels (before decoding it)."""
     with open(path, "rb") as fh:
         head = fh.read(32)
-        size = _png_size(head) if head.startswith(_PNG_SIG) else _jpeg_size(fh)  # type: ignore[arg-type]
+        size = _png_size(head) if head.startswith(_PNG_SIG) else _jpeg_size(fh)
     if size is None:
         raise CanonicalRefused(f"{name}: the image's header does not say how large it is, so "
                                "it cannot be read safely; save it again as PNG")
@@ -149,19 +154,20 @@ def reencode(data: bytes, name: str, kind: Kind) -> tuple[bytes, list[str]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=[path_kind])
-            w, h = im.size
+            opened = Image.open(io.BytesIO(data), formats=[path_kind])
+            w, h = opened.size
             if w * h > MAX_PIXELS:
                 raise ImageTooLarge(
                     f"{name} is {w:,} x {h:,} pixels: the airlock decodes images of at most "
                     f"{MAX_PIXELS / 1e6:.0f} megapixels; save it at a lower resolution")
-            if getattr(im, "n_frames", 1) > 1:
+            frames = int(getattr(opened, "n_frames", 1))
+            if frames > 1:
                 raise CanonicalRefused(
-                    f"{name} is an animated image ({im.n_frames} frames); a checker sees one "
+                    f"{name} is an animated image ({frames} frames); a checker sees one "
                     "frame at a time: export each frame you want released as its own PNG")
-            if kind is Kind.JPEG:
-                im = ImageOps.exif_transpose(im)  # as a viewer shows it, before EXIF goes
-            im.load()
+            opened.load()
+            # as a viewer shows it (EXIF orientation applied) before EXIF goes
+            im = ImageOps.exif_transpose(opened) if kind is Kind.JPEG else opened
     except CanonicalRefused:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error,

@@ -20,8 +20,8 @@ from pathlib import Path
 from airlock.canonical.errors import CanonicalRefused
 
 # data:[<media type>][;param=value...][;base64],<data> (RFC 2397), not "data: 5 records,"
-_DATA_URI = re.compile(r"(?<![a-z0-9])data:(?:[a-z]+/[a-z0-9.+-]+)?(?:;[a-z0-9.+-]+(?:=[a-z0-9.+-]*)?)*,",
-                       re.IGNORECASE)
+_DATA_URI = re.compile(r"(?<![a-z0-9])data:(?:[a-z]+/[a-z0-9.+-]+)?"
+                       r"(?:;[a-z0-9.+-]+(?:=[a-z0-9.+-]*)?)*,", re.IGNORECASE)
 CHUNK = 1 << 20
 OVERLAP = 512  # longer than any data: URI's head, so one split between chunks is found
 

@@ -82,7 +82,8 @@ class _Stripper:
         if kind not in ("execute_result", "display_data"):
             self.removed[f"outputs of an unknown type ({str(kind)[:40]!r})"] += 1
             return None
-        data = out.get("data") if isinstance(out.get("data"), dict) else {}
+        raw = out.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if out.get("metadata"):
             self.removed["output metadata"] += 1
         kept: dict[str, Any] = {}
@@ -186,3 +187,23 @@ def canonical_notebook(path: Path, name: str, work: Path) -> Canonical:
     out.write_text(json.dumps(clean, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                    encoding="utf-8")
     return Canonical(out, "only the cells and the outputs the review page shows", removed)
+
+
+def visible_text(nb: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every text a reader of the canonical notebook sees, as (subject, text): cell
+    sources, streams, errors and plain-text outputs.  The hook for the text checks
+    (identifiers, row-level data) to read a notebook as they read a text file."""
+    out: list[tuple[str, str]] = []
+    for i, cell in enumerate(nb.get("cells") or []):
+        if not isinstance(cell, dict):
+            continue
+        out.append((f"cell {i + 1}", _text(cell.get("source"))))
+        for j, o in enumerate(cell.get("outputs") or []):
+            if not isinstance(o, dict):
+                continue
+            data = o.get("data") if isinstance(o.get("data"), dict) else {}
+            text = _text(o.get("text")) or _text((data or {}).get("text/plain")) or \
+                f"{_text(o.get('ename'))}: {_text(o.get('evalue'))}".strip(": ")
+            if text:
+                out.append((f"cell {i + 1}, output {j + 1}", text))
+    return out

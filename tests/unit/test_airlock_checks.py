@@ -16,8 +16,8 @@ from airlock.checks import CheckRefused, CheckRunner, Subject
 from airlock.filetypes import Kind
 from airlock.notebooks import extract, parse_text_table
 from airlock.testing import failing_table, patients, safe_table
-from tests import hostile
 from statbarn.checking import load_sidecar
+from tests import hostile
 
 pytestmark = pytest.mark.unit
 DEFAULT = sb.load_profile("default")

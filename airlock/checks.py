@@ -161,7 +161,7 @@ class CheckRunner:
         try:
             # The canonical copy is made first and is what the checks read (a Parquet
             # table is rewritten in _table, from the frame the checks judge).
-            canon = canonical.make(s.path, s.name, s.kind, self.work) \
+            canon = canonical.make(s.path, s.name, s.kind, self.work, self.max_check_bytes) \
                 if s.kind is not Kind.PARQUET else None
             if canon is not None:
                 s = replace(s, path=canon.path)

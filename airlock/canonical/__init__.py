@@ -58,11 +58,19 @@ def refuse_hidden(path: Path, name: str, kind: Kind) -> None:
         check_dimensions(path, name)
 
 
-def make(path: Path, name: str, kind: Kind, work: Path) -> Canonical | None:
+def make(path: Path, name: str, kind: Kind, work: Path, max_bytes: int) -> Canonical | None:
     """The canonical copy of a file, written into ``work`` (None: the file is released as
     submitted, because a viewer shows all of it: CSV, TSV, text, JSON, and the PDFs and
     spreadsheets :func:`refuse_hidden` let through).  Raises :class:`CanonicalRefused`
-    when no canonical copy can be made."""
+    when no canonical copy can be made, or the file is larger than ``max_bytes`` (it would
+    have to be read whole)."""
+    if kind in (Kind.PNG, Kind.JPEG, Kind.NOTEBOOK) and path.stat().st_size > max_bytes:
+        raise CanonicalRefused(
+            f"{name} is larger than {max_bytes / 1024**2:,.0f} MB, more than the airlock reads "
+            f"of {'a notebook' if kind is Kind.NOTEBOOK else 'an image'}; it can carry content "
+            "a viewer does not show, so it leaves only re-made from what the airlock read: "
+            + ("clear large outputs and save it again" if kind is Kind.NOTEBOOK else
+               "save it at a lower resolution"))
     if kind in (Kind.PNG, Kind.JPEG):
         from airlock.canonical.images import canonical_image
 

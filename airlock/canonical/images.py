@@ -27,7 +27,8 @@ from airlock.canonical.errors import CanonicalRefused, ImageTooLarge
 from airlock.canonical.result import Canonical
 from airlock.filetypes import Kind
 
-MAX_PIXELS = 40_000_000  # 40 megapixels: an A3 page at 400 dpi; 160 MB as RGBA
+MAX_PIXELS = 25_000_000  # an A3 page at 300 dpi is 17 MP; 25 MP is 100 MB as RGBA, a few
+# times that while converting
 JPEG_QUALITY = 95
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt"}
@@ -174,6 +175,8 @@ def reencode(data: bytes, name: str, kind: Kind) -> tuple[bytes, list[str]]:
             Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise CanonicalRefused(f"{name} is not an image the airlock can read ({exc}); save "
                                "it again as PNG") from None
+    if im.mode.startswith("I"):  # 16- or 32-bit grey: scaled to 8 bits, as a viewer shows it
+        im = im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
     has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
     mode = "RGBA" if has_alpha and kind is Kind.PNG else "RGB"
     if im.mode in ("L", "1") and not has_alpha:

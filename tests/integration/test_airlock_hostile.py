@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from airlock.db import repo
 from airlock.testing import Api, Harness, api_env
 from tests import hostile
 from tests.hostile import MARKER
@@ -186,3 +187,29 @@ def test_a_canonical_copy_is_stable_when_resubmitted(env: tuple[Api, Harness]) -
                        context="the same figure").json()["files"][0]
     assert again["sha256"] == first["sha256"] and again["canonical"] is None
     assert again["submitted_sha256"] == again["sha256"]
+
+
+def test_a_draft_is_made_canonical_when_submitted(env: tuple[Api, Harness]) -> None:
+    """A draft keeps the submitted bytes until it is submitted; then the copy is made,
+    checked and recorded, and the sweep keeps both blobs (the original is evidence)."""
+    api, h = env
+    submitted = BY_NAME["text_chunk.png"].data
+    draft = api.submit("alice", [("text_chunk.png", submitted)],
+                       context="a figure", extra={"draft": "true"}).json()
+    f = draft["files"][0]
+    assert draft["state"] == "draft" and f["sha256"] == hashlib.sha256(submitted).hexdigest()
+    assert f["canonical"] is None
+    r = api.post("alice", f"/api/requests/{draft['id']}/submit")
+    assert r.status_code == 200, r.text
+    after = api.request("alice", draft["id"]).json()
+    g = after["files"][0]
+    assert after["state"] == "in_review" and g["sha256"] != f["sha256"]
+    assert g["submitted_sha256"] == f["sha256"] and "text chunk" in g["canonical"]["removed"][0]
+    shown = api.get("carol", f"/api/requests/{draft['id']}/files/{g['id']}/content")
+    assert hashlib.sha256(shown.content).hexdigest() == g["sha256"]
+    assert MARKER.encode() not in shown.content
+    with h.ctx.db() as s:
+        refs = repo.referenced_blobs(s)
+    assert {g["sha256"], g["submitted_sha256"]} <= refs
+    assert h.ctx.store.sweep(refs).orphan_blobs == 0
+    assert h.ctx.store.exists(g["submitted_sha256"])

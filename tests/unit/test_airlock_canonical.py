@@ -132,7 +132,7 @@ def test_zip_based_files_are_named_for_what_they_are(part: str, words: str) -> N
 
 # ---- images -------------------------------------------------------------------------------------
 def test_an_image_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
-    with pytest.raises(ImageTooLarge, match="at most 40 megapixels"):
+    with pytest.raises(ImageTooLarge, match="at most 25 megapixels"):
         refuse_hidden(write(tmp_path, "b.png", hostile.png_bomb()), "b.png", Kind.PNG)
 
 
@@ -144,7 +144,7 @@ def test_a_jpeg_keeps_its_orientation_and_loses_its_exif(tmp_path: Path) -> None
     im.save(buf, "JPEG", exif=exif.tobytes())
     work = tmp_path / "w"
     work.mkdir()
-    canon = make(write(tmp_path, "p.jpg", buf.getvalue()), "p.jpg", Kind.JPEG, work)
+    canon = make(write(tmp_path, "p.jpg", buf.getvalue()), "p.jpg", Kind.JPEG, work, 1 << 20)
     assert canon is not None
     out = Image.open(canon.path)
     assert out.size == (10, 30) and not out.info.get("exif")
@@ -158,12 +158,12 @@ def test_an_animated_png_and_a_palette_png(tmp_path: Path) -> None:
     work = tmp_path / "w"
     work.mkdir()
     with pytest.raises(CanonicalRefused, match="animated image \\(2 frames\\)"):
-        make(write(tmp_path, "a.png", buf.getvalue()), "a.png", Kind.PNG, work)
+        make(write(tmp_path, "a.png", buf.getvalue()), "a.png", Kind.PNG, work, 1 << 20)
     pal = Image.new("P", (4, 4), 3)
     pal.putpalette([i % 256 for i in range(768)])
     buf = io.BytesIO()
     pal.save(buf, "PNG")
-    canon = make(write(tmp_path, "p.png", buf.getvalue()), "p.png", Kind.PNG, work)
+    canon = make(write(tmp_path, "p.png", buf.getvalue()), "p.png", Kind.PNG, work, 1 << 20)
     assert canon is not None
     assert Image.open(canon.path).convert("RGB").getpixel((0, 0)) == (9, 10, 11)
 
@@ -214,3 +214,16 @@ def test_parquet_keeps_a_labelled_index_and_drops_unused_categories(tmp_path: Pa
     back = pd.read_parquet(canon.path)
     assert list(back.columns) == ["region", "n"] and list(back["region"]) == ["North", "South"]
     assert b"SECRET" not in canon.path.read_bytes()
+
+
+def test_sixteen_bit_grey_is_scaled_and_large_files_are_refused(tmp_path: Path) -> None:
+    im = Image.new("I;16", (4, 4), 32768)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    work = tmp_path / "w"
+    work.mkdir()
+    path = write(tmp_path, "g.png", buf.getvalue())
+    canon = make(path, "g.png", Kind.PNG, work, 1 << 20)
+    assert canon is not None and Image.open(canon.path).getpixel((0, 0)) == 128
+    with pytest.raises(CanonicalRefused, match="larger than 0 MB"):
+        make(path, "g.png", Kind.PNG, work, 10)

@@ -11,8 +11,9 @@ The size is read from the header before anything is decoded: an image declaring
 more than :data:`MAX_PIXELS` pixels (a "decompression bomb": a few kilobytes that
 decode to gigabytes) is refused without being decoded.
 
-Not removed: information hidden *in* the pixels (steganography).  The checker sees
-exactly the pixels that are released, no more.
+The colour values of fully transparent pixels are invisible too, and are set to
+black.  Not removed: information hidden *in* visible pixel values (steganography).
+The checker sees exactly the pixels that are released, no more.
 """
 
 from __future__ import annotations
@@ -182,13 +183,27 @@ def reencode(data: bytes, name: str, kind: Kind) -> tuple[bytes, list[str]]:
     if im.mode in ("L", "1") and not has_alpha:
         mode = "L"
     pixels = im.convert(mode)
+    raw = pixels.tobytes()
+    cleared = 0
+    if mode == "RGBA":  # colours under full transparency are invisible: made black
+        import numpy as np
+
+        arr = np.frombuffer(raw, dtype=np.uint8).reshape(pixels.size[1], pixels.size[0], 4).copy()
+        hidden = (arr[..., 3] == 0) & arr[..., :3].any(axis=-1)
+        cleared = int(hidden.sum())
+        if cleared:
+            arr[hidden, :3] = 0
+            raw = arr.tobytes()
     # A new image from the raw pixels: no info dict, so nothing (ICC, EXIF, text, dpi)
     # can be carried over by the encoder.
-    clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
+    clean = Image.frombytes(mode, pixels.size, raw)
     out = io.BytesIO()
     if kind is Kind.PNG:
         clean.save(out, "PNG", optimize=False, compress_level=6)
         removed = _png_extras(data)
+        if cleared:
+            removed.append(f"the colours of {cleared:,} fully transparent pixel(s), which no "
+                           "viewer shows")
     else:
         clean.save(out, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=False)
         removed = _jpeg_extras(data)

@@ -54,6 +54,13 @@ def rewrite(frame: pd.DataFrame, source: Path, name: str, work: Path) -> Canonic
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise CanonicalRefused(f"{name}: the airlock cannot rewrite this table without its "
                                f"hidden metadata ({exc}); export it as CSV") from None
+    flat = [f for f in arrow.schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type)
+            or pa.types.is_large_binary(f.type) or pa.types.is_fixed_size_binary(f.type)]
+    if flat:
+        raise CanonicalRefused(
+            f"{name}: column {flat[0].name!r} holds {flat[0].type} values (lists, records or "
+            "raw bytes in one cell), which a table viewer shows only in part; export a flat "
+            "table of numbers and labels")
     arrow = arrow.replace_schema_metadata(None)
     arrow = pa.Table.from_arrays(arrow.columns, schema=pa.schema(
         [pa.field(f.name, f.type, f.nullable) for f in arrow.schema]))

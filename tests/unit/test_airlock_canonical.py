@@ -227,3 +227,24 @@ def test_sixteen_bit_grey_is_scaled_and_large_files_are_refused(tmp_path: Path) 
     assert canon is not None and Image.open(canon.path).getpixel((0, 0)) == 128
     with pytest.raises(CanonicalRefused, match="larger than 0 MB"):
         make(path, "g.png", Kind.PNG, work, 10)
+
+
+def test_colours_under_full_transparency_are_cleared(tmp_path: Path) -> None:
+    im = Image.new("RGBA", (4, 1), (0, 0, 0, 0))
+    im.putpixel((0, 0), (72, 79, 83, 0))  # "HOS", invisible
+    im.putpixel((1, 0), (10, 20, 30, 255))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    work = tmp_path / "w"
+    work.mkdir()
+    canon = make(write(tmp_path, "t.png", buf.getvalue()), "t.png", Kind.PNG, work, 1 << 20)
+    assert canon is not None
+    out = Image.open(canon.path)
+    assert out.getpixel((0, 0)) == (0, 0, 0, 0) and out.getpixel((1, 0)) == (10, 20, 30, 255)
+    assert "1 fully transparent pixel(s)" in canon.removed[-1]
+
+
+def test_parquet_with_nested_cells_is_refused(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"region": ["North"], "n": [[1, 2, 3]]})
+    with pytest.raises(CanonicalRefused, match="column 'n' holds list"):
+        rewrite(frame, tmp_path / "t.parquet", "t.parquet", tmp_path)

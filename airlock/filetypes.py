@@ -181,7 +181,9 @@ def _zip_kind(path: Path, name: str) -> Kind:
     names = {i.filename for i in infos}
     if "[Content_Types].xml" in names and "xl/workbook.xml" in names:
         if any(n.lower().endswith("vbaproject.bin") for n in names):
-            raise Refused(f"{name} is a spreadsheet with macros; save it without macros (.xlsx)")
+            raise Refused(f"{name} is a spreadsheet with macros (code that runs when it is "
+                          "opened); save it as a plain workbook without macros, or export its "
+                          "tables as CSV")
         if sum(i.file_size for i in infos) > MAX_XLSX_UNCOMPRESSED:
             raise Refused(f"{name} expands to more than {MAX_XLSX_UNCOMPRESSED // 1024**2} MiB; "
                           "export its tables as CSV")

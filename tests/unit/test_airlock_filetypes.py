@@ -114,6 +114,10 @@ def _tar() -> bytes:
     ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8"),
     ("utf16.txt", "hello".encode("utf-16"), "UTF-16"),
     ("a.docx", b"PK\x03\x04garbage", "damaged zip"),
+    # named for what it is, with the export that can leave (was "a zip archive; submit the
+    # files inside it")
+    ("report.docx", _zip({"[Content_Types].xml": b"", "word/document.xml": b""}),
+     "is a Word document, which cannot be exported as it is"),
     ("run.py", "print('hi')\n", "cannot be exported"),
     ("bad.json", "{not json", "not valid JSON"),
     ("bad.ipynb", '{"cells": 3}', "not a Jupyter notebook"),

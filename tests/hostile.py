@@ -284,6 +284,14 @@ def xlsx_external_link() -> bytes:
         "</externalLink>").encode()})
 
 
+def xlsx_unused_strings() -> bytes:
+    """Records in a shared-strings table that no cell refers to."""
+    items = "".join(f"<si><t>{line}</t></si>" for line in records(300).splitlines())
+    return _xlsx(extra_parts={"xl/sharedStrings.xml": (
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="300" '
+        f'uniqueCount="300">{items}</sst>').encode()})
+
+
 def xlsx_macros() -> bytes:
     return _xlsx(extra_parts={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + records(20).encode()})
 
@@ -378,6 +386,7 @@ def all_hostile() -> list[Hostile]:
         Hostile("defined_name.xlsx", xlsx_defined_name(), False),
         Hostile("external_link.xlsx", xlsx_external_link(), False),
         Hostile("macros.xlsx", xlsx_macros(), False),
+        Hostile("unused_strings.xlsx", xlsx_unused_strings(), False),
         Hostile("widgets.ipynb", notebook_widgets(), True),
         Hostile("csv_output.ipynb", notebook_hidden_mime("text/csv"), True),
         Hostile("json_output.ipynb", notebook_hidden_mime("application/json"), True),

@@ -16,8 +16,9 @@ a CSV is what the researcher can export themselves in a minute, with the sheet
 they mean.  The airlock knows every part a plain workbook is made of
 (:data:`_PLAIN`), so anything else is refused too, by name.
 
-Not verified: shared strings no cell refers to, cells far outside the used
-range, white-on-white text and conditional formats.  A person reviews every
+Shared strings no cell refers to are refused too (text in the file no sheet
+shows).  Not verified: cells far outside the used range, white-on-white text,
+conditional formats and data-validation lists.  A person reviews every
 spreadsheet (statbarn does not check them).
 """
 
@@ -61,6 +62,8 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ("docprops/custom.xml", "custom document properties"),
 )
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_SHARED_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*\bt=\"s\"[^>]*>\s*<(?:\w+:)?v>(\d+)<")
+_SI = re.compile(rb"<(?:\w+:)?si[\s>/]")
 _HIDDEN_ROW_COL = re.compile(rb"<(?:\w+:)?(row|col)\b[^>]*\bhidden=\"(?:1|true)\"")
 _REFERENCE = re.compile(r"^(?:'[^']+'|[A-Za-z0-9_.]+)!\$?[A-Z]{1,3}\$?\d*(?::\$?[A-Z]{1,3}\$?\d*)?"
                         r"(?:,(?:'[^']+'|[A-Za-z0-9_.]+)!\$?[A-Z]{1,3}\$?\d*"
@@ -126,20 +129,42 @@ def _workbook(zf: zipfile.ZipFile, name: str) -> list[str]:
     return found
 
 
-def _sheets(zf: zipfile.ZipFile, names: list[str]) -> list[str]:
+def _sheets(zf: zipfile.ZipFile, names: list[str]) -> tuple[list[str], set[int]]:
+    """Hidden rows or columns, and the shared strings the cells refer to (read in chunks;
+    a tag cut by a chunk's end is found in the next, which starts with the last 256 bytes)."""
     found: list[str] = []
+    used: set[int] = set()
     for part in names:
         if not re.match(r"^xl/worksheets/sheet\d+\.xml$", part):
             continue
-        tail = b""
+        tail, hidden = b"", False
         with zf.open(part) as fh:
             while block := fh.read(CHUNK):
-                m = _HIDDEN_ROW_COL.search(tail + block)
-                if m is not None:
+                text = tail + block
+                if not hidden and (m := _HIDDEN_ROW_COL.search(text)) is not None:
                     found.append(f"hidden {m.group(1).decode()}s ({part})")
-                    break
-                tail = block[-256:]
-    return found
+                    hidden = True
+                used.update(int(i) for i in _SHARED_REF.findall(text))
+                tail = text[-256:]
+    return found, used
+
+
+def _unreferenced_strings(zf: zipfile.ZipFile, used: set[int]) -> list[str]:
+    """Shared strings no cell refers to: text in the file that no sheet shows."""
+    try:
+        info = zf.getinfo("xl/sharedStrings.xml")
+    except KeyError:
+        return []
+    count, tail = 0, b""
+    with zf.open(info) as fh:
+        while block := fh.read(CHUNK):
+            text = tail + block
+            cut = max(0, len(text) - 8)  # an <si> cut at the end is counted next time
+            count += len(_SI.findall(text, 0, cut))
+            tail = text[cut:]
+    count += len(_SI.findall(tail))
+    unused = count - len({i for i in used if 0 <= i < count})
+    return [f"{unused:,} shared string(s) that no cell shows"] if unused > 0 else []
 
 
 def _styles(zf: zipfile.ZipFile, name: str) -> list[str]:
@@ -156,7 +181,9 @@ def check_xlsx(path: Path, name: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-            found = _parts(names) + _workbook(zf, name) + _styles(zf, name) + _sheets(zf, names)
+            hidden, used = _sheets(zf, names)
+            found = [*_parts(names), *_workbook(zf, name), *_styles(zf, name), *hidden,
+                     *_unreferenced_strings(zf, used)]
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise CanonicalRefused(f"{name} is a damaged spreadsheet ({exc})") from None
     if found:

@@ -40,6 +40,7 @@ REFUSED: dict[str, tuple[int, str, str]] = {
     "defined_name.xlsx": (422, "hidden_content", "defined name(s) 'notes'"),
     "external_link.xlsx": (422, "hidden_content", "external links"),
     "macros.xlsx": (415, "refused_type", "macros"),
+    "unused_strings.xlsx": (422, "hidden_content", "300 shared string(s) that no cell shows"),
     "data_uri.md": (422, "hidden_content", "line 5 holds a data: URI"),
     "html_image.md": (422, "hidden_content", "line 3 holds a data: URI"),
     "bomb.svg": (422, "hidden_content", "entity declarations"),

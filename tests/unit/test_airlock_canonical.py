@@ -248,3 +248,25 @@ def test_parquet_with_nested_cells_is_refused(tmp_path: Path) -> None:
     frame = pd.DataFrame({"region": ["North"], "n": [[1, 2, 3]]})
     with pytest.raises(CanonicalRefused, match="column 'n' holds list"):
         rewrite(frame, tmp_path / "t.parquet", "t.parquet", tmp_path)
+
+
+def _with_shared_strings(strings: int, refs: list[int]) -> bytes:
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    cells = "".join(f'<c r="A{i + 1}" t="s"><v>{r}</v></c>' for i, r in enumerate(refs))
+    sheet = f"<worksheet {ns}><sheetData><row r=\"1\">{cells}</row></sheetData></worksheet>"
+    sst = f"<sst {ns}>" + "".join(f"<si><t>s{i}</t></si>" for i in range(strings)) + "</sst>"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(_book())) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            data = sheet.encode() if info.filename == "xl/worksheets/sheet1.xml" else \
+                src.read(info)
+            dst.writestr(info, data)
+        dst.writestr("xl/sharedStrings.xml", sst)
+    return buf.getvalue()
+
+
+def test_shared_strings_no_cell_shows_are_refused(tmp_path: Path) -> None:
+    refuse_hidden(write(tmp_path, "a.xlsx", _with_shared_strings(2, [0, 1, 1])), "a.xlsx",
+                  Kind.XLSX)
+    assert "1 shared string(s) that no cell shows" in refusal(
+        tmp_path, "b.xlsx", _with_shared_strings(3, [0, 2]), Kind.XLSX)

@@ -178,3 +178,17 @@ def test_html_tables_without_optional_parsers() -> None:
         assert list(frame.columns) == ["label", "F", "M"] and len(frame) == 4
     assert _html_tables("<table><tr><td>text</td><td>more</td></tr></table>") == []
     assert _html_tables("<p>no table</p>") == []
+
+
+def test_refusals_and_results_survive_pickling(tmp_path: Path) -> None:
+    """Checks may run in a worker process: a refusal keeps its status and code, and a
+    result its canonical copy."""
+    import pickle
+
+    err = pickle.loads(pickle.dumps(CheckRefused("too many pixels", 413, "image_too_large")))
+    assert (str(err), err.status, err.code) == ("too many pixels", 413, "image_too_large")
+    path = tmp_path / "x.png"
+    path.write_bytes(hostile.png_text("tEXt"))
+    res = pickle.loads(pickle.dumps(runner(tmp_path).run(subject(path, Kind.PNG))))
+    assert res.canonical is not None and res.canonical.path.is_file()
+    assert res.canonical.removed and res.verdict == "escalate"

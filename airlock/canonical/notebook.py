@@ -9,7 +9,8 @@ also hides cells: ``jupyter.source_hidden``), attachments, tracebacks (the page
 shows the error's name and message) and any key nbformat does not define.
 
 The canonical copy keeps, per cell: its type, source (and an id); per output:
-streams' text, an error's name and message, and for rich outputs one PNG or JPEG
+streams' text and an error's name and message (without terminal control
+sequences, which can conceal or overwrite text), and for rich outputs one PNG or JPEG
 image (re-encoded from its pixels, like an image file) else the plain text; the
 notebook's kernel and language names.  It is checked (every table in it, by
 :mod:`airlock.notebooks`), shown and released as it is; ``removed`` says what went.
@@ -35,6 +36,8 @@ from airlock.filetypes import Kind
 _CELL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _IMAGES = {"image/png": Kind.PNG, "image/jpeg": Kind.JPEG}
 _NAME = 200  # longest kernel or language name kept
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _text(value: Any) -> str:
@@ -73,12 +76,12 @@ class _Stripper:
         if kind == "stream":
             stream = out.get("name") if out.get("name") in ("stdout", "stderr") else "stdout"
             return {"output_type": "stream", "name": stream,
-                    "text": _lines(_text(out.get("text")))}
+                    "text": _lines(self.shown(_text(out.get("text"))))}
         if kind == "error":
             if out.get("traceback"):
                 self.removed["error tracebacks (the review page shows the error's message)"] += 1
-            return {"output_type": "error", "ename": _text(out.get("ename")),
-                    "evalue": _text(out.get("evalue")), "traceback": []}
+            return {"output_type": "error", "ename": self.shown(_text(out.get("ename"))),
+                    "evalue": self.shown(_text(out.get("evalue"))), "traceback": []}
         if kind not in ("execute_result", "display_data"):
             self.removed[f"outputs of an unknown type ({str(kind)[:40]!r})"] += 1
             return None
@@ -91,7 +94,7 @@ class _Stripper:
         if image is not None:
             kept[image] = self._image(data[image], image, where)
         elif "text/plain" in data:
-            kept["text/plain"] = _lines(_text(data["text/plain"]))
+            kept["text/plain"] = _lines(self.shown(_text(data["text/plain"])))
         for media in sorted(set(data) - set(kept)):
             self.removed[f"{media} output data, which the review page does not show"] += 1
         if not kept:
@@ -101,6 +104,18 @@ class _Stripper:
             count = out.get("execution_count")
             result["execution_count"] = count if isinstance(count, int) else None
         return result
+
+    def shown(self, text: str) -> str:
+        """Output text as every reader shows it: terminal control sequences (ANSI colours,
+        and "concealed" text), carriage returns and backspaces can hide or overwrite text
+        in JupyterLab; they are removed (a lone carriage return becomes a new line)."""
+        clean = _ANSI.sub("", text)
+        clean = clean.replace("\r\n", "\n").replace("\r", "\n")
+        clean = _CONTROL.sub("", clean)
+        if clean != text:
+            self.removed["terminal control characters in outputs (they can hide or "
+                          "overwrite text)"] += 1
+        return clean
 
     def _image(self, value: Any, media: str, where: str) -> str:
         from airlock.canonical.images import reencode

@@ -17,9 +17,12 @@ in names (``/J#61vaScript`` is ``/JavaScript``).  Decompression is bounded
 cross-reference stream in another compression is refused, since it could hide
 keys.  Bytes after the last ``%%EOF`` are refused.
 
+Also refused: layers switched off (``/OFF``, ``/BaseState /OFF``) and note
+annotations (``/Subtype /Text`` or ``/Popup``), whose contents a reader hides.
+
 What is *not* verified (a person reviews every PDF): text drawn invisibly or off
-the page, hidden optional-content layers, unreferenced objects, comments, and
-the document's metadata (title, keywords, XMP).  See docs/intake.md.
+the page, unreferenced objects, ``%`` comments, and the document's metadata
+(title, keywords, XMP).  See docs/intake.md.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def _keys(data: bytes, found: dict[str, None]) -> None:
             rest = data[m.end():m.end() + 64].lstrip()
             if not rest.startswith(b"["):  # a destination array only opens a page
                 found.setdefault("an action run when the file is opened (/OpenAction)")
+        elif name in (b"/OFF", b"/BaseState", b"/Subtype"):
+            rest = _unescape(data[m.end():m.end() + 64]).lstrip()
+            if (name == b"/OFF" and rest.startswith(b"[") and not rest[1:].lstrip()
+                    .startswith(b"]")) or (name == b"/BaseState" and rest.startswith(b"/OFF")):
+                found.setdefault("layers switched off (optional content a reader hides)")
+            elif name == b"/Subtype" and re.match(rb"/(Text|Popup)(?![A-Za-z])", rest):
+                found.setdefault("comments (notes whose text a reader shows only when opened)")
 
 
 _OBJ = re.compile(rb"\d+\s+\d+\s+obj\b")

@@ -270,3 +270,24 @@ def test_shared_strings_no_cell_shows_are_refused(tmp_path: Path) -> None:
                   Kind.XLSX)
     assert "1 shared string(s) that no cell shows" in refusal(
         tmp_path, "b.xlsx", _with_shared_strings(3, [0, 2]), Kind.XLSX)
+
+
+def test_terminal_control_sequences_that_hide_text_are_removed() -> None:
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": "print()", "outputs": [
+            {"output_type": "stream", "name": "stdout",
+             "text": "total 40\x1b[8m HIDDEN\x1b[0m\rok 41\x08\n"}]}]}
+    clean, removed = strip(nb, "n.ipynb")
+    assert clean["cells"][0]["outputs"][0]["text"] == ["total 40 HIDDEN\n", "ok 41\n"]
+    assert any("terminal control characters" in r for r in removed)
+
+
+def test_pdf_hidden_layers_and_notes_are_refused_and_procsets_are_not(tmp_path: Path) -> None:
+    plain = hostile.pdf_plain()
+    procset = plain.replace(b"/MediaBox", b"/Resources << /ProcSet [/PDF /Text] >> /MediaBox")
+    refuse_hidden(write(tmp_path, "p.pdf", procset), "p.pdf", Kind.PDF)
+    layers = plain.replace(b"/Pages 2 0 R >>", b"/Pages 2 0 R /OCProperties << /D << "
+                           b"/OFF [5 0 R] >> >> >>")
+    assert "layers switched off" in refusal(tmp_path, "l.pdf", layers, Kind.PDF)
+    note = plain.replace(b"/MediaBox", b"/Annots [<< /Subtype /Text /Contents (x) >>] /MediaBox")
+    assert "comments (notes" in refusal(tmp_path, "n.pdf", note, Kind.PDF)

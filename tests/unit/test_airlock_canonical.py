@@ -291,3 +291,17 @@ def test_pdf_hidden_layers_and_notes_are_refused_and_procsets_are_not(tmp_path: 
     assert "layers switched off" in refusal(tmp_path, "l.pdf", layers, Kind.PDF)
     note = plain.replace(b"/MediaBox", b"/Annots [<< /Subtype /Text /Contents (x) >>] /MediaBox")
     assert "comments (notes" in refusal(tmp_path, "n.pdf", note, Kind.PDF)
+
+
+def test_the_researcher_is_told_what_the_copy_leaves_out() -> None:
+    from tre.cli_airlock import _summary
+
+    req = {"id": "r1", "state": "in_review", "project": "p", "decision": None, "files": [
+        {"name": "plot.png", "verdict": "escalate", "alternative": None,
+         "canonical": {"made": "re-encoded from its pixels alone",
+                       "removed": ["1 text chunk(s) (tEXt/zTXt/iTXt), which an image viewer "
+                                   "does not show"]}}]}
+    lines = _summary(req)
+    assert lines[2].strip() == ("the airlock's copy (re-encoded from its pixels alone) leaves "
+                                "out: 1 text chunk(s) (tEXt/zTXt/iTXt), which an image viewer "
+                                "does not show")

@@ -20,9 +20,12 @@ keys.  Bytes after the last ``%%EOF`` are refused.
 Also refused: layers switched off (``/OFF``, ``/BaseState /OFF``) and note
 annotations (``/Subtype /Text`` or ``/Popup``), whose contents a reader hides.
 
+Document properties longer than :data:`MAX_PROPERTY` bytes (a title, keywords)
+and XMP metadata over :data:`MAX_XMP` are refused too.
+
 What is *not* verified (a person reviews every PDF): text drawn invisibly or off
-the page, unreferenced objects, ``%`` comments, and the document's metadata
-(title, keywords, XMP).  See docs/intake.md.
+the page, unreferenced objects, ``%`` comments, and metadata under those sizes.
+See docs/intake.md.
 """
 
 from __future__ import annotations
@@ -58,10 +61,41 @@ _WHAT = {
     b"/ImportData": "a data-import action",
 }
 _DICT_STREAM_TYPES = (b"/ObjStm", b"/XRef")
+_PROPERTIES = (b"/Title", b"/Author", b"/Subject", b"/Keywords", b"/Creator", b"/Producer")
+MAX_PROPERTY = 2000  # bytes of one document property (a title, the keywords)
+MAX_XMP = 64 * 1024  # bytes of XMP metadata (a typical packet is 3-10 KB with padding)
 
 
 def _unescape(name: bytes) -> bytes:
     return _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), name)
+
+
+def _string_length(data: bytes, at: int) -> int:
+    """The length of the PDF string (literal or hex) starting after ``at`` (0: none)."""
+    i = at
+    while i < len(data) and data[i] in b" \t\r\n\f\x00":
+        i += 1
+    if i >= len(data):
+        return 0
+    if data[i:i + 1] == b"<" and data[i + 1:i + 2] != b"<":
+        end = data.find(b">", i)
+        return (end if end != -1 else len(data)) - i
+    if data[i:i + 1] != b"(":
+        return 0
+    depth, j, limit = 0, i, min(len(data), i + MAX_PROPERTY * 4 + 2)
+    while j < limit:
+        c = data[j]
+        if c == 0x5C:  # backslash: the next byte is escaped
+            j += 2
+            continue
+        if c == 0x28:
+            depth += 1
+        elif c == 0x29:
+            depth -= 1
+            if depth == 0:
+                return j - i
+        j += 1
+    return j - i
 
 
 def _keys(data: bytes, found: dict[str, None]) -> None:
@@ -74,6 +108,11 @@ def _keys(data: bytes, found: dict[str, None]) -> None:
             rest = data[m.end():m.end() + 64].lstrip()
             if not rest.startswith(b"["):  # a destination array only opens a page
                 found.setdefault("an action run when the file is opened (/OpenAction)")
+        elif name in _PROPERTIES:
+            length = _string_length(data, m.end())
+            if length > MAX_PROPERTY:
+                found.setdefault(f"a document property ({name.decode()[1:]}) of {length:,} "
+                                 "bytes, which no page shows")
         elif name in (b"/OFF", b"/BaseState", b"/Subtype"):
             rest = _unescape(data[m.end():m.end() + 64]).lstrip()
             if (name == b"/OFF" and rest.startswith(b"[") and not rest[1:].lstrip()
@@ -110,6 +149,9 @@ def _streams(data: bytes, name: str, found: dict[str, None]) -> None:
         end = end_m.start() if end_m else len(data)
         pos = end_m.end() if end_m else len(data)
         header = _header(data, m.start())
+        if header is not None and b"/Metadata" in header and b"/Type" in header:
+            _xmp(data[start:end], header, name, found)
+            continue
         if header is not None and not any(t in header for t in _DICT_STREAM_TYPES):
             continue  # page content, an image, a font: no dictionaries a reader acts on
         header = header or b""
@@ -139,6 +181,20 @@ def _streams(data: bytes, name: str, found: dict[str, None]) -> None:
                 "bomb?); save the PDF again")
         budget -= len(out)
         _keys(out, found)
+
+
+def _xmp(body: bytes, header: bytes, name: str, found: dict[str, None]) -> None:
+    """XMP metadata (document properties as XML) larger than a real packet is refused."""
+    size = len(body)
+    if b"/FlateDecode" in header or b"/Fl" in header:
+        d = zlib.decompressobj()
+        try:
+            size = len(d.decompress(body, MAX_XMP + 1))
+        except zlib.error:
+            size = len(body)
+    if size > MAX_XMP:
+        found.setdefault(f"XMP metadata of more than {MAX_XMP // 1024} KB (document "
+                         "properties no page shows)")
 
 
 def _updates(data: bytes) -> int:

@@ -305,3 +305,19 @@ def test_the_researcher_is_told_what_the_copy_leaves_out() -> None:
     assert lines[2].strip() == ("the airlock's copy (re-encoded from its pixels alone) leaves "
                                 "out: 1 text chunk(s) (tEXt/zTXt/iTXt), which an image viewer "
                                 "does not show")
+
+
+def test_pdf_document_properties_and_xmp_of_record_size_are_refused(tmp_path: Path) -> None:
+    short = hostile._pdf([b"<< /Type /Catalog /Pages 2 0 R >>", *hostile._PAGE,
+                          b"<< /Title (Admissions \\(2026\\)) /Producer (matplotlib) >>"])
+    refuse_hidden(write(tmp_path, "s.pdf", short), "s.pdf", Kind.PDF)
+    keywords = hostile.records(60).replace("\n", " ").encode()
+    long = hostile._pdf([b"<< /Type /Catalog /Pages 2 0 R >>", *hostile._PAGE,
+                         b"<< /Keywords (" + keywords + b") >>"])
+    assert "document property (Keywords)" in refusal(tmp_path, "k.pdf", long, Kind.PDF)
+    xmp = zlib.compress(b"<x:xmpmeta>" + hostile.records(1500).encode() + b"</x:xmpmeta>")
+    meta = hostile._pdf([b"<< /Type /Catalog /Pages 2 0 R /Metadata 5 0 R >>", *hostile._PAGE,
+                         b"<< /Type /Metadata /Subtype /XML /Filter /FlateDecode /Length "
+                         + str(len(xmp)).encode() + b" >>\nstream\n" + xmp + b"\nendstream"])
+    assert len(meta) < 64 * 1024  # small on disk: it is the inflated size that counts
+    assert "XMP metadata of more than 64 KB" in refusal(tmp_path, "x.pdf", meta, Kind.PDF)

@@ -42,7 +42,9 @@ MAX_RATIO = 200  # a stream inflating more than this is a bomb, not a page
 
 _NAME = re.compile(rb"/[^\s/<>\[\]()%{}]*")
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_STREAM = re.compile(rb"stream\r?\n")
+_STREAM = re.compile(rb"stream[ \t]*(?:\r\n|\n|\r)")  # readers tolerate CR alone, spaces
+_AFTER = re.compile(rb"\s*endstream")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
 _ENDSTREAM = re.compile(rb"\r?\n?endstream")
 _WHAT = {
     b"/JavaScript": "JavaScript (it runs when the file is opened)",
@@ -149,10 +151,21 @@ def _streams(data: bytes, name: str, found: dict[str, None]) -> None:
         end = end_m.start() if end_m else len(data)
         pos = end_m.end() if end_m else len(data)
         header = _header(data, m.start())
-        if header is not None and b"/Metadata" in header and b"/Type" in header:
+        length = _LENGTH.search(header or b"")
+        if length is not None and start + int(length.group(1)) <= len(data):
+            # The reader's own bound: "endstream" inside the data must not cut it short.
+            by_length = start + int(length.group(1))
+            after = _AFTER.match(data, by_length)
+            if after is not None:
+                end, pos = by_length, after.end()
+            else:  # a wrong /Length: read the longer of the two (a reader may use either)
+                end = max(end, by_length)
+                pos = max(pos, end)
+        structure = header is None or any(t in header for t in _DICT_STREAM_TYPES)
+        if not structure and header is not None and b"/Metadata" in header:
             _xmp(data[start:end], header, name, found)
             continue
-        if header is not None and not any(t in header for t in _DICT_STREAM_TYPES):
+        if not structure:
             continue  # page content, an image, a font: no dictionaries a reader acts on
         header = header or b""
         if b"/Filter" not in header and header:

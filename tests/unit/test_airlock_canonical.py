@@ -321,3 +321,19 @@ def test_pdf_document_properties_and_xmp_of_record_size_are_refused(tmp_path: Pa
                          + str(len(xmp)).encode() + b" >>\nstream\n" + xmp + b"\nendstream"])
     assert len(meta) < 64 * 1024  # small on disk: it is the inflated size that counts
     assert "XMP metadata of more than 64 KB" in refusal(tmp_path, "x.pdf", meta, Kind.PDF)
+
+
+def test_a_pdf_object_stream_cannot_hide_behind_a_fake_endstream(tmp_path: Path) -> None:
+    """Stored (uncompressed) deflate blocks can hold any bytes, "endstream" included: the
+    stream's own /Length decides where it ends, as it does for a reader."""
+    inner = b"6 0 endstream << /S /JavaScript /JS (app.alert(1)) >>"
+    comp = zlib.compressobj(0)  # level 0: stored blocks, the bytes as they are
+    body = comp.compress(inner) + comp.flush()
+    assert b"endstream" in body
+    data = hostile._pdf([b"<< /Type /Catalog /Pages 2 0 R /Names 6 0 R >>", *hostile._PAGE,
+                         b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length "
+                         + str(len(body)).encode() + b" >>\nstream\n" + body + b"\nendstream"])
+    assert "JavaScript" in refusal(tmp_path, "e.pdf", data, Kind.PDF)
+    # and an object stream labelled as metadata is still read as an object stream
+    labelled = data.replace(b"/Type /ObjStm", b"/Type /ObjStm /Metadata 9 0 R")
+    assert "JavaScript" in refusal(tmp_path, "m.pdf", labelled, Kind.PDF)

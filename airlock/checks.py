@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from airlock import canonical, notebooks
 from airlock import ledger as ledger_mod
-from airlock import notebooks
+from airlock.canonical import Canonical, CanonicalRefused
 from airlock.filetypes import Kind
 from statbarn.bare import MARGIN_NAMES, assess_bare_table, split_labels
 from statbarn.checking import check_file, check_with_sidecar, uncheckable
@@ -59,7 +60,15 @@ _WHY: dict[Kind, str] = {
 
 
 class CheckRefused(Exception):
-    """The file (or its sidecar) is broken: refuse it at intake with this message."""
+    """The file (or its sidecar) is broken, or no canonical copy of it can be made: refuse
+    it at intake with this message (``status`` and ``code`` for the API's answer)."""
+
+    def __init__(self, message: str, status: int = 422, code: str = "unreadable_table") -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole (checks may run in a worker)
+        return (type(self), (str(self), self.status, self.code))
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,9 @@ class FileResult:
     verdict: str
     records: list[CheckRecord] = field(default_factory=list)
     alternative: Alternative | None = None
+    # The copy that was checked and is stored, shown and released in place of the
+    # submitted file (airlock.canonical); None: the file itself.
+    canonical: Canonical | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -146,6 +158,20 @@ class CheckRunner:
         if s.sidecar is not None and s.kind not in (Kind.CSV, Kind.TSV):
             raise CheckRefused(f"{s.name}: evidence sidecars are only for CSV or TSV tables "
                                "(save the output with statbarn's .save())")
+        try:
+            # The canonical copy is made first and is what the checks read (a Parquet
+            # table is rewritten in _table, from the frame the checks judge).
+            canon = canonical.make(s.path, s.name, s.kind, self.work, self.max_check_bytes) \
+                if s.kind is not Kind.PARQUET else None
+            if canon is not None:
+                s = replace(s, path=canon.path)
+            result = self._dispatch(s)
+        except CanonicalRefused as exc:
+            raise CheckRefused(str(exc), exc.status, exc.code) from None
+        result.canonical = result.canonical or canon
+        return result
+
+    def _dispatch(self, s: Subject) -> FileResult:
         if s.kind in (Kind.CSV, Kind.TSV, Kind.PARQUET):
             return self._table(s)
         if s.kind is Kind.NOTEBOOK:
@@ -154,12 +180,19 @@ class CheckRunner:
 
     # ---- tables ---------------------------------------------------------------------------------
     def _table(self, s: Subject) -> FileResult:
+        if s.kind is Kind.PARQUET and s.path.stat().st_size > self.max_check_bytes:
+            raise CanonicalRefused(
+                f"{s.name} is larger than {self.max_check_bytes / 1024**2:,.0f} MB, more than "
+                "the airlock reads; a Parquet file can carry metadata no viewer shows, so it "
+                "leaves only rewritten from its checked table: export a smaller table, or "
+                "the table as CSV")
         if s.path.stat().st_size > self.max_check_bytes:
             why = (f"the table is larger than {self.max_check_bytes} bytes, too large to check "
                    "automatically")
             return self._result([self._record("file", uncheckable(s.name, self.profile, why))])
         frame: pd.DataFrame | None = None
         ev: TableEvidence | None = None
+        canon: Canonical | None = None
         try:
             if s.sidecar is not None:
                 # The sidecar as intake loaded it from sidecar_path (bound to the file by
@@ -169,8 +202,10 @@ class CheckRunner:
                 if s.sidecar.get("kind") == "table":
                     ev = TableEvidence.from_json(s.sidecar.get("table"))
             else:
-                frame = (read_parquet(s.path) if s.kind is Kind.PARQUET else
-                         read_delimited(s.path, "\t" if s.kind is Kind.TSV else ","))
+                if s.kind is Kind.PARQUET:
+                    frame, canon = self._parquet(s)
+                else:
+                    frame = read_delimited(s.path, "\t" if s.kind is Kind.TSV else ",")
                 a = assess_bare_table(frame, self.profile, s.name)
                 if a.statbarn is Statbarn.FREQUENCY:
                     ev = bare_evidence(frame)
@@ -187,9 +222,18 @@ class CheckRunner:
             if diff is not None:
                 a.checks.append(diff)
         result = self._result([self._record("file", a, evidence)])
+        result.canonical = canon
         if ev is not None and a.verdict.value == "fail":
             result.alternative = self._alternative(s, ev, frame)
         return result
+
+    def _parquet(self, s: Subject) -> tuple[pd.DataFrame, Canonical]:
+        """The table, rewritten without metadata (the canonical copy), and the frame read
+        back from that copy: the checks judge exactly what will be released."""
+        from airlock.canonical.parquet import rewrite
+
+        canon = rewrite(read_parquet(s.path), s.path, s.name, self.work)
+        return read_parquet(canon.path), canon
 
     def _alternative(self, s: Subject, ev: TableEvidence, frame: pd.DataFrame | None
                      ) -> Alternative | None:

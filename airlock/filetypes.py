@@ -141,6 +141,9 @@ def detect(path: Path, name: str, *, max_parse_bytes: int) -> Detected:
     kind = _binary_kind(path, name, head, tail) or _text_kind(path, name, head, size,
                                                                max_parse_bytes)
     _check_extension(name, kind)
+    from airlock.canonical import refuse_hidden  # (airlock.canonical imports this module)
+
+    refuse_hidden(path, name, kind)  # content a viewer does not show, and no canonical form
     if kind in (Kind.CSV, Kind.TSV):
         formulas.check_delimited(path, name, "\t" if kind is Kind.TSV else ",")
     elif kind is Kind.XLSX:
@@ -178,13 +181,16 @@ def _zip_kind(path: Path, name: str) -> Kind:
     names = {i.filename for i in infos}
     if "[Content_Types].xml" in names and "xl/workbook.xml" in names:
         if any(n.lower().endswith("vbaproject.bin") for n in names):
-            raise Refused(f"{name} is a spreadsheet with macros; save it without macros (.xlsx)")
+            raise Refused(f"{name} is a spreadsheet with macros (code that runs when it is "
+                          "opened); save it as a plain workbook without macros, or export its "
+                          "tables as CSV")
         if sum(i.file_size for i in infos) > MAX_XLSX_UNCOMPRESSED:
             raise Refused(f"{name} expands to more than {MAX_XLSX_UNCOMPRESSED // 1024**2} MiB; "
                           "export its tables as CSV")
         return Kind.XLSX
-    raise Refused(f"{name} is a zip archive; archives cannot be exported: submit the files "
-                  "inside it one by one")
+    from airlock.canonical.messages import zip_refusal
+
+    raise Refused(zip_refusal(name, names))
 
 
 def _iter_text(path: Path, name: str) -> Iterator[str]:
@@ -215,12 +221,13 @@ def _text_kind(path: Path, name: str, head: bytes, size: int, max_parse: int) ->
     lower = text[:2048].lower()
     if text.startswith("#!"):
         raise Refused(f"{name} is a script (it starts with #!); code cannot be exported")
+    ext = extension(name)
+    xml_like = lower.startswith(("<?xml", "<svg", "<!--", "<!doctype svg"))
+    if ext == ".svg" or (xml_like and "<svg" in lower):  # before HTML: an SVG is not HTML
+        return Kind.SVG
     if lower.startswith(("<!doctype html", "<html")) or "<script" in lower:
         raise Refused(f"{name} is HTML, which can run code in a browser; export a PDF, PNG "
                       "or Markdown instead")
-    ext = extension(name)
-    if "<svg" in lower and (lower.startswith(("<?xml", "<svg", "<!--", "<!doctype svg"))):
-        return Kind.SVG
     if text.startswith(("{", "[")) or ext in (".json", ".ipynb"):
         return _json_kind(path, name, size, max_parse, ext)
     if ext in _BY_EXTENSION and _BY_EXTENSION[ext] in TEXT_KINDS:

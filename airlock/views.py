@@ -41,6 +41,10 @@ def file_view(f: RequestFile, *, checks: bool) -> dict[str, Any]:
         "size": f.size, "sha256": f.sha256, "context": f.context, "exception": f.exception,
         "population": f.population, "verdict": f.verdict,
         "has_evidence": f.sidecar_sha256 is not None,
+        # sha256 is what was checked and is shown and released; for a canonical copy
+        # the submitted file's hash and what was removed are here
+        "submitted_sha256": (f.canonical or {}).get("submitted_sha256", f.sha256),
+        "canonical": f.canonical,
         "alternative": None if alt is None else {
             k: alt.get(k) for k in ("name", "sha256", "size", "method", "verdict", "suppressed")},
     }

@@ -100,6 +100,10 @@ def _summary(req: dict[str, Any]) -> list[str]:
         alt = f.get("alternative")
         extra = f"; safe alternative {alt['name']} ({alt['verdict']})" if alt else ""
         lines.append(f"  {f.get('verdict') or '-':<9} {f['name']}{extra}")
+        canon = f.get("canonical")
+        if canon:  # what leaves is the airlock's copy: say what it left out
+            lines.append(f"            the airlock's copy ({canon.get('made')}) leaves out: "
+                         + ("; ".join(canon.get("removed") or []) or "nothing a viewer shows"))
     for reason in (req.get("decision") or {}).get("reasons", []):
         lines.append(f"  - {reason['message']}")
     if req["state"] == "released":

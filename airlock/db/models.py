@@ -75,6 +75,10 @@ class RequestFile(Base):
     # The safe alternative of a failing table: {name, sha256, size, sidecar_sha256, method,
     # verdict, suppressed}.
     alternative: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The airlock's canonical copy (migration 0005): ``sha256`` above is then the copy's
+    # (checked, shown, released); this keeps {submitted_sha256, submitted_size, made,
+    # removed}.  None: the file is released byte for byte as submitted.
+    canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     request: Mapped[Request] = relationship(back_populates="files")
     checks: Mapped[list[FileCheck]] = relationship(

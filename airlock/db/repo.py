@@ -130,12 +130,16 @@ def vote_counts(session: Session, request_ids: Iterable[str]) -> dict[str, int]:
 
 
 def referenced_blobs(session: Session) -> set[str]:
-    """Every SHA-256 a row refers to: files, sidecars, safe alternatives."""
+    """Every SHA-256 a row refers to: files (and the submitted form of a canonical copy),
+    sidecars, safe alternatives."""
     refs: set[str] = set()
-    for sha, side, alt in session.execute(
-        select(RequestFile.sha256, RequestFile.sidecar_sha256, RequestFile.alternative)
+    for sha, side, alt, canon in session.execute(
+        select(RequestFile.sha256, RequestFile.sidecar_sha256, RequestFile.alternative,
+               RequestFile.canonical)
     ):
         refs.add(sha)
+        if canon and canon.get("submitted_sha256"):
+            refs.add(canon["submitted_sha256"])
         if side:
             refs.add(side)
         if alt:

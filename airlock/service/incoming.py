@@ -159,8 +159,9 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
             kind = detect(staged.temp.path, staged.name, max_parse_bytes=max_parse_bytes).kind
         except FormulaRefused as exc:
             raise IntakeError(422, str(exc), "formula") from None
-        except Refused as exc:
-            raise IntakeError(415, str(exc), "refused_type") from None
+        except Refused as exc:  # a canonical-form refusal says its own status and code
+            raise IntakeError(getattr(exc, "status", 415), str(exc),
+                              getattr(exc, "code", "refused_type")) from None
         item = Incoming(
             name=staged.name, kind=kind, size=staged.size, sha256=staged.sha256,
             path=_readable(staged, kind, work), context=context,

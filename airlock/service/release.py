@@ -6,6 +6,10 @@ check of every file with its thresholds and observed values, the profile
 files' SHA-256.  It is fixed at release time (stored, and its hash audited), so
 the bundle says what was decided then, whenever it is downloaded.
 
+A file the airlock re-made in a canonical form (:mod:`airlock.canonical`) is
+released as that copy, the bytes that were checked and shown: the record names
+both hashes (``submitted_sha256`` and ``sha256``) and what was removed.
+
 The bundle is a zip built at download time from the stored blobs, each re-hashed
 as it is copied: a blob that changed on disk stops the download.  It holds
 ``files/<name>``, ``record.json``, and ACRO's ``results.json`` (with its
@@ -68,7 +72,11 @@ def build_record(session: Session, req: Request, release_id: str, at: str, by: s
                   "python": platform.python_version()},
         "files": [
             {"id": f.id, "name": f.name, "kind": f.kind, "media_type": f.media_type,
-             "size": f.size, "sha256": f.sha256, "context": f.context,
+             "size": f.size, "sha256": f.sha256,
+             # the file as submitted; differs from sha256 (the released bytes) when the
+             # airlock released a canonical copy, which "canonical" describes
+             "submitted_sha256": (f.canonical or {}).get("submitted_sha256", f.sha256),
+             "canonical": f.canonical, "context": f.context,
              "exception": f.exception, "population": f.population, "verdict": f.verdict,
              "evidence_sha256": f.sidecar_sha256,
              "checks": [{"subject": c.subject, "verdict": c.verdict,
@@ -111,7 +119,10 @@ def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) 
     move(ctx, session, changes, req, State.RELEASED, actor=SYSTEM, role=Owner.SYSTEM,
          details={"release_id": release_id, "record_sha256": digest,
                   "ledger_tables": len(release.ledger),
-                  "files": [{"name": f.name, "sha256": f.sha256} for f in req.files]})
+                  "files": [{"name": f.name, "sha256": f.sha256,
+                             "submitted_sha256": (f.canonical or {}).get("submitted_sha256",
+                                                                         f.sha256)}
+                            for f in req.files]})
     if inspect(req).persistent:  # a new request adds its release with itself
         session.add(release)
     return release

@@ -45,7 +45,7 @@ def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
             results.append(runner.run(Subject(f.path, f.name, f.kind, f.sidecar, f.sidecar_path,
                                               dataset, f.population)))
         except CheckRefused as exc:
-            raise IntakeError(422, str(exc), "unreadable_table") from None
+            raise IntakeError(exc.status, str(exc), exc.code) from None
     return results
 
 
@@ -168,6 +168,9 @@ def _store(ctx: Ctx, files: Sequence[Incoming], results: Sequence[FileResult]
             ctx.store.commit(f.sidecar_temp)
     stored: list[dict[str, Any] | None] = []
     for res in results:
+        if res.canonical is not None:  # the copy that was checked, stored beside the original
+            res.canonical.sha256 = ctx.store.put_file(res.canonical.path)
+            res.canonical.size = res.canonical.path.stat().st_size
         alt = res.alternative
         if alt is None:
             stored.append(None)
@@ -191,6 +194,11 @@ def check_and_decide(
     for row, res, alt in zip(rows, results, alternatives, strict=True):
         row.verdict = res.verdict
         row.alternative = alt
+        canon = res.canonical
+        if canon is not None and canon.sha256 and canon.sha256 != row.sha256:
+            # What was checked is what is shown and released: the canonical copy.
+            row.canonical = canon.to_json(row.sha256, row.size)
+            row.sha256, row.size = canon.sha256, canon.size
         row.checks.extend(
             FileCheck(subject=rec.subject, verdict=rec.verdict, profile_name=profile.name,
                       profile_version=profile.version,

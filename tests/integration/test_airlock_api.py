@@ -28,6 +28,7 @@ from airlock.testing import (
     magnitude_table,
     safe_table,
 )
+from tests import hostile
 from tre import audit
 from tre.db import transaction
 
@@ -139,7 +140,7 @@ def test_magnitude_table_with_evidence_and_bare_table(
 
 def test_uncheckable_files_escalate(env: tuple[Api, Harness]) -> None:
     api, _ = env
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    png = hostile.png_bytes()  # a real image: an undecodable one is refused (no canonical copy)
     r = api.submit("alice", [("plot.png", png), ("notes.md", b"# notes\n")])
     assert r.status_code == 201
     req = r.json()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from airlock.db.models import Vote
 from airlock.service import voting
 from airlock.testing import Api, Harness, api_env, failing_table, safe_table
+from tests import hostile
 from tre import audit
 from tre.db import transaction
 
@@ -42,7 +43,7 @@ def events(h: Harness) -> list[audit.AuditEvent]:
 
 
 def escalated(api: Api, user: str = "alice") -> dict:  # type: ignore[type-arg]
-    r = api.submit(user, [("plot.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)])
+    r = api.submit(user, [("plot.png", hostile.png_bytes())])
     assert r.status_code == 201 and r.json()["state"] == "in_review"
     return r.json()  # type: ignore[no-any-return]
 

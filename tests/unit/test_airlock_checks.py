@@ -17,6 +17,7 @@ from airlock.filetypes import Kind
 from airlock.notebooks import extract, parse_text_table
 from airlock.testing import failing_table, patients, safe_table
 from statbarn.checking import load_sidecar
+from tests import hostile
 
 pytestmark = pytest.mark.unit
 DEFAULT = sb.load_profile("default")
@@ -83,13 +84,35 @@ def test_tables_statbarn_will_not_judge_escalate_and_broken_ones_are_refused(
     assert res.verdict == "escalate" and "too large" in res.reasons[0]
 
 
-@pytest.mark.parametrize("kind", [Kind.PNG, Kind.PDF, Kind.TEXT, Kind.MARKDOWN, Kind.JSON,
-                                  Kind.XLSX, Kind.SVG, Kind.JPEG])
+@pytest.mark.parametrize("kind", [Kind.PDF, Kind.TEXT, Kind.MARKDOWN, Kind.JSON, Kind.XLSX])
 def test_uncheckable_kinds_escalate(tmp_path: Path, kind: Kind) -> None:
     path = tmp_path / "x"
     path.write_bytes(b"whatever")
     res = runner(tmp_path).run(subject(path, kind))
+    assert res.verdict == "escalate" and res.reasons and res.canonical is None
+
+
+@pytest.mark.parametrize(("kind", "data"), [(Kind.PNG, hostile.png_bytes()),
+                                            (Kind.JPEG, hostile.jpeg_plain())])
+def test_images_escalate_as_their_canonical_copy(tmp_path: Path, kind: Kind, data: bytes
+                                                 ) -> None:
+    path = tmp_path / "x"
+    path.write_bytes(data)
+    res = runner(tmp_path).run(subject(path, kind))
     assert res.verdict == "escalate" and res.reasons
+    assert res.canonical is not None and res.canonical.path.read_bytes()[:2] == data[:2]
+
+
+def test_svg_and_unreadable_images_are_refused(tmp_path: Path) -> None:
+    svg = tmp_path / "x.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    with pytest.raises(CheckRefused, match="as PNG") as err:
+        runner(tmp_path).run(subject(svg, Kind.SVG))
+    assert err.value.status == 422 and err.value.code == "hidden_content"
+    png = tmp_path / "p.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)  # no header to read a size from
+    with pytest.raises(CheckRefused, match="does not say how large"):
+        runner(tmp_path).run(subject(png, Kind.PNG))
 
 
 def test_sidecar_only_for_delimited_tables(tmp_path: Path) -> None:
@@ -111,7 +134,7 @@ def test_notebook_outputs_are_extracted_and_checked(tmp_path: Path) -> None:
     table = pd.crosstab(df.region, df.sex)
     small = table.copy()
     small.iloc[0, 0] = 3
-    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20).decode()
+    png = base64.b64encode(hostile.png_bytes()).decode()
     nb = notebook([
         {"output_type": "execute_result", "data": {"text/plain": repr(table),
                                                     "text/html": table.to_html()},
@@ -155,3 +178,17 @@ def test_html_tables_without_optional_parsers() -> None:
         assert list(frame.columns) == ["label", "F", "M"] and len(frame) == 4
     assert _html_tables("<table><tr><td>text</td><td>more</td></tr></table>") == []
     assert _html_tables("<p>no table</p>") == []
+
+
+def test_refusals_and_results_survive_pickling(tmp_path: Path) -> None:
+    """Checks may run in a worker process: a refusal keeps its status and code, and a
+    result its canonical copy."""
+    import pickle
+
+    err = pickle.loads(pickle.dumps(CheckRefused("too many pixels", 413, "image_too_large")))
+    assert (str(err), err.status, err.code) == ("too many pixels", 413, "image_too_large")
+    path = tmp_path / "x.png"
+    path.write_bytes(hostile.png_text("tEXt"))
+    res = pickle.loads(pickle.dumps(runner(tmp_path).run(subject(path, Kind.PNG))))
+    assert res.canonical is not None and res.canonical.path.is_file()
+    assert res.canonical.removed and res.verdict == "escalate"

@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 
 from airlock.filetypes import Kind, Refused, detect, looks_like_formula
+from tests import hostile
 
 pytestmark = pytest.mark.unit
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = hostile.png_bytes()
+JPEG = hostile.jpeg_plain()
 NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}
 
 
@@ -54,9 +56,8 @@ def xlsx_bytes(cells: list[list[object]]) -> bytes:
     ("data.json", '{"a": 1}', Kind.JSON),
     ("nb.ipynb", json.dumps(NOTEBOOK), Kind.NOTEBOOK),
     ("plot.png", PNG, Kind.PNG),
-    ("photo.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 32, Kind.JPEG),
-    ("doc.pdf", b"%PDF-1.7\n%...", Kind.PDF),
-    ("fig.svg", '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>', Kind.SVG),
+    ("photo.jpg", JPEG, Kind.JPEG),
+    ("doc.pdf", hostile.pdf_plain(), Kind.PDF),
     ("noext", "region,F\nNorth,25\nSouth,30\n", Kind.CSV),  # no extension: content decides
 ])
 def test_allowed_kinds(tmp_path: Path, name: str, data: bytes | str, expected: Kind) -> None:
@@ -103,11 +104,20 @@ def _tar() -> bytes:
     ("a.txt", b"MZ\x90\x00" + b"\x00" * 40, "Windows executable"),
     ("run.txt", "#!/bin/sh\nrm -rf /\n", "script"),
     ("page.txt", "<!DOCTYPE html><html><body>hi</body></html>", "HTML"),
-    ("x.svg", "<svg><script>alert(1)</script></svg>", "HTML"),
+    # SVG is refused (it can hide text and run scripts; no safe rasteriser): said as such,
+    # not as "HTML" (an SVG with a script was called HTML before)
+    ("x.svg", "<svg><script>alert(1)</script></svg>", "SVG drawing with a script"),
+    ("fig.svg", '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>',
+     "Save the figure as PNG"),
+    ("doc.pdf", b"%PDF-1.7\n%...", "no end-of-file marker"),
     ("blob.txt", b"\x00\x01\x02binary", "binary"),
     ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8"),
     ("utf16.txt", "hello".encode("utf-16"), "UTF-16"),
     ("a.docx", b"PK\x03\x04garbage", "damaged zip"),
+    # named for what it is, with the export that can leave (was "a zip archive; submit the
+    # files inside it")
+    ("report.docx", _zip({"[Content_Types].xml": b"", "word/document.xml": b""}),
+     "is a Word document, which cannot be exported as it is"),
     ("run.py", "print('hi')\n", "cannot be exported"),
     ("bad.json", "{not json", "not valid JSON"),
     ("bad.ipynb", '{"cells": 3}', "not a Jupyter notebook"),

@@ -9,7 +9,7 @@ NetworkPolicies must select these very pods).
 from __future__ import annotations
 
 import asyncio
-import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,10 @@ current-context: none
 """
 
 
-def offline_kubeconfig(directory: Path) -> None:
+def offline_kubeconfig(directory: Path) -> str:
     path = directory / "kubeconfig"
     path.write_text(_KUBECONFIG)
-    os.environ["KUBECONFIG"] = str(path)
+    return str(path)
 
 
 def workspace_pod(*, user: str, project: str, datasets: list[DatasetMount],
@@ -50,7 +50,17 @@ def workspace_pod(*, user: str, project: str, datasets: list[DatasetMount],
     kube_spawner(c, ws, kube)
 
     async def build() -> tuple[KubePlan, dict[str, Any]]:
-        spawner = KubeWorkspaceSpawner(_mock=True, config=c)
+        from kubernetes_asyncio.config import kube_config
+
+        # kubernetes_asyncio reads KUBECONFIG when imported, so point its default at the
+        # offline file for the moment KubeSpawner loads it.
+        with tempfile.TemporaryDirectory() as tmp:
+            before = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = offline_kubeconfig(Path(tmp))
+            try:
+                spawner = KubeWorkspaceSpawner(_mock=True, config=c)
+            finally:
+                kube_config.KUBE_CONFIG_DEFAULT_LOCATION = before
         spawner.user.name = user
         plan = plan_for(user=user, project=project, datasets=datasets, image=spawner.image,
                         ws=ws, kube=kube, host_aliases=aliases or {})

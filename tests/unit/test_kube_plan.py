@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube_pods import offline_kubeconfig, workspace_pod
+from tests.kube_pods import workspace_pod
 from tre.hub.kube_plan import PROJECT_LABEL, kube_plan
 from tre.hub.kube_settings import load_kube_settings
 from tre.hub.plan import DatasetMount, docker_plan, plan_workspace, workspace_spec
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.unit
 
 NET = ProjectNetwork("demo", "tre-ws-demo", "tre-ws-1234", "172.30.0.0/24", "172.30.0.1")
 DATASETS = [DatasetMount("patients", "/srv/data/patients"), DatasetMount("drugs", "/srv/d")]
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", "")
-    offline_kubeconfig(tmp_path)
 
 
 def _spec() -> Any:

@@ -173,7 +173,7 @@ def test_generated_secrets_are_random_per_install() -> None:
 
 
 def test_no_network_policies_is_refused_unless_acknowledged() -> None:
-    with pytest.raises(RenderError, match="networkPolicy.enabled=false leaves every workspace"):
+    with pytest.raises(RenderError, match=r"networkPolicy\.enabled=false leaves every workspace"):
         render(None, "networkPolicy.enabled=false")
     docs = render(None, "networkPolicy.enabled=false", "insecure.acknowledge=true")
     assert of_kind(docs, "NetworkPolicy") == []

@@ -99,7 +99,7 @@ def test_both_spawners_share_the_project_logic() -> None:
 
 
 def test_the_pod_kubespawner_makes_is_locked_down() -> None:
-    plan, pod = workspace_pod(user="alice", project="demo", datasets=DATASETS,
+    _, pod = workspace_pod(user="alice", project="demo", datasets=DATASETS,
                               ws=load_workspace_settings(), kube=load_kube_settings(),
                               aliases={"tre-airlock": "10.0.0.5",
                                        "tre-hub-api-allowlist": "10.0.0.6"})

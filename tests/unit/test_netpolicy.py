@@ -34,13 +34,13 @@ def test_no_policy_allows_everything_and_deny_all_nothing() -> None:
 
 
 def test_both_ends_must_allow() -> None:
+    to_db = {"podSelector": {"matchLabels": {"role": "db"}}}
+    from_web = {"podSelector": {"matchLabels": {"role": "web"}}}
     egress = pol("web-out", {"podSelector": {"matchLabels": {"role": "web"}},
-                             "policyTypes": ["Egress"],
-                             "egress": [{"to": [{"podSelector": {"matchLabels": {"role": "db"}}}]}]})
+                             "policyTypes": ["Egress"], "egress": [{"to": [to_db]}]})
     assert not allowed([DENY_ALL, egress], WEB, DB, 5432)  # db's ingress still denies
     ingress = pol("db-in", {"podSelector": {"matchLabels": {"role": "db"}},
-                            "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "web"}}}],
-                                         "ports": [{"port": 5432}]}]})
+                            "ingress": [{"from": [from_web], "ports": [{"port": 5432}]}]})
     assert allowed([DENY_ALL, egress, ingress], WEB, DB, 5432)
     assert not allowed([DENY_ALL, egress, ingress], WEB, DB, 5433)
     assert not allowed([DENY_ALL, egress, ingress], WEB, DB, 5432, "UDP")

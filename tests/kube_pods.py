@@ -36,6 +36,26 @@ def offline_kubeconfig(directory: Path) -> str:
     return str(path)
 
 
+def offline_spawner(ws: WorkspaceSettings, kube: KubeSettings) -> Any:
+    """A KubeWorkspaceSpawner configured by tre.hub.kube_config, made without a cluster."""
+    from kubernetes_asyncio.config import kube_config
+
+    from tre.hub.kube_config import kube_spawner
+    from tre.hub.kube_spawner import KubeWorkspaceSpawner
+
+    c = Config()
+    kube_spawner(c, ws, kube)
+    # kubernetes_asyncio reads KUBECONFIG when imported, so point its default at the
+    # offline file for the moment KubeSpawner loads it.
+    with tempfile.TemporaryDirectory() as tmp:
+        before = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = offline_kubeconfig(Path(tmp))
+        try:
+            return KubeWorkspaceSpawner(_mock=True, config=c)
+        finally:
+            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = before
+
+
 def workspace_pod(*, user: str, project: str, datasets: list[DatasetMount],
                   ws: WorkspaceSettings, kube: KubeSettings,
                   aliases: dict[str, str] | None = None) -> tuple[KubePlan, dict[str, Any]]:
@@ -43,24 +63,10 @@ def workspace_pod(*, user: str, project: str, datasets: list[DatasetMount],
     tre.hub.kube_config's spawner options."""
     from kubernetes_asyncio.client import ApiClient
 
-    from tre.hub.kube_config import kube_spawner
-    from tre.hub.kube_spawner import KubeWorkspaceSpawner, plan_for
-
-    c = Config()
-    kube_spawner(c, ws, kube)
+    from tre.hub.kube_spawner import plan_for
 
     async def build() -> tuple[KubePlan, dict[str, Any]]:
-        from kubernetes_asyncio.config import kube_config
-
-        # kubernetes_asyncio reads KUBECONFIG when imported, so point its default at the
-        # offline file for the moment KubeSpawner loads it.
-        with tempfile.TemporaryDirectory() as tmp:
-            before = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
-            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = offline_kubeconfig(Path(tmp))
-            try:
-                spawner = KubeWorkspaceSpawner(_mock=True, config=c)
-            finally:
-                kube_config.KUBE_CONFIG_DEFAULT_LOCATION = before
+        spawner = offline_spawner(ws, kube)
         spawner.user.name = user
         plan = plan_for(user=user, project=project, datasets=datasets, image=spawner.image,
                         ws=ws, kube=kube, host_aliases=aliases or {})

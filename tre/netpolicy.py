@@ -190,3 +190,23 @@ def selecting(policies: list[Policy], pod: Pod, direction: str) -> list[Policy]:
     """The policies that isolate ``pod`` in ``direction``."""
     return [p for p in policies if p.namespace == pod.namespace and direction in p.types
             and selector_matches(p.pod_selector, pod.labels)]
+
+
+def confinement_problem(policies: list[Policy], pod: Pod) -> str | None:
+    """Why ``pod`` (a workspace about to start) would not be confined, or None.
+
+    What every workspace needs whatever else the policies allow: isolated both ways,
+    no way to the internet or the cloud metadata service, none to a twin of itself
+    (another workspace with the same labels)."""
+    for direction in ("Ingress", "Egress"):
+        if not selecting(policies, pod, direction):
+            return f"no NetworkPolicy isolates its {direction.lower()}"
+    for outside in (External("the internet", "8.8.8.8"),
+                    External("the cloud metadata service", "169.254.169.254")):
+        for port in (80, 443):
+            if allowed(policies, pod, outside, port):
+                return f"the NetworkPolicies let it reach {outside.name} ({outside.ip}:{port})"
+    twin = Pod(pod.name + "-twin", pod.namespace, pod.labels, "0.0.0.1", pod.ports)
+    if allowed(policies, pod, twin, 8888) or allowed(policies, twin, pod, 8888):
+        return "the NetworkPolicies let workspaces reach each other"
+    return None

@@ -145,3 +145,22 @@ def test_the_hub_reaches_jupyterlab_and_the_servers_their_database(cluster: Clus
     assert not cluster.can(cluster.hub, METADATA, 443)
     for target in INTERNET:
         assert not cluster.can(cluster.airlock, target, 443)
+
+
+def test_the_hub_would_start_these_workspaces_and_no_unconfined_one(cluster: Cluster) -> None:
+    """The spawner's own check (KubeWorkspaceSpawner.check_confined) on the chart's
+    policies: every workspace passes; without the policies none would."""
+    from tre.netpolicy import confinement_problem
+
+    for ws in cluster.workspaces:
+        assert confinement_problem(cluster.policies, ws) is None, ws.name
+    assert confinement_problem([], cluster.workspaces[0]) is not None
+
+
+def test_without_policies_the_hub_refuses_every_workspace() -> None:
+    from tre.netpolicy import confinement_problem
+
+    docs = render(None, "networkPolicy.enabled=false", "insecure.acknowledge=true")
+    assert of_kind(docs, "NetworkPolicy") == []
+    for ws, _ in workspace_pods(docs):
+        assert confinement_problem([], ws) == "no NetworkPolicy isolates its ingress"

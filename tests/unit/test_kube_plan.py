@@ -151,3 +151,44 @@ def test_bad_kube_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRE_KUBE_HUB_API_URL", "http://hub:8081/hub/login")
     with pytest.raises(SettingsError, match="TRE_KUBE_HUB_API_URL"):
         load_kube_settings()
+
+
+def test_the_spawner_refuses_a_pod_the_policies_would_not_confine() -> None:
+    """Like the Docker spawner without its firewall: no start, audited, a sentence."""
+    import asyncio
+
+    from tests.kube_pods import offline_spawner
+    from tre.hub.spawner import SpawnRefused
+
+    audited: list[tuple[str, dict[str, Any]]] = []
+    deny = {"kind": "NetworkPolicy", "metadata": {"name": "deny"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+    open_egress = {"kind": "NetworkPolicy", "metadata": {"name": "open"},
+                   "spec": {"podSelector": {"matchLabels": {
+                       "app.kubernetes.io/component": "workspace"}},
+                       "policyTypes": ["Egress"], "egress": [{}]}}
+
+    def check(policies: list[dict[str, Any]]) -> None:
+        async def run() -> None:  # KubeSpawner is made inside a running loop
+            spawner = offline_spawner(load_workspace_settings(), load_kube_settings())
+            spawner._audit = lambda action, project, details: audited.append((action, details))
+            spawner.apply_plan("demo", kube_plan(_spec(), load_kube_settings(), image="i",
+                                                 host_aliases={}))
+
+            async def listed() -> list[dict[str, Any]]:
+                return policies
+
+            spawner._network_policies = listed
+            await spawner.check_confined("demo")
+
+        asyncio.run(run())
+
+    check([deny])  # confined: starts
+    assert audited == []
+    for policies, problem in (([], "no NetworkPolicy isolates its ingress"),
+                              ([deny, open_egress], "reach the internet (8.8.8.8:80)")):
+        with pytest.raises(SpawnRefused, match="network is not locked") as refused:
+            check(policies)
+        assert problem in refused.value.jupyterhub_message
+        assert audited[-1][0] == "workspace.spawn.refused"
+        assert problem in audited[-1][1]["problem"]

@@ -122,3 +122,28 @@ def test_unreadable_policies_are_refused() -> None:
         parse_policy({"kind": "NetworkPolicy", "metadata": {"name": "x"}, "spec": {}}, "d")
     with pytest.raises(PolicyError, match="not a NetworkPolicy"):
         parse_policy({"kind": "Pod"}, "d")
+
+
+def test_what_a_workspace_needs_to_be_confined() -> None:
+    from tre.netpolicy import confinement_problem
+
+    ws = Pod("ws", "tre", {"component": "workspace"}, "10.0.0.9")
+    assert confinement_problem([], ws) == "no NetworkPolicy isolates its ingress"
+    egress_only = pol("e", {"podSelector": {}, "policyTypes": ["Egress"], "egress": []}, "tre")
+    assert confinement_problem([egress_only], ws) == "no NetworkPolicy isolates its ingress"
+    deny = pol("d", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}, "tre")
+    assert confinement_problem([deny], ws) is None
+    out = pol("o", {"podSelector": {}, "policyTypes": ["Egress"],
+                    "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
+                                                    "except": ["169.254.169.254/32"]}}]}]},
+              "tre")
+    assert confinement_problem([deny, out], ws) == (
+        "the NetworkPolicies let it reach the internet (8.8.8.8:80)")
+    metadata = pol("m", {"podSelector": {}, "policyTypes": ["Egress"],
+                         "egress": [{"to": [{"ipBlock": {"cidr": "169.254.0.0/16"}}]}]}, "tre")
+    assert "cloud metadata service" in (confinement_problem([deny, metadata], ws) or "")
+    peers = {"podSelector": {"matchLabels": {"component": "workspace"}}}
+    twins = pol("t", {"podSelector": {}, "ingress": [{"from": [peers]}],
+                      "egress": [{"to": [peers]}]}, "tre")
+    assert confinement_problem([deny, twins], ws) == (
+        "the NetworkPolicies let workspaces reach each other")

@@ -24,7 +24,8 @@ from kubespawner.slugs import multi_slug
 from tre.hub.kube_plan import KubePlan, kube_plan
 from tre.hub.kube_settings import KubeSettings, load_kube_settings
 from tre.hub.plan import workspace_spec
-from tre.hub.spawner import ProjectSpawner
+from tre.hub.spawner import ProjectSpawner, SpawnRefused
+from tre.netpolicy import Pod, confinement_problem, parse_policy
 
 if TYPE_CHECKING:
     from tre.authz.enforcer import Decision
@@ -106,6 +107,30 @@ class KubeWorkspaceSpawner(ProjectSpawner, KubeSpawner):  # type: ignore[misc]
             raise RuntimeError(f"could not create the outputs volume {plan.outputs_claim} "
                                "(the Kubernetes API did not answer in time)")
 
+    async def _network_policies(self) -> list[dict[str, Any]]:
+        from kubespawner.clients import shared_client
+
+        api = shared_client("NetworkingV1Api")
+        found = await api.list_namespaced_network_policy(self.namespace)
+        items = api.api_client.sanitize_for_serialization(found).get("items") or []
+        return [{**item, "kind": "NetworkPolicy"} for item in items]
+
+    async def check_confined(self, project: str) -> None:
+        """Refuse to start a pod the namespace's NetworkPolicies would not confine (as the
+        Docker spawner refuses without its firewall): they are read and evaluated
+        (tre.netpolicy) for this very pod's labels at every start."""
+        labels = self._build_pod_labels(self._expand_all(self.extra_labels))
+        docs = await self._network_policies()
+        policies = [parse_policy(d, self.namespace) for d in docs]
+        problem = confinement_problem(policies, Pod(self.pod_name, self.namespace, labels,
+                                                    "0.0.0.0"))
+        if problem is None:
+            return
+        await asyncio.to_thread(self._audit, "workspace.spawn.refused", project,
+                                {"why": "network not confined", "problem": problem})
+        raise SpawnRefused(f"The workspace network is not locked ({problem}); "
+                           "ask an operator to install the chart's NetworkPolicies.")
+
     async def start(self) -> Any:
         project = self.user_options.get("project")
         decision = await asyncio.to_thread(self._authorise, project)
@@ -113,6 +138,7 @@ class KubeWorkspaceSpawner(ProjectSpawner, KubeSpawner):  # type: ignore[misc]
         self._tre_project = project
         plan = await asyncio.to_thread(self._kube_plan, project, decision)
         self.apply_plan(project, plan)
+        await self.check_confined(project)
         await self._ensure_outputs_claim(plan)
         return await super().start()
 

@@ -170,6 +170,8 @@ def test_generated_secrets_are_random_per_install() -> None:
     assert set(data[0]) == {"secret-key", "airlock-api-token", "cookie-secret", "proxy-token",
                             "demo-password"}
     assert all(data[0][k] != data[1][k] for k in data[0])
+    cookie = base64.b64decode(data[0]["cookie-secret"]).decode()
+    assert re.fullmatch(r"[0-9a-f]{64}", cookie)  # JupyterHub reads it as hex
 
 
 def test_no_network_policies_is_refused_unless_acknowledged() -> None:

@@ -72,7 +72,8 @@ def kube_spawner(c: Any, ws: Any, kube: KubeSettings) -> None:
     c.KubeSpawner.slug_scheme = "safe"
     c.KubeSpawner.storage_pvc_ensure = True  # the home PVC; the spawner adds the outputs one
     c.KubeSpawner.storage_capacity = kube.home_capacity
-    c.KubeSpawner.storage_class = kube.storage_class or ""
+    if kube.storage_class:  # unset: the cluster's default class ("" would mean none)
+        c.KubeSpawner.storage_class = kube.storage_class
     c.KubeSpawner.storage_access_modes = ["ReadWriteOnce"]
     c.KubeSpawner.delete_pvc = False  # home and outputs outlive a deleted user, as volumes do
     c.KubeSpawner.automount_service_account_token = False

@@ -41,6 +41,19 @@ exists, else a new random one.  {{ include "tre.secretValue" (list . "name" "key
 {{- end -}}
 {{- end -}}
 
+{{/* Like tre.secretValue, but hex (JupyterHub reads JPY_COOKIE_SECRET as hex). */}}
+{{- define "tre.secretHex" -}}
+{{- $root := index . 0 -}}
+{{- $live := lookup "v1" "Secret" $root.Release.Namespace (index . 1) -}}
+{{- if and $live $live.data (hasKey $live.data (index . 2)) -}}
+{{- index $live.data (index . 2) -}}
+{{- else -}}
+{{- $hex := "" -}}
+{{- range until 64 -}}{{- $hex = printf "%s%x" $hex (randInt 0 16) -}}{{- end -}}
+{{- $hex | b64enc -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The container lock-down every tre pod gets (the workspaces get the same from
 tre.hub.kube_plan). */}}
 {{- define "tre.containerSecurity" -}}

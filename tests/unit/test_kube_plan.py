@@ -192,3 +192,37 @@ def test_the_spawner_refuses_a_pod_the_policies_would_not_confine() -> None:
         assert problem in refused.value.jupyterhub_message
         assert audited[-1][0] == "workspace.spawn.refused"
         assert problem in audited[-1][1]["problem"]
+
+
+def test_a_granted_dataset_without_its_claim_is_a_sentence() -> None:
+    import asyncio
+
+    from kubernetes_asyncio.client.rest import ApiException
+    from tornado import web
+
+    from tests.kube_pods import offline_spawner
+
+    asked: list[str] = []
+
+    class Api:
+        def __init__(self, existing: set[str]) -> None:
+            self.existing = existing
+
+        async def read_namespaced_persistent_volume_claim(self, name: str,
+                                                          namespace: str) -> object:
+            asked.append(name)
+            if name not in self.existing:
+                raise ApiException(status=404, reason="Not Found")
+            return object()
+
+    async def run(existing: set[str]) -> None:
+        spawner = offline_spawner(load_workspace_settings(), load_kube_settings())
+        spawner.api = Api(existing)
+        await spawner.check_datasets(kube_plan(_spec(), load_kube_settings(), image="i",
+                                               host_aliases={}))
+
+    asyncio.run(run({"tre-dataset-patients", "tre-dataset-drugs"}))
+    assert sorted(asked) == ["tre-dataset-drugs", "tre-dataset-patients"]
+    with pytest.raises(web.HTTPError, match="dataset drugs has no volume: the claim "
+                                            "tre-dataset-drugs is missing"):
+        asyncio.run(run({"tre-dataset-patients"}))

@@ -131,6 +131,26 @@ class KubeWorkspaceSpawner(ProjectSpawner, KubeSpawner):  # type: ignore[misc]
         raise SpawnRefused(f"The workspace network is not locked ({problem}); "
                            "ask an operator to install the chart's NetworkPolicies.")
 
+    async def check_datasets(self, plan: KubePlan) -> None:
+        """Every granted dataset's claim exists (else the pod would wait for it forever);
+        the Docker spawner checks its datasets' directories the same way."""
+        from kubernetes_asyncio.client.rest import ApiException
+        from tornado import web
+
+        for key, volume in sorted(plan.volumes.items()):
+            if not key.startswith("dataset-"):
+                continue
+            claim = volume["persistentVolumeClaim"]
+            try:
+                await self.api.read_namespaced_persistent_volume_claim(
+                    name=claim["claimName"], namespace=self.namespace)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                raise web.HTTPError(500, f"dataset {key.removeprefix('dataset-')} has no "
+                                    f"volume: the claim {claim['claimName']} is missing "
+                                    "(the chart's datasets value)") from None
+
     async def start(self) -> Any:
         project = self.user_options.get("project")
         decision = await asyncio.to_thread(self._authorise, project)
@@ -139,6 +159,7 @@ class KubeWorkspaceSpawner(ProjectSpawner, KubeSpawner):  # type: ignore[misc]
         plan = await asyncio.to_thread(self._kube_plan, project, decision)
         self.apply_plan(project, plan)
         await self.check_confined(project)
+        await self.check_datasets(plan)
         await self._ensure_outputs_claim(plan)
         return await super().start()
 

@@ -77,8 +77,15 @@ def test_the_validator_refuses_a_misspelt_field() -> None:
         kubernetes_validate.validate(pod, KUBERNETES_VERSIONS[0], strict=True)
 
 
+# The volume types the "restricted" Pod Security Standard allows (no hostPath ...).
+RESTRICTED_VOLUMES = {"persistentVolumeClaim", "emptyDir", "configMap", "secret", "projected",
+                      "downwardAPI", "ephemeral", "csi"}
+
+
 def _assert_locked(name: str, spec: dict[str, Any]) -> None:
     assert spec.get("automountServiceAccountToken") is (name == "tre-hub"), name
+    for volume in spec.get("volumes", []):
+        assert set(volume) - {"name"} <= RESTRICTED_VOLUMES, (name, volume)
     assert spec.get("hostNetwork") in (None, False) and spec.get("hostPID") in (None, False)
     assert spec["securityContext"]["runAsNonRoot"] is True, name
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name

@@ -7,6 +7,11 @@ from there.  Nothing is read at import time: call :func:`load_airlock_settings`.
 ==================================  ===================================================
 ``TRE_AIRLOCK_STORE_DIR``           content-addressed file store
                                     (default ``<TRE_DATA_DIR>/airlock/store``)
+``TRE_AIRLOCK_STORE_BACKEND``       ``local`` (that directory) or ``s3`` (a bucket)
+``TRE_AIRLOCK_SCRATCH_DIR``         where uploads are received (default ``<store>/tmp``)
+``TRE_AIRLOCK_S3_BUCKET`` ...       ``_PREFIX``, ``_ENDPOINT_URL``, ``_REGION``: the bucket;
+                                    credentials: the standard ``AWS_*`` variables
+``TRE_AIRLOCK_ORPHAN_GRACE_SECONDS``  unreferenced blobs younger than this survive a sweep
 ``TRE_AIRLOCK_MAX_FILE_BYTES``      largest file (default ``TRE_MAX_UPLOAD_BYTES``)
 ``TRE_AIRLOCK_MAX_REQUEST_BYTES``   largest request (default ``TRE_MAX_REQUEST_BYTES``)
 ``TRE_AIRLOCK_MAX_FILES``           most files in one request (50)
@@ -42,6 +47,9 @@ from tre.settings import Settings, SettingsError, get_settings
 
 ENV_PREFIX = "TRE_AIRLOCK_"
 IdentityKind = Literal["hub", "dev"]
+StoreBackend = Literal["local", "s3"]
+_BUCKET = r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_PREFIX = r"^$|^[A-Za-z0-9!_.*'()/-]{0,200}/$"
 
 
 def _expand(path: Path | None) -> Path | None:
@@ -71,6 +79,26 @@ class AirlockSettings(BaseSettings):
 
     store_dir: Annotated[Path | None, AfterValidator(_expand)] = Field(
         None, description="Content-addressed file store. Default: <TRE_DATA_DIR>/airlock/store."
+    )
+    store_backend: StoreBackend = Field(
+        "local", description="local: blobs in store_dir (a shared ReadWriteMany volume "
+        "for replicas); s3: blobs in an S3-compatible bucket."
+    )
+    scratch_dir: Annotated[Path | None, AfterValidator(_expand)] = Field(
+        None, description="Where uploads are received and checked, on this process's own "
+        "disk. Default: <store_dir>/tmp."
+    )
+    s3_bucket: str = Field("", pattern=_BUCKET, description="Bucket of the s3 backend.")
+    s3_prefix: str = Field("", pattern=_PREFIX,
+                           description="Key prefix inside the bucket, ending in '/'.")
+    s3_endpoint_url: str = Field(
+        "", description="Endpoint of an S3-compatible store (MinIO, Ceph); empty: AWS.")
+    s3_region: str = Field("us-east-1", pattern=r"^[a-z0-9-]{1,32}$", description="Region.")
+    orphan_grace_seconds: float = Field(
+        0.0, ge=0, le=30 * 86400,
+        description="A stored file no request refers to is deleted by the start-up sweep "
+        "only when older than this: with several replicas another one may have stored it "
+        "and be about to record it.",
     )
     max_file_bytes: int | None = Field(
         None, gt=0, description="Largest single file, bytes. Default: TRE_MAX_UPLOAD_BYTES."
@@ -145,6 +173,13 @@ class AirlockSettings(BaseSettings):
     def _mappings(cls, value: Any) -> Any:
         return _json_mapping(value)
 
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
     @field_validator("public_url", "hub_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -175,6 +210,8 @@ class Resolved:
                 f"{ENV_PREFIX}IDENTITY=dev (static tokens) is refused when TRE_ENVIRONMENT="
                 f"{platform.environment}; use the hub"
             )
+        if airlock.store_backend == "s3" and not airlock.s3_bucket:
+            raise SettingsError(f"{ENV_PREFIX}STORE_BACKEND=s3 needs {ENV_PREFIX}S3_BUCKET")
         if airlock.dev_tokens and platform.environment != "development":
             raise SettingsError(f"{ENV_PREFIX}DEV_TOKENS is refused outside development")
 

@@ -71,7 +71,7 @@ def serve(
 
         from airlock.db import repo
         from airlock.settings import load_airlock_settings
-        from airlock.store import Store
+        from airlock.store import open_store
         from tre.db import make_engine, session_factory, upgrade
 
         settings = load_airlock_settings()
@@ -81,7 +81,8 @@ def serve(
             referenced = repo.referenced_blobs(s)
         engine.dispose()
         # Nothing is being served yet, so anything not referenced is left from a crash.
-        swept = Store(settings.store_dir).sweep(referenced)
+        swept = open_store(settings).sweep(
+            referenced, older_than=settings.airlock.orphan_grace_seconds)
         if swept.temp_files or swept.orphan_blobs:
             typer.echo(f"airlock: removed {swept.temp_files} temporary file(s) and "
                        f"{swept.orphan_blobs} unreferenced blob(s) left by an interruption",

@@ -21,7 +21,7 @@ from airlock.identity import DevTokenIdentity, HubIdentity, Identity
 from airlock.profiles import ProfileResolver
 from airlock.service.context import Ctx, Notifier
 from airlock.settings import Resolved, load_airlock_settings
-from airlock.store import Store
+from airlock.store import Store, open_store
 from airlock.ui import install as install_ui
 from tre import __version__
 from tre.authz import Authz, load_authz
@@ -78,7 +78,7 @@ def create_app(
         notifier = default_notifier()
         owned.append(notifier)
     identity = identity or default_identity(settings)
-    ctx = Ctx(settings=settings, db=db, store=store or Store(settings.store_dir), authz=authz,
+    ctx = Ctx(settings=settings, db=db, store=store or open_store(settings), authz=authz,
               clock=clock, notifier=notifier, profiles=ProfileResolver(settings, db))
 
     @asynccontextmanager

@@ -52,12 +52,12 @@ def _stored(ctx: Ctx, work: Path, name: str, kind: str, sha: str, size: int,
         raise TamperedError(f"the stored copy of {name} no longer matches its hash")
     k = Kind(kind)
     link = work / (name if extension(name) in EXTENSIONS[k] else name + EXTENSIONS[k][0])
-    link.symlink_to(ctx.store.path(sha))
+    link.symlink_to(ctx.store.local_file(sha, work))
     item = Incoming(name=name, kind=k, size=size, sha256=sha, path=link, context=context,
                     exception=exception, population=population)
     if sidecar_sha:
         side = work / f"{len(list(work.iterdir()))}{SIDECAR_SUFFIX}"
-        side.symlink_to(ctx.store.path(sidecar_sha))
+        side.symlink_to(ctx.store.local_file(sidecar_sha, work))
         item.sidecar, item.sidecar_path, item.sidecar_sha256 = load_sidecar(side), side, sidecar_sha
     return item
 

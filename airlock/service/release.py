@@ -166,7 +166,7 @@ def write_bundle(ctx: Ctx, record: dict[str, Any], out: Path) -> None:
             with zf.open(member, "w", force_zip64=True) as dst:
                 ctx.store.copy_verified(f["sha256"], dst)
             (work / "acro" / "files").mkdir(parents=True, exist_ok=True)
-            (work / "acro" / member).symlink_to(ctx.store.path(f["sha256"]))
+            (work / "acro" / member).symlink_to(ctx.store.local_file(f["sha256"], work))
             main = next((c for c in f["checks"] if c["subject"] == "file"), None)
             if main is not None:
                 outputs.append((f"output_{i}", assessment_from_dict(main["result"], profile,

@@ -71,3 +71,43 @@ def test_work_dir_is_removed(tmp_path: Path) -> None:
     with store.work_dir() as work:
         (work / "x").write_text("y")
     assert not work.exists()
+
+
+def test_blobs_on_another_file_system_than_the_scratch_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas receive uploads on their own disk and keep blobs on a shared volume: a
+    rename cannot cross file systems (EXDEV), so the blob is copied next to its place,
+    synced and renamed there; nothing is left half-written in either place."""
+    import errno
+
+    import airlock.store as store_module
+
+    scratch = tmp_path / "scratch"
+    real_replace = os.replace
+    crossed: list[str] = []
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        if str(src).startswith(str(scratch)) and "blobs" in str(dst):
+            crossed.append(str(src))
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store_module.os, "replace", replace)
+    store = Store(tmp_path / "shared", scratch=scratch)
+    sha = store.put_bytes(b"a,b\n1,2\n")
+    assert crossed  # the cross-device path was taken
+    path = store.path(sha)
+    assert path.read_bytes() == b"a,b\n1,2\n"
+    assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    assert sorted(p.name for p in path.parent.iterdir()) == [sha]  # no .part left
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_sweep_spares_blobs_younger_than_the_grace(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    young = store.put_bytes(b"another replica is recording me")
+    old = store.put_bytes(b"left by a crash long ago")
+    os.utime(store.path(old), (0, 1_000_000))  # stored in 1970
+    result = store.sweep(referenced=set(), older_than=3600)
+    assert result.orphan_blobs == 1
+    assert store.exists(young) and not store.exists(old)

@@ -116,7 +116,21 @@ def authenticator(c: Any, ws: WorkspaceSettings, *, environment: str, users: set
     c.Authenticator.allowed_users = users
 
 
+def shared_spawner(c: Any, ws: WorkspaceSettings) -> None:
+    """What both spawners (Docker and Kubernetes) are given alike."""
+    c.Spawner.mem_limit = ws.workspace_mem_limit
+    c.Spawner.cpu_limit = ws.workspace_cpu_limit
+    c.Spawner.notebook_dir = "/home/jovyan"
+    c.Spawner.default_url = "/lab"
+    # poll() re-checks the membership: an ended one stops the workspace this often.
+    c.Spawner.poll_interval = ws.membership_check
+    c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
+    # One workspace per user at a time; its project is chosen in the options form.
+    c.JupyterHub.allow_named_servers = False
+
+
 def spawner(c: Any, ws: WorkspaceSettings) -> None:
+    shared_spawner(c, ws)
     c.JupyterHub.spawner_class = "tre.hub.spawner.WorkspaceSpawner"
     c.DockerSpawner.image = ws.workspace_image
     c.DockerSpawner.allowed_images = {}  # users cannot choose an image: only this one runs
@@ -124,15 +138,6 @@ def spawner(c: Any, ws: WorkspaceSettings) -> None:
     c.DockerSpawner.remove = True  # fresh container each start; data lives in volumes
     # Named after the network scope too, so two TREs on one machine never collide.
     c.DockerSpawner.name_template = ws.network_prefix + "{username}-{project}"
-    c.DockerSpawner.mem_limit = ws.workspace_mem_limit
-    c.DockerSpawner.cpu_limit = ws.workspace_cpu_limit
-    c.DockerSpawner.notebook_dir = "/home/jovyan"
-    c.DockerSpawner.default_url = "/lab"
-    # poll() re-checks the membership: an ended one stops the workspace this often.
-    c.DockerSpawner.poll_interval = ws.membership_check
-    c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
-    # One workspace per user at a time; its project is chosen in the options form.
-    c.JupyterHub.allow_named_servers = False
 
 
 def configure(c: Any, *, password: str | None = None) -> None:

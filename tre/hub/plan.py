@@ -1,8 +1,11 @@
-"""What a workspace container is made of, computed without touching Docker.
+"""What a workspace is made of, computed without touching Docker or Kubernetes.
 
 Pure functions of the project, its datasets, its network and the settings, so the
 security-relevant choices (mounts, limits, capabilities) can be read and tested
-in one place; :mod:`tre.hub.spawner` applies them.
+in one place.  :func:`workspace_spec` is the one plan both spawners share;
+:func:`docker_plan` (applied by :mod:`tre.hub.spawner`) and
+:func:`tre.hub.kube_plan.kube_plan` (applied by :mod:`tre.hub.kube_spawner`) differ
+only in how they express it.
 """
 
 from __future__ import annotations
@@ -63,40 +66,98 @@ def make_skeleton(path: Path, datasets: list[DatasetMount]) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class WorkspaceSpec:
+    """What one workspace is, whichever spawner applies it (Docker or Kubernetes).
+
+    Both spawners start from this one value (:func:`workspace_spec`); the lock-down
+    (non-root, no capabilities, no privilege escalation, read-only image, a small
+    writable ``/tmp``) is fixed here and not a setting, so no configuration of either
+    spawner can loosen it.  :func:`plan_workspace` turns it into DockerSpawner's
+    options, :func:`tre.hub.kube_plan.kube_plan` into a pod's.
+    """
+
+    user: str  # the spawner-safe (escaped) user name
+    project: str
+    datasets: tuple[DatasetMount, ...]
+    home_volume: str
+    outputs_volume: str
+    environment: dict[str, str]
+    hub_connect_url: str
+    mem_limit: str
+    cpu_limit: float
+    pids_limit: int
+    uid: int = 1000
+    tmp_size_mb: int = 1024
+    drop_capabilities: tuple[str, ...] = ("ALL",)
+    no_new_privileges: bool = True
+    read_only_root: bool = True
+
+    def mounts(self) -> dict[str, tuple[str, bool]]:
+        """Container path -> (what is mounted there, read-only?), the same for both."""
+        found = {HOME: (self.home_volume, False), OUTPUTS: (self.outputs_volume, False),
+                 DATA: ("dataset mountpoints", True)}
+        for ds in self.datasets:
+            found[f"{DATA}/{ds.name}"] = (f"dataset {ds.name}", True)
+        return found
+
+
+def workspace_spec(*, user: str, project: str, datasets: list[DatasetMount],
+                   settings: WorkspaceSettings, hub_connect_url: str,
+                   airlock_url: str) -> WorkspaceSpec:
+    """The one plan of a workspace; ``airlock_url`` is the airlock's base URL as the
+    workspace reaches it (its service prefix is added here)."""
+    home, outputs = volume_names(settings.network_prefix, user, project)
+    return WorkspaceSpec(
+        user=user, project=project, datasets=tuple(datasets),
+        home_volume=home, outputs_volume=outputs,
+        environment={"TRE_PROJECT": project,
+                     "TRE_AIRLOCK_URL": f"{airlock_url.rstrip('/')}{AIRLOCK_PREFIX}"},
+        hub_connect_url=hub_connect_url,
+        mem_limit=settings.workspace_mem_limit,
+        cpu_limit=settings.workspace_cpu_limit,
+        pids_limit=settings.workspace_pids_limit,
+    )
+
+
 def plan_workspace(*, user: str, project: str, datasets: list[DatasetMount],
                    net: ProjectNetwork, settings: WorkspaceSettings, skeleton: Path,
                    resolv_conf: Path) -> WorkspacePlan:
     """``user`` is the Docker-safe (escaped) user name."""
-    home, outputs = volume_names(settings.network_prefix, user, project)
+    spec = workspace_spec(user=user, project=project, datasets=datasets, settings=settings,
+                          hub_connect_url=f"http://{net.gateway}:{settings.hub_port}",
+                          airlock_url=f"http://{net.gateway}:{settings.airlock_port}")
+    return docker_plan(spec, net=net, skeleton=skeleton, resolv_conf=resolv_conf)
+
+
+def docker_plan(spec: WorkspaceSpec, *, net: ProjectNetwork, skeleton: Path,
+                resolv_conf: Path) -> WorkspacePlan:
+    """DockerSpawner's options for ``spec`` on the project's network."""
     volumes: dict[str, dict[str, str]] = {
-        home: {"bind": HOME, "mode": "rw"},
-        outputs: {"bind": OUTPUTS, "mode": "rw"},
+        spec.home_volume: {"bind": HOME, "mode": "rw"},
+        spec.outputs_volume: {"bind": OUTPUTS, "mode": "rw"},
         str(skeleton): {"bind": DATA, "mode": "ro"},
         str(resolv_conf): {"bind": "/etc/resolv.conf", "mode": "ro"},
     }
-    for ds in datasets:
+    for ds in spec.datasets:
         volumes[ds.location] = {"bind": f"{DATA}/{ds.name}", "mode": "ro"}
     host_config: dict[str, Any] = {
         **container_network_config(net),
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "pids_limit": settings.workspace_pids_limit,
-        "memswap_limit": settings.workspace_mem_limit,  # no swap beyond the memory limit
+        "cap_drop": list(spec.drop_capabilities),
+        "security_opt": ["no-new-privileges"] if spec.no_new_privileges else [],
+        "pids_limit": spec.pids_limit,
+        "memswap_limit": spec.mem_limit,  # no swap beyond the memory limit
         # The image is not writable; only the home and outputs volumes and /tmp are.
-        "read_only": True,
-        "tmpfs": {"/tmp": "rw,nosuid,nodev,size=1g"},
+        "read_only": spec.read_only_root,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={spec.tmp_size_mb}m"},
         "init": True,  # reap the kernels' orphans
     }
-    environment = {
-        "TRE_PROJECT": project,
-        "TRE_AIRLOCK_URL": f"http://{net.gateway}:{settings.airlock_port}{AIRLOCK_PREFIX}",
-    }
     return WorkspacePlan(
-        project=project,
+        project=spec.project,
         volumes=volumes,
         host_config=host_config,
-        environment=environment,
-        hub_connect_url=f"http://{net.gateway}:{settings.hub_port}",
+        environment=dict(spec.environment),
+        hub_connect_url=spec.hub_connect_url,
         network=net.name,
-        datasets=[ds.name for ds in datasets],
+        datasets=[ds.name for ds in spec.datasets],
     )

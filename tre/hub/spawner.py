@@ -1,5 +1,10 @@
 """The workspace spawner: DockerSpawner, confined to one project at a time.
 
+What does not depend on Docker (the options form, the server-side re-check, the
+audit, the membership check in :meth:`ProjectSpawner.poll`) is
+:class:`ProjectSpawner`, which :class:`tre.hub.kube_spawner.KubeWorkspaceSpawner`
+shares; both apply the one plan of :func:`tre.hub.plan.workspace_spec`.
+
 * The options form lists only the projects the user may work in now (tre.authz);
   the chosen project is checked again in :meth:`WorkspaceSpawner.start`, since a
   form or a REST call can be forged.  A refusal is audited and answered with 403.
@@ -39,10 +44,15 @@ class SpawnRefused(web.HTTPError):
         self.jupyterhub_message = message
 
 
-class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
-    """One workspace: a user in a project (configured by :func:`tre.hub.config.configure`)."""
+class ProjectSpawner:
+    """The project logic of a workspace spawner, mixed in before JupyterHub's spawner class
+    (which provides ``user``, ``user_options``, ``log``, ``poll`` and ``stop``)."""
 
     _tre_project: str = ""
+    if TYPE_CHECKING:
+        user: Any
+        user_options: dict[str, Any]
+        log: Any
 
     @property
     def ctx(self) -> HubContext:
@@ -119,22 +129,78 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
 
     # ---- start, poll, stop -----------------------------------------------------------------------
 
+    def _granted(self, project: str) -> list[DatasetMount]:
+        """The datasets the workspace gets: the project's grants, if the user may read."""
+        from tre.catalog.service import granted_datasets
+
+        if not self.ctx.authz.user_can(self.user.name, project, "dataset", "read"):
+            return []
+        with self.ctx.factory() as session:
+            return [DatasetMount(d.name, d.location) for d in granted_datasets(session, project)]
+
     def template_namespace(self) -> dict[str, Any]:
-        return {**super().template_namespace(), "project": self._tre_project}
+        return {**super().template_namespace(),  # type: ignore[misc]
+                "project": self._tre_project}
+
+    def _still_allowed(self) -> bool:
+        return bool(self.ctx.authz.user_can(self.user.name, self._tre_project,
+                                            "workspace", "spawn"))
+
+    async def _stop_now(self) -> None:
+        """Stop the server at once, without the hub (and without auditing it again)."""
+        raise NotImplementedError
+
+    async def poll(self) -> Any:
+        status = await super().poll()  # type: ignore[misc]
+        if status is not None or not self._tre_project:
+            return status
+        if await asyncio.to_thread(self._still_allowed):
+            return None
+        # The membership ended (or a deny arrived): stop now.  The hub will not call
+        # stop() itself once poll() reports the server gone, so do it here.
+        self.log.warning("%s may no longer work in %s: stopping the workspace",
+                         self.user.name, self._tre_project)
+        await asyncio.to_thread(self._audit, "workspace.stop", self._tre_project,
+                                {"why": "may no longer work in the project"})
+        await self._stop_now()
+        return "stopped: may no longer work in the project"
+
+    async def stop(self, now: bool = False) -> None:
+        """Stopped through the hub: by its user, an administrator or the idle culler (the
+        hub does not say which).  The workspace's end is audited like its start."""
+        project = self._tre_project  # DockerSpawner.stop() ends with clear_state()
+        await super().stop(now=now)  # type: ignore[misc]
+        if project:
+            await asyncio.to_thread(self._audit, "workspace.stop", project,
+                                    {"why": "stopped through the hub (the user, an "
+                                            "administrator or the idle culler)"})
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()  # type: ignore[misc]
+        if self._tre_project:
+            state["tre_project"] = self._tre_project
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)  # type: ignore[misc]
+        self._tre_project = state.get("tre_project", "")
+
+    def clear_state(self) -> None:
+        super().clear_state()  # type: ignore[misc]
+        self._tre_project = ""
+
+
+class WorkspaceSpawner(ProjectSpawner, DockerSpawner):  # type: ignore[misc]
+    """One workspace: a user in a project (configured by :func:`tre.hub.config.configure`)."""
 
     def _plan(self, project: str, decision: Decision) -> WorkspacePlan:
-        from tre.catalog.service import granted_datasets
         from tre.network import NetworkError, ensure_network, firewall_installed
 
         ctx = self.ctx
         if not firewall_installed(ctx.firewall_ports, ctx.scope):
             raise NetworkError("the workspace firewall is not in place: run `tre network apply`")
         net = ensure_network(self.client, project, ctx.scope)
-        mounts: list[DatasetMount] = []
-        if ctx.authz.user_can(self.user.name, project, "dataset", "read"):
-            with ctx.factory() as session:
-                mounts = [DatasetMount(d.name, d.location)
-                          for d in granted_datasets(session, project)]
+        mounts = self._granted(project)
         for m in mounts:
             if not Path(m.location).is_dir():
                 raise web.HTTPError(500, f"dataset {m.name} is missing on the host: "
@@ -183,45 +249,5 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
             writer.close()
             return
 
-    def _still_allowed(self) -> bool:
-        return bool(self.ctx.authz.user_can(self.user.name, self._tre_project,
-                                            "workspace", "spawn"))
-
-    async def poll(self) -> Any:
-        status = await super().poll()
-        if status is not None or not self._tre_project:
-            return status
-        if await asyncio.to_thread(self._still_allowed):
-            return None
-        # The membership ended (or a deny arrived): stop now.  The hub will not call
-        # stop() itself once poll() reports the server gone, so do it here.
-        self.log.warning("%s may no longer work in %s: stopping the workspace",
-                         self.user.name, self._tre_project)
-        await asyncio.to_thread(self._audit, "workspace.stop", self._tre_project,
-                                {"why": "may no longer work in the project"})
+    async def _stop_now(self) -> None:
         await self.stop_object()
-        return "stopped: may no longer work in the project"
-
-    async def stop(self, now: bool = False) -> None:
-        """Stopped through the hub: by its user, an administrator or the idle culler (the
-        hub does not say which).  The workspace's end is audited like its start."""
-        project = self._tre_project  # DockerSpawner.stop() ends with clear_state()
-        await super().stop(now=now)
-        if project:
-            await asyncio.to_thread(self._audit, "workspace.stop", project,
-                                    {"why": "stopped through the hub (the user, an "
-                                            "administrator or the idle culler)"})
-
-    def get_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = super().get_state()
-        if self._tre_project:
-            state["tre_project"] = self._tre_project
-        return state
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        super().load_state(state)
-        self._tre_project = state.get("tre_project", "")
-
-    def clear_state(self) -> None:
-        super().clear_state()
-        self._tre_project = ""

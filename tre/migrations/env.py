@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 
 from tre.db import Base, import_models, make_engine
 
 import_models()
 config = context.config
 target_metadata = Base.metadata
+# PostgreSQL: one migration of a schema at a time.  The hub, every airlock replica and
+# the chart's migrations Job each upgrade when they start; without this lock the first
+# run on an empty database creates the same tables in each of them and all but one fail.
+# Keyed by schema, so that separate schemas (tests) never wait for each other.
+MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('tre-migrations:' || current_schema()))"
 
 
 def run_offline() -> None:
@@ -33,6 +38,10 @@ def run_online() -> None:
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # held to the end of the transaction; the next one then finds the schema
+                # at head and has nothing to do
+                connection.execute(text(MIGRATION_LOCK))
             context.run_migrations()
     engine.dispose()
 

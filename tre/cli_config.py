@@ -65,6 +65,7 @@ def sections() -> list[Section]:
     from airlock.settings import AirlockSettings, load_airlock_settings
     from tre.authz.settings import ENV_PREFIX as POLICY
     from tre.authz.settings import PolicySettings, policy_settings
+    from tre.hub.kube_settings import KubeSettings, load_kube_settings
     from tre.hub.settings import WorkspaceSettings, load_workspace_settings
     from tre.settings import ENV_PREFIX as PLATFORM
     from tre.settings import Settings, load_settings
@@ -90,6 +91,8 @@ def sections() -> list[Section]:
                 "Governance: the Casbin policy, its truth tables and second approval."),
         Section("workspace", WorkspaceSettings, PLATFORM, load_workspace_settings,
                 "JupyterHub, the workspace image, containers and their network."),
+        Section("kubernetes", KubeSettings, "TRE_KUBE_", load_kube_settings,
+                "Workspaces on Kubernetes (KubeSpawner; the Helm chart sets these)."),
     ]
 
 

@@ -24,7 +24,13 @@ from traitlets import default
 from tre import audit
 from tre.db import transaction
 from tre.hub.context import HubContext, hub_context
-from tre.hub.plan import DatasetMount, WorkspacePlan, make_skeleton, plan_workspace
+from tre.hub.plan import (
+    DatasetMount,
+    WorkspacePlan,
+    make_skeleton,
+    plan_workspace,
+    workspace_id,
+)
 
 if TYPE_CHECKING:
     from tre.authz.enforcer import Decision
@@ -129,7 +135,9 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
         ctx = self.ctx
         if not firewall_installed(ctx.firewall_ports, ctx.scope):
             raise NetworkError("the workspace firewall is not in place: run `tre network apply`")
-        net = ensure_network(self.client, project, ctx.scope)
+        # A network of its own: no other workspace to reach, or to resolve by name.
+        net = ensure_network(self.client, project, ctx.scope, user=self.user.name,
+                             subnets=ctx.workspace.workspace_subnets)
         mounts: list[DatasetMount] = []
         if ctx.authz.user_can(self.user.name, project, "dataset", "read"):
             with ctx.factory() as session:
@@ -139,8 +147,8 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
             if not Path(m.location).is_dir():
                 raise web.HTTPError(500, f"dataset {m.name} is missing on the host: "
                                     f"{m.location}")
-        skeleton = make_skeleton(
-            ctx.state_dir / "skeletons" / f"{self.escaped_name}-{project}", mounts)
+        skeleton = make_skeleton(  # an opaque path: it shows in the container's mountinfo
+            ctx.state_dir / "skeletons" / workspace_id(self.escaped_name, project), mounts)
         plan = plan_workspace(user=self.escaped_name, project=project, datasets=mounts,
                               net=net, settings=ctx.workspace, skeleton=skeleton,
                               resolv_conf=ctx.resolv_conf)
@@ -197,10 +205,26 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
         # stop() itself once poll() reports the server gone, so do it here.
         self.log.warning("%s may no longer work in %s: stopping the workspace",
                          self.user.name, self._tre_project)
-        await asyncio.to_thread(self._audit, "workspace.stop", self._tre_project,
+        project = self._tre_project
+        await asyncio.to_thread(self._audit, "workspace.stop", project,
                                 {"why": "may no longer work in the project"})
         await self.stop_object()
+        if self.remove:
+            await self.remove_object()
+        await self._remove_network(project)
         return "stopped: may no longer work in the project"
+
+    async def _remove_network(self, project: str) -> None:
+        """The workspace's own network goes with it (its name is derived, so this works
+        after a hub restart too).  Failing to remove it only leaves an empty network."""
+        from tre.network import NetworkError, remove_network_named
+
+        name = self.ctx.scope.workspace_network_name(self.user.name, project)
+        try:
+            if self.remove:  # the container is gone, so nothing is attached any more
+                await asyncio.to_thread(remove_network_named, self.client, name)
+        except NetworkError as exc:
+            self.log.warning("network %s not removed: %s", name, exc)
 
     async def stop(self, now: bool = False) -> None:
         """Stopped through the hub: by its user, an administrator or the idle culler (the
@@ -208,6 +232,7 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
         project = self._tre_project  # DockerSpawner.stop() ends with clear_state()
         await super().stop(now=now)
         if project:
+            await self._remove_network(project)
             await asyncio.to_thread(self._audit, "workspace.stop", project,
                                     {"why": "stopped through the hub (the user, an "
                                             "administrator or the idle culler)"})

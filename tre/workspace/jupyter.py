@@ -75,7 +75,8 @@ async def audit_refusal(refusal: Refusal, path: str, route: str) -> bool:
 async def refuse(refusal: Refusal, path: str, route: str) -> web.HTTPError:
     """Audit, then the 403 to raise (raised by the caller, audited or not)."""
     await audit_refusal(refusal, path, route)
-    return web.HTTPError(403, refusal.message, reason="Forbidden in the TRE")
+    # tornado formats the message with %: a path may hold one
+    return web.HTTPError(403, refusal.message.replace("%", "%%"), reason="Forbidden in the TRE")
 
 
 class RefusedHandler(JupyterHandler):  # type: ignore[misc]

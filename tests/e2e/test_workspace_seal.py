@@ -242,10 +242,8 @@ def test_no_other_workspace_is_known_inside(hub: RunningTre) -> None:
     try:
         alice, bob = hub.container("alice", "demo-project"), hub.container("bob", "demo-project")
         bob_name = f"{hub.prefix}bob-demo-project"
-        info = hub.api.inspect_container(bob.id)["NetworkSettings"]["Networks"]
-        [bob_ip] = [n["IPAddress"] for n in info.values()]
         code, out = alice.exec(["python", "-c", DNS, f"{hub.prefix}alice-demo-project",
-                                bob_name, bob_ip])
+                                bob_name, bob.address()])
         assert code == 0, out
         got = json.loads(out.strip().splitlines()[-1])
         assert got["own"][0] >= 1, got  # the resolver answers: its silence below is real

@@ -98,6 +98,12 @@ class Container:
         info = self.api.inspect_container(self.id)
         return str(info["NetworkSettings"]["Networks"][network]["IPAddress"])
 
+    def address(self) -> str:
+        """The address of a container on one network (every workspace is)."""
+        info = self.api.inspect_container(self.id)
+        [net] = info["NetworkSettings"]["Networks"].values()
+        return str(net["IPAddress"])
+
     def remove(self) -> None:
         self.api.remove_container(self.id, force=True, v=True)
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
 import httpx
 from jupyter_server.base.handlers import JupyterHandler
@@ -36,7 +38,9 @@ from tre.workspace.browser import (
     Refusal,
     check_read,
     check_write,
+    data_refusal,
     download_refusal,
+    inside,
 )
 
 log = logging.getLogger("tre.workspace.jupyter")
@@ -100,8 +104,18 @@ class RefusedHandler(JupyterHandler):  # type: ignore[misc]
         return None
 
 
+class _OpenedData(Exception):
+    """A file opened for reading turned out to be in ~/data (a link swapped under us)."""
+
+
 class SealedContentsManager(AsyncLargeFileManager):  # type: ignore[misc]
-    """The home directory's contents, with ~/data never sent and only text accepted."""
+    """The home directory's contents, with ~/data never sent and only text accepted.
+
+    Paths are checked before reading (:meth:`get`), and every file the manager opens
+    for reading is checked again by what was really opened (:meth:`open`): a link
+    swapped between the check and the read (a kernel can race the server) still
+    cannot bring a dataset file to the browser.
+    """
 
     max_text_bytes = Int(Limits.text_bytes, config=True,
                          help="Largest text file (bytes) sent to or accepted from the browser.")
@@ -126,8 +140,26 @@ class SealedContentsManager(AsyncLargeFileManager):  # type: ignore[misc]
         real = os.path.realpath(self._get_os_path(path.strip("/")))
         return real, os.path.realpath(os.path.join(self.root_dir, DATA))
 
+    @contextmanager
+    def open(self, os_path: str, *args: Any, **kwargs: Any) -> Iterator[IO[Any]]:
+        mode = str(args[0] if args else kwargs.get("mode", "r"))
+        with super().open(os_path, *args, **kwargs) as f:
+            if not any(c in mode for c in "wax+"):
+                opened = os.readlink(f"/proc/self/fd/{f.fileno()}")
+                if inside(opened, os.path.realpath(os.path.join(self.root_dir, DATA))):
+                    raise _OpenedData(opened)
+            yield f
+
     async def get(self, path: str, content: bool = True, type: str | None = None,
                   format: str | None = None, require_hash: bool = False) -> Any:
+        try:
+            return await self._get(path, content, type, format, require_hash)
+        except _OpenedData:
+            api_path = path.strip("/")
+            raise await refuse(data_refusal(api_path), api_path, "contents") from None
+
+    async def _get(self, path: str, content: bool, type: str | None, format: str | None,
+                   require_hash: bool) -> Any:
         if content:
             api_path = path.strip("/")
             real, data_root = self._real(api_path)

@@ -92,6 +92,33 @@ def test_the_server_runs_with_tres_configuration(workspace_image: str) -> None:
                    "notebook": 5_000_000}
 
 
+def test_a_refusal_stands_when_it_cannot_be_audited(docker_api: Any,
+                                                   workspace_image: str) -> None:
+    """The audit call fails (nothing listens where the airlock should be): the refusal
+    is still a 403, and the failure is logged."""
+    code = (
+        "import asyncio, json, logging, os\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "os.environ.update(TRE_AIRLOCK_URL='http://127.0.0.1:9/services/airlock',"
+        " JUPYTERHUB_API_TOKEN='t', TRE_PROJECT='demo-project')\n"
+        "from tre.workspace.browser import data_refusal\n"
+        "from tre.workspace.jupyter import audit_refusal, refuse\n"
+        "r = data_refusal('data/ehr/person.parquet')\n"
+        "audited = asyncio.run(audit_refusal(r, 'data/ehr/person.parquet', 'files'))\n"
+        "err = asyncio.run(refuse(r, 'data/ehr/person.parquet', 'files'))\n"
+        "print(json.dumps({'audited': audited, 'status': err.status_code}))\n"
+    )
+    container = run_container(docker_api, workspace_image, command=["python", "-c", code])
+    try:
+        docker_api.wait(container.id)
+        out = docker_api.logs(container.id, stderr=False).decode()
+        err = docker_api.logs(container.id, stdout=False).decode()
+    finally:
+        container.remove()
+    assert json.loads(out.strip().splitlines()[-1]) == {"audited": False, "status": 403}
+    assert "NOT audited" in err and "data/ehr/person.parquet" in err
+
+
 def test_base_is_imported_from_debootstrap_not_pulled(docker_api: Any,
                                                       workspace_image: str) -> None:
     base = base_tag(load_workspace_settings())

@@ -259,11 +259,12 @@ def network_apply() -> None:
     """Install (or refresh) the host firewall for workspace networks."""
     with errors():
         from tre.hub.settings import load_workspace_settings
-        from tre.network import apply_firewall
+        from tre.network import Scope, apply_firewall
 
         s = load_workspace_settings()
-        apply_firewall([s.hub_port, s.airlock_port])
-        typer.echo(f"firewall: workspaces may reach ports {s.hub_port} and {s.airlock_port}")
+        apply_firewall(s.workspace_ports, Scope(s.network_prefix))
+        typer.echo(f"firewall: workspaces may reach ports {s.hub_gate_port} (the hub gate) "
+                   f"and {s.airlock_port} (the airlock)")
 
 
 @network_app.command("status")
@@ -273,12 +274,14 @@ def network_status() -> None:
         import docker
 
         from tre.hub.settings import load_workspace_settings
-        from tre.network import firewall_installed, list_networks
+        from tre.network import Scope, firewall_installed, list_networks
 
         s = load_workspace_settings()
-        for net in list_networks(docker.APIClient(version="auto")):
-            typer.echo(f"{net.name}  bridge {net.bridge}  {net.subnet}  gateway {net.gateway}")
-        ok = firewall_installed([s.hub_port, s.airlock_port])
+        scope = Scope(s.network_prefix)
+        for net in list_networks(docker.APIClient(version="auto"), scope):
+            owner = f"{net.user}/{net.project}" if net.user else net.project
+            typer.echo(f"{net.name}  {owner}  {net.subnet}  gateway {net.gateway}")
+        ok = firewall_installed(s.workspace_ports, scope)
         typer.echo(f"firewall: {'in place' if ok else 'MISSING (tre network apply)'}")
     raise typer.Exit(0 if ok else 2)
 

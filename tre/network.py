@@ -1,15 +1,21 @@
 """Workspace networks and the host firewall that confines them.
 
-Each project gets one Docker network, ``tre-ws-<project>`` (the prefix is the
-:class:`Scope`; tests use their own):
+Each workspace (a user in a project) gets a Docker network of its own, named like
+its bridge, ``tre-ws-<11 hex>`` (the prefix is the :class:`Scope`; tests use their
+own), on a small subnet of its own (a /28 of ``TRE_WORKSPACE_SUBNETS``).  Alone on
+its network, a workspace can resolve no other workspace's name through Docker's
+embedded DNS (127.0.0.11 answers for the containers of the networks a container is
+on, by name and by address), nor reach one:
 
 * ``internal``: Docker forwards nothing between it and any other network (a
   workspace still has a default route to the gateway: Docker 20.10 installs one
   even on internal networks, which is one more reason for the firewall below);
-* inter-container traffic disabled (``enable_icc=false``), so two workspaces of the
-  same project cannot talk to each other;
-* a fixed bridge name, ``tre-ws-<8 hex>`` (Linux caps names at 15 characters), so the
+* inter-container traffic disabled (``enable_icc=false``), a second lock;
+* a fixed bridge name, ``tre-ws-<hex>`` (Linux caps names at 15 characters), so the
   firewall can name every workspace bridge with one wildcard, ``tre-ws-+``.
+
+:func:`ensure_network` without a user makes one network per project (the network
+tests use that); the spawner always passes the user.
 
 An internal network still lets a container reach every service the *host* exposes
 on the bridge's gateway (a socket bound to 0.0.0.0 listens there too).  So the host
@@ -27,6 +33,7 @@ lock behind Docker's own isolation and ICC rules), and IPv6 is dropped outright.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -38,6 +45,9 @@ from tre.catalog.names import check_name
 
 DEFAULT_PREFIX = "tre-ws-"
 PROJECT_LABEL = "org.tre.project"
+USER_LABEL = "org.tre.user"
+SUBNET_PREFIX = 28  # 14 addresses: the gateway and one workspace need two
+DEFAULT_SUBNETS = "10.213.0.0/16"
 SCOPE_LABEL = "org.tre.scope"
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,5}-$")
 # A workspace resolves no names: its resolver asks its own loopback, where nothing
@@ -85,10 +95,22 @@ class Scope:
     def network_name(self, project: str) -> str:
         return self.prefix + check_project_name(project)
 
-    def bridge_name(self, project: str) -> str:
-        """Fixed, short (<= 15 characters) and distinct per project."""
-        digest = hashlib.sha256(check_project_name(project).encode()).hexdigest()
+    def bridge_name(self, project: str, user: str | None = None) -> str:
+        """Fixed, short (<= 15 characters) and distinct per project (and user)."""
+        key = check_project_name(project) if user is None else workspace_key(user, project)
+        digest = hashlib.sha256(key.encode()).hexdigest()
         return self.prefix + digest[: 15 - len(self.prefix)]
+
+    def workspace_network_name(self, user: str, project: str) -> str:
+        """Opaque: a user's name appears in no network name (it is seen inside)."""
+        return self.bridge_name(project, user)
+
+
+def workspace_key(user: str, project: str) -> str:
+    """One string per (user, project); NUL cannot occur in either."""
+    if not user or "\0" in user:
+        raise NetworkError("a workspace network needs its user's name")
+    return f"{user}\0{check_project_name(project)}"
 
 
 DEFAULT_SCOPE = Scope()
@@ -101,6 +123,7 @@ class ProjectNetwork:
     bridge: str
     subnet: str
     gateway: str
+    user: str = ""
 
 
 def check_project_name(project: str) -> str:
@@ -113,42 +136,86 @@ def check_project_name(project: str) -> str:
 def _from_inspect(info: dict[str, Any]) -> ProjectNetwork:
     config = (info.get("IPAM") or {}).get("Config") or [{}]
     options = info.get("Options") or {}
+    labels = info.get("Labels") or {}
     return ProjectNetwork(
-        project=(info.get("Labels") or {}).get(PROJECT_LABEL, ""),
+        project=labels.get(PROJECT_LABEL, ""),
         name=info["Name"],
         bridge=options.get("com.docker.network.bridge.name", ""),
         subnet=config[0].get("Subnet", ""),
         gateway=config[0].get("Gateway", ""),
+        user=labels.get(USER_LABEL, ""),
     )
 
 
-def ensure_network(client: Any, project: str, scope: Scope = DEFAULT_SCOPE) -> ProjectNetwork:
-    """The project's network, created when missing (``client``: docker.APIClient)."""
-    import docker.errors
+def candidate_subnets(pool: str, key: str, tries: int = 64) -> list[str]:
+    """/28 blocks of ``pool`` to try, starting at one chosen by ``key`` (so parallel
+    spawns rarely try the same block first)."""
+    try:
+        net = ipaddress.IPv4Network(pool)
+    except ValueError as exc:
+        raise NetworkError(f"TRE_WORKSPACE_SUBNETS: {exc} (e.g. {DEFAULT_SUBNETS})") from None
+    if net.prefixlen > SUBNET_PREFIX - 2:
+        raise NetworkError(f"TRE_WORKSPACE_SUBNETS: {pool} is too small; give a /"
+                           f"{SUBNET_PREFIX - 2} or larger (e.g. {DEFAULT_SUBNETS})")
+    blocks = 2 ** (SUBNET_PREFIX - net.prefixlen)
+    start = int(hashlib.sha256(key.encode()).hexdigest(), 16) % blocks
+    size = 2 ** (32 - SUBNET_PREFIX)
+    return [str(ipaddress.IPv4Network((int(net.network_address) + ((start + i) % blocks) * size,
+                                       SUBNET_PREFIX)))
+            for i in range(min(tries, blocks))]
 
-    name = scope.network_name(project)
+
+def ensure_network(client: Any, project: str, scope: Scope = DEFAULT_SCOPE,
+                   user: str | None = None, subnets: str = DEFAULT_SUBNETS) -> ProjectNetwork:
+    """The workspace's (or, without ``user``, the project's) network, created when
+    missing (``client``: docker.APIClient)."""
+    import docker.errors
+    import docker.types
+
+    if user is None:
+        name, bridge = scope.network_name(project), scope.bridge_name(project)
+        labels = {PROJECT_LABEL: project, SCOPE_LABEL: scope.prefix}
+        choices: list[str | None] = [None]  # Docker's own address pools
+    else:
+        name = bridge = scope.workspace_network_name(user, project)
+        labels = {PROJECT_LABEL: project, SCOPE_LABEL: scope.prefix, USER_LABEL: user}
+        choices = list(candidate_subnets(subnets, workspace_key(user, project)))
     try:
         return _from_inspect(client.inspect_network(name))
     except docker.errors.NotFound:
         pass
-    try:
-        client.create_network(
-            name,
-            driver="bridge",
-            internal=True,
-            check_duplicate=True,
-            labels={PROJECT_LABEL: project, SCOPE_LABEL: scope.prefix},
-            options={
-                "com.docker.network.bridge.name": scope.bridge_name(project),
-                "com.docker.network.bridge.enable_icc": "false",
-                # Nothing is to leave an internal bridge, so nothing to masquerade.
-                "com.docker.network.bridge.enable_ip_masquerade": "false",
-            },
-        )
-    except docker.errors.APIError as exc:
-        # Another spawn created it first (409); anything else is a real failure.
-        if exc.status_code != 409:
-            raise NetworkError(f"cannot create network {name}: {exc.explanation}") from exc
+    last = ""
+    for subnet in choices:
+        # The gateway named, or Docker leaves it out of what it reports.
+        ipam = None if subnet is None else docker.types.IPAMConfig(pool_configs=[
+            docker.types.IPAMPool(subnet=subnet,
+                                  gateway=str(next(ipaddress.IPv4Network(subnet).hosts())))])
+        try:
+            client.create_network(
+                name,
+                driver="bridge",
+                internal=True,
+                check_duplicate=True,
+                labels=labels,
+                ipam=ipam,
+                options={
+                    "com.docker.network.bridge.name": bridge,
+                    "com.docker.network.bridge.enable_icc": "false",
+                    # Nothing is to leave an internal bridge, so nothing to masquerade.
+                    "com.docker.network.bridge.enable_ip_masquerade": "false",
+                },
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # another spawn created it first
+                break
+            last = str(exc.explanation)
+            if subnet is not None and "overlap" in last.lower():
+                continue  # that block is taken: the next one
+            raise NetworkError(f"cannot create network {name}: {last}") from exc
+        break
+    else:
+        raise NetworkError(f"cannot create network {name}: no free /{SUBNET_PREFIX} in "
+                           f"TRE_WORKSPACE_SUBNETS={subnets} ({last}); give a larger range")
     return _from_inspect(client.inspect_network(name))
 
 
@@ -160,9 +227,13 @@ def list_networks(client: Any, scope: Scope = DEFAULT_SCOPE) -> list[ProjectNetw
 
 def remove_network(client: Any, project: str, scope: Scope = DEFAULT_SCOPE) -> bool:
     """Remove the project's network; False when it did not exist."""
+    return remove_network_named(client, scope.network_name(project))
+
+
+def remove_network_named(client: Any, name: str) -> bool:
+    """Remove a network by name; False when it did not exist."""
     import docker.errors
 
-    name = scope.network_name(project)
     try:
         client.remove_network(name)
     except docker.errors.NotFound:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from airlock.api import errors
+from airlock.api import errors, workspace_events
 from airlock.api.routes import router
 from airlock.db.engine import airlock_engine
 from airlock.identity import DevTokenIdentity, HubIdentity, Identity
@@ -106,5 +106,6 @@ def create_app(
     app.state.identity = identity
     errors.install(app)
     app.include_router(router, prefix=settings.airlock.base_path)
+    app.include_router(workspace_events.router, prefix=settings.airlock.base_path)
     install_ui(app)  # the web pages (airlock/ui): routes, static files, session middleware
     return app

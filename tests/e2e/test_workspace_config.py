@@ -37,9 +37,10 @@ def test_configure_sets_the_lockdown(hub_env: Path) -> None:
     assert c.DockerSpawner.remove is True
     assert c.Spawner.server_token_scopes == SERVER_TOKEN_SCOPES
     assert c.JupyterHub.hub_connect_ip == "127.0.0.1"
+    assert c.JupyterHub.hub_ip == "127.0.0.1"  # workspaces reach the gate, not the API
     assert c.JupyterHub.ip == "127.0.0.1"  # browsers: loopback unless told otherwise
     names = [s["name"] for s in c.JupyterHub.services]
-    assert names == ["airlock", "idle-culler"]
+    assert names == ["airlock", "idle-culler", "hub-gate"]
     culler = c.JupyterHub.services[1]["command"]
     assert "--timeout=600" in culler
     roles = {r["name"]: r for r in c.JupyterHub.load_roles}

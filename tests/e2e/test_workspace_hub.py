@@ -193,8 +193,9 @@ def test_nothing_else_is_reachable_from_a_workspace(hub: RunningTre, docker_api:
     try:
         time.sleep(1)
         targets = [(a, host_service.port) for a in host_ipv4_addresses()]
-        targets += [(bob.ip(f"{hub.prefix}demo-project"), 8888),  # same project, other user
-                    (frank.ip(f"{hub.prefix}registry-study"), 8888),  # another project
+        # each workspace is alone on a network of its own
+        targets += [(bob.address(), 8888),  # same project, other user
+                    (frank.address(), 8888),  # another project
                     (outside.ip(plain), 8000)]  # another Docker network: the way out
         for target, (ok, detail) in probe(alice, targets, timeout=1.5).items():
             assert not ok, f"{target} reachable from alice's workspace: {detail}"
@@ -265,4 +266,7 @@ def test_down_stops_everything_and_removes_networks_and_rules(hub: RunningTre) -
         httpx.get(f"{hub.url}/hub/api/", timeout=2)
     # data stays: the catalog, the demo datasets and alice's volumes
     assert (hub.state.parent / "tre.db").is_file()
-    assert hub.api.volumes(filters={"name": f"{hub.prefix}outputs-alice"})["Volumes"]
+    from tre.hub.plan import volume_names
+
+    outputs = volume_names(hub.prefix, "alice", "demo-project")[1]
+    assert hub.api.volumes(filters={"name": outputs})["Volumes"]

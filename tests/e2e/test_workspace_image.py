@@ -58,8 +58,8 @@ def test_news_and_update_checks_are_off(workspace_image: str) -> None:
         "import json, jupyterlab, sys\n"
         "from jupyter_core.paths import jupyter_config_path\n"
         "from traitlets.config.loader import JSONFileConfigLoader\n"
-        "c = JSONFileConfigLoader('tre.json', sys.prefix + '/etc/jupyter/"
-        "jupyter_server_config.d').load_config()\n"
+        "c = JSONFileConfigLoader('jupyter_server_config.json', sys.prefix + '/etc/jupyter'"
+        ").load_config()\n"
         "print(json.dumps({'news': c.LabApp.news_url, 'updates': c.LabApp.check_for_updates_class,"
         " 'page': json.load(open(sys.prefix + '/etc/jupyter/labconfig/page_config.json')),"
         " 'overrides': json.load(open(sys.prefix + '/share/jupyter/lab/settings/overrides.json'))"
@@ -71,6 +71,52 @@ def test_news_and_update_checks_are_off(workspace_image: str) -> None:
     assert got["page"]["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"]
     notification = got["overrides"]["@jupyterlab/apputils-extension:notification"]
     assert notification == {"checkForUpdates": False, "fetchNews": "false"}
+
+
+def test_the_server_runs_with_tres_configuration(workspace_image: str) -> None:
+    """What the server really loads (a file in jupyter_server_config.d is read for its
+    extensions only): the sealed contents manager and the refusing handlers."""
+    code = (
+        "import json\n"
+        "from jupyter_server.serverapp import ServerApp\n"
+        "app = ServerApp()\n"
+        "app.initialize(['--ServerApp.open_browser=False', '--ServerApp.port=0'])\n"
+        "cm = app.contents_manager\n"
+        "print(json.dumps({'cm': type(cm).__name__, 'files': cm.files_handler_class.__name__,"
+        " 'extra': app.extra_services, 'text': cm.max_text_bytes,"
+        " 'notebook': cm.max_notebook_bytes}))\n"
+    )
+    got = json.loads(_run(workspace_image, "python", "-c", code).strip().splitlines()[-1])
+    assert got == {"cm": "SealedContentsManager", "files": "RefusedHandler",
+                   "extra": ["tre.workspace.jupyter"], "text": 1_000_000,
+                   "notebook": 5_000_000}
+
+
+def test_a_refusal_stands_when_it_cannot_be_audited(docker_api: Any,
+                                                   workspace_image: str) -> None:
+    """The audit call fails (nothing listens where the airlock should be): the refusal
+    is still a 403, and the failure is logged."""
+    code = (
+        "import asyncio, json, logging, os\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "os.environ.update(TRE_AIRLOCK_URL='http://127.0.0.1:9/services/airlock',"
+        " JUPYTERHUB_API_TOKEN='t', TRE_PROJECT='demo-project')\n"
+        "from tre.workspace.browser import data_refusal\n"
+        "from tre.workspace.jupyter import audit_refusal, refuse\n"
+        "r = data_refusal('data/ehr/person.parquet')\n"
+        "audited = asyncio.run(audit_refusal(r, 'data/ehr/person.parquet', 'files'))\n"
+        "err = asyncio.run(refuse(r, 'data/ehr/person.parquet', 'files'))\n"
+        "print(json.dumps({'audited': audited, 'status': err.status_code}))\n"
+    )
+    container = run_container(docker_api, workspace_image, command=["python", "-c", code])
+    try:
+        docker_api.wait(container.id)
+        out = docker_api.logs(container.id, stderr=False).decode()
+        err = docker_api.logs(container.id, stdout=False).decode()
+    finally:
+        container.remove()
+    assert json.loads(out.strip().splitlines()[-1]) == {"audited": False, "status": 403}
+    assert "NOT audited" in err and "data/ehr/person.parquet" in err
 
 
 def test_base_is_imported_from_debootstrap_not_pulled(docker_api: Any,

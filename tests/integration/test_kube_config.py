@@ -37,8 +37,12 @@ def test_both_hubs_share_the_spawner_options_the_services_and_the_roles(hub_env:
     assert kube.Spawner.poll_interval == 20
     assert kube.JupyterHub.load_roles == docker.JupyterHub.load_roles
     assert kube.JupyterHub.allow_named_servers is False
-    airlock, culler = kube.JupyterHub.services
+    airlock, culler, gate = kube.JupyterHub.services
     assert culler == docker.JupyterHub.services[1]
+    # the same allow-list gate as in Docker, on the port the chart's workspaces may reach
+    assert gate == docker.JupyterHub.services[2]
+    assert gate["command"][-2:] == ["8082",
+                                    f"http://127.0.0.1:{kube.JupyterHub.hub_port}"]
     assert "--timeout=600" in culler["command"]
     # the airlock runs in pods of its own: an external service, no command
     assert "command" not in airlock and airlock["url"] == "http://trial-airlock:8090"

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tre.hub.plan import DatasetMount, make_skeleton, plan_workspace
+from tre.hub.plan import DatasetMount, make_skeleton, plan_workspace, volume_names
 from tre.hub.settings import load_workspace_settings
 from tre.network import (
     NetworkError,
     ProjectNetwork,
     Scope,
+    candidate_subnets,
     forward_rules,
     input6_rules,
     input_rules,
@@ -32,6 +33,21 @@ def test_scope_names_fit_linux_and_iptables() -> None:
             Scope(bad)
     with pytest.raises(NetworkError, match="invalid project name"):
         scope.network_name("Demo Project")
+    # a workspace's own network: opaque, one per user and project
+    ws = scope.workspace_network_name("alice", "demo")
+    assert len(ws) == 15 and ws.startswith("tre-ws-") and "alice" not in ws
+    assert ws not in (scope.workspace_network_name("bob", "demo"),
+                      scope.workspace_network_name("alice", "demo2"), scope.bridge_name("demo"))
+
+
+def test_workspace_subnets_are_small_blocks_of_the_range() -> None:
+    blocks = candidate_subnets("10.213.0.0/16", "alice\0demo", tries=5000)
+    assert len(blocks) == 4096 == len(set(blocks))  # every /28 of the /16, once
+    assert all(b.startswith("10.213.") and b.endswith("/28") for b in blocks)
+    assert candidate_subnets("10.213.0.0/16", "bob\0demo")[0] != blocks[0]
+    for bad in ("10.213.0.0/27", "not a range", "10.213.0.1/16"):
+        with pytest.raises(NetworkError, match="TRE_WORKSPACE_SUBNETS"):
+            candidate_subnets(bad, "k")
 
 
 def test_input_rules_accept_only_the_ports_then_reject_everything() -> None:
@@ -63,9 +79,15 @@ def test_plan_locks_the_container_down(tmp_path: Path) -> None:
     assert hc["sysctls"]["net.ipv6.conf.all.disable_ipv6"] == "1"
     assert plan.volumes[str(skeleton)] == {"bind": "/home/jovyan/data", "mode": "ro"}
     assert plan.volumes[str(data)] == {"bind": "/home/jovyan/data/patients", "mode": "ro"}
-    assert plan.volumes["tre-ws-home-alice-demo"]["bind"] == "/home/jovyan"
-    assert plan.volumes["tre-ws-outputs-alice-demo"]["bind"] == "/home/jovyan/outputs"
-    assert plan.hub_connect_url == f"http://172.30.0.1:{settings.hub_port}"
+    home, outputs = volume_names("tre-ws-", "alice", "demo")
+    assert plan.volumes[home]["bind"] == "/home/jovyan"
+    assert plan.volumes[outputs]["bind"] == "/home/jovyan/outputs"
+    # opaque (mountinfo shows them inside), distinct per user and project
+    assert "alice" not in home and home.startswith("tre-ws-home-")
+    assert home != volume_names("tre-ws-", "bob", "demo")[0]
+    assert home != volume_names("tre-ws-", "alice", "demo2")[0]
+    # the hub gate, never the hub API itself
+    assert plan.hub_connect_url == f"http://172.30.0.1:{settings.hub_gate_port}"
     assert plan.environment == {
         "TRE_PROJECT": "demo",
         "TRE_AIRLOCK_URL": f"http://172.30.0.1:{settings.airlock_port}/services/airlock"}

@@ -10,7 +10,7 @@ import pytest
 from tests.kube_pods import workspace_pod
 from tre.hub.kube_plan import PROJECT_LABEL, kube_plan
 from tre.hub.kube_settings import load_kube_settings
-from tre.hub.plan import DatasetMount, docker_plan, plan_workspace, workspace_spec
+from tre.hub.plan import DatasetMount, docker_plan, plan_workspace, volume_names, workspace_spec
 from tre.hub.settings import load_workspace_settings
 from tre.network import ProjectNetwork
 from tre.settings import SettingsError
@@ -41,9 +41,11 @@ def test_both_plans_mount_the_same_paths_with_the_same_modes(tmp_path: Path) -> 
                         "/home/jovyan/data": True, "/home/jovyan/data/patients": True,
                         "/home/jovyan/data/drugs": True}
     # the same per-user-per-project volumes: Docker volumes, Kubernetes claims
-    assert docker.volumes["tre-ws-home-alice-demo"]["bind"] == "/home/jovyan"
-    assert (kube.home_claim, kube.outputs_claim) == ("tre-ws-home-alice-demo",
-                                                     "tre-ws-outputs-alice-demo")
+    # (opaque names: no user name shows in a workspace's mountinfo)
+    home, outputs = volume_names("tre-ws-", "alice", "demo")
+    assert home.startswith("tre-ws-home-") and "alice" not in home
+    assert docker.volumes[home]["bind"] == "/home/jovyan"
+    assert (kube.home_claim, kube.outputs_claim) == (home, outputs)
     assert docker.environment == kube.environment == {
         "TRE_PROJECT": "demo", "TRE_AIRLOCK_URL": "http://a:2/services/airlock"}
     assert docker.hub_connect_url == kube.hub_connect_url == "http://h:1"
@@ -79,7 +81,7 @@ def test_the_docker_plan_is_the_shared_plan_applied() -> None:
     skel, resolv = Path("/s"), Path("/r")
     via_spec = docker_plan(
         workspace_spec(user="alice", project="demo", datasets=DATASETS, settings=ws,
-                       hub_connect_url=f"http://172.30.0.1:{ws.hub_port}",
+                       hub_connect_url=f"http://172.30.0.1:{ws.hub_gate_port}",
                        airlock_url=f"http://172.30.0.1:{ws.airlock_port}"),
         net=NET, skeleton=skel, resolv_conf=resolv)
     assert plan_workspace(user="alice", project="demo", datasets=DATASETS, net=NET,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 AIRLOCK = "airlock"
 CULLER = "idle-culler"
+GATE = "hub-gate"
 # What the workspace's own token (JUPYTERHUB_API_TOKEN) may do: report activity, and
 # reach the airlock so that the client inside can submit.  Nothing more.
 SERVER_TOKEN_SCOPES = [f"access:services!service={AIRLOCK}", "users:activity!user"]
@@ -67,8 +68,8 @@ def service_environment(settings: Settings) -> dict[str, str]:
 
 
 def services(ws: WorkspaceSettings, env: dict[str, str]) -> list[dict[str, Any]]:
-    """The airlock (a hub service: hub OAuth for its pages, hub tokens for its API) and
-    the idle culler."""
+    """The airlock (a hub service: hub OAuth for its pages, hub tokens for its API), the
+    idle culler and the hub gate."""
     airlock = {
         "name": AIRLOCK,
         "url": f"http://127.0.0.1:{ws.airlock_port}",
@@ -86,7 +87,14 @@ def services(ws: WorkspaceSettings, env: dict[str, str]) -> list[dict[str, Any]]
                     f"--timeout={ws.idle_timeout}",
                     f"--cull-every={max(10, min(300, ws.idle_timeout // 4))}"],
     }
-    return [airlock, culler]
+    # The only part of the hub workspaces reach: an allow-list in front of the hub API,
+    # which itself listens on loopback (tre.hub.gate).
+    gate = {
+        "name": GATE,
+        "command": [sys.executable, "-m", "tre.hub.gate", str(ws.hub_gate_port),
+                    f"http://127.0.0.1:{ws.hub_port}"],
+    }
+    return [airlock, culler, gate]
 
 
 def roles() -> list[dict[str, Any]]:
@@ -149,13 +157,13 @@ def configure(c: Any, *, password: str | None = None) -> None:
     ws, settings = ctx.workspace, ctx.settings
     state = hub_state_dir(settings)
     state.mkdir(parents=True, exist_ok=True)
-    # The proxy is the only public door; the hub API listens on every address because
-    # each project's workspaces reach it on their own network's gateway, and the
-    # firewall admits them to this port only (tre.network).  The proxy and services
-    # talk to the hub over loopback.
+    # The proxy is the only public door.  The hub API listens on loopback only: the
+    # proxy and services talk to it there, and workspaces reach the hub gate instead
+    # (on their network's gateway; an allow-list of the few calls a single-user server
+    # makes), which the firewall admits them to (tre.network).
     c.JupyterHub.ip = ws.hub_public_ip
     c.JupyterHub.port = ws.hub_public_port
-    c.JupyterHub.hub_ip = "0.0.0.0"
+    c.JupyterHub.hub_ip = "127.0.0.1"
     c.JupyterHub.hub_port = ws.hub_port
     c.JupyterHub.hub_connect_ip = "127.0.0.1"
     c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"

@@ -47,7 +47,8 @@ class HubContext:
 
     @property
     def firewall_ports(self) -> list[int]:
-        return [self.workspace.hub_port, self.workspace.airlock_port]
+        """What workspaces may connect to: the hub gate and the airlock."""
+        return self.workspace.workspace_ports
 
 
 def hub_state_dir(settings: Settings) -> Path:

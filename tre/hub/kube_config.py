@@ -48,17 +48,20 @@ def workspace_labels(kube: KubeSettings) -> dict[str, str]:
 
 
 def kube_services(c: Any, ws: Any, kube: KubeSettings) -> list[dict[str, Any]]:
-    """The airlock as an external service (its own pods), the culler as the hub's own."""
+    """The airlock as an external service (its own pods); the culler and the hub gate as
+    the hub's own."""
     token = os.environ.get(AIRLOCK_TOKEN_ENV, "")
     if len(token) < 32:
         raise HubConfigError(f"{AIRLOCK_TOKEN_ENV} must hold the airlock's hub token "
                              "(32 characters or more; the chart generates it)")
-    airlock, culler = services(ws, {})
+    airlock, culler, gate = services(ws, {})
     external = {"name": AIRLOCK, "url": kube.airlock_url, "api_token": token,
                 "oauth_no_confirm": airlock["oauth_no_confirm"], "display": airlock["display"],
                 "oauth_client_id": f"service-{AIRLOCK}",
                 "oauth_redirect_uri": f"/services/{AIRLOCK}/oauth_callback"}
-    return [external, culler]
+    # The hub gate (tre.hub.gate) runs in the hub's pod as in Docker: the allow-list port
+    # is the only part of the hub the workspaces' NetworkPolicy lets them reach.
+    return [external, culler, gate]
 
 
 def kube_spawner(c: Any, ws: Any, kube: KubeSettings) -> None:

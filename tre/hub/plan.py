@@ -10,6 +10,7 @@ only in how they express it.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,12 +43,20 @@ class WorkspacePlan:
     datasets: list[str] = field(default_factory=list)
 
 
+def workspace_id(user: str, project: str) -> str:
+    """An opaque name for a user's workspace in a project, for everything whose name is
+    seen inside (volume names and host paths show in /proc/self/mountinfo): no user
+    name appears there."""
+    return hashlib.sha256(f"{user}\0{project}".encode()).hexdigest()[:20]
+
+
 def volume_names(prefix: str, user: str, project: str) -> tuple[str, str]:
     """Named volumes of a user's home and outputs in a project (they outlive containers).
 
     ``prefix`` is the network scope's, so two TREs on one machine never share one.
     """
-    return f"{prefix}home-{user}-{project}", f"{prefix}outputs-{user}-{project}"
+    key = workspace_id(user, project)
+    return f"{prefix}home-{key}", f"{prefix}outputs-{key}"
 
 
 def make_skeleton(path: Path, datasets: list[DatasetMount]) -> Path:
@@ -124,8 +133,9 @@ def plan_workspace(*, user: str, project: str, datasets: list[DatasetMount],
                    net: ProjectNetwork, settings: WorkspaceSettings, skeleton: Path,
                    resolv_conf: Path) -> WorkspacePlan:
     """``user`` is the Docker-safe (escaped) user name."""
+    # The hub gate (tre.hub.gate), never the hub API itself.
     spec = workspace_spec(user=user, project=project, datasets=datasets, settings=settings,
-                          hub_connect_url=f"http://{net.gateway}:{settings.hub_port}",
+                          hub_connect_url=f"http://{net.gateway}:{settings.hub_gate_port}",
                           airlock_url=f"http://{net.gateway}:{settings.airlock_port}")
     return docker_plan(spec, net=net, skeleton=skeleton, resolv_conf=resolv_conf)
 

@@ -61,7 +61,8 @@ def _port_taken(host: str, port: int) -> bool:
 def check_ports(ws: WorkspaceSettings) -> None:
     """Refuse to start when another program holds one of the hub's ports."""
     wanted = [(ws.hub_public_ip or "0.0.0.0", ws.hub_public_port, "TRE_HUB_PUBLIC_PORT"),
-              ("0.0.0.0", ws.hub_port, "TRE_HUB_PORT"),
+              ("127.0.0.1", ws.hub_port, "TRE_HUB_PORT"),
+              ("0.0.0.0", ws.hub_gate_port, "TRE_HUB_GATE_PORT"),
               ("0.0.0.0", ws.airlock_port, "TRE_AIRLOCK_PORT"),
               ("127.0.0.1", ws.hub_public_port + 1, "TRE_HUB_PUBLIC_PORT (the proxy's API "
                "uses the next port)")]

@@ -13,7 +13,8 @@ Nothing is read at import time, or cached: call :func:`load_workspace_settings`
 ``TRE_IMAGE_CA_BUNDLE``        CA bundle handed to builds as a BuildKit secret
 ``TRE_HUB_PUBLIC_IP``          where the proxy listens for browsers
 ``TRE_HUB_PUBLIC_PORT``        the proxy's public port
-``TRE_HUB_PORT``               the hub API port (workspaces connect to it)
+``TRE_HUB_PORT``               the hub API port (loopback only)
+``TRE_HUB_GATE_PORT``          the hub gate's port (workspaces connect to it)
 ``TRE_AIRLOCK_PORT``           the airlock service port (workspaces submit to it)
 ``TRE_HUB_AUTHENTICATOR``      ``shared-password`` (demo) or an authenticator class
 ``TRE_HUB_EXTRA_CONFIG``       a JupyterHub config file loaded after tre's own
@@ -24,6 +25,7 @@ Nothing is read at import time, or cached: call :func:`load_workspace_settings`
 ``TRE_MEMBERSHIP_CHECK``       seconds between checks that a running workspace's
                                user is still a member of its project
 ``TRE_NETWORK_PREFIX``         prefix of workspace network, bridge and chain names
+``TRE_WORKSPACE_SUBNETS``      the IPv4 range each workspace's own /28 is taken from
 =============================  ===============================================
 """
 
@@ -85,7 +87,11 @@ class WorkspaceSettings(BaseSettings):
     )
     hub_public_port: int = Field(8000, gt=0, lt=65536, description="The proxy's public port.")
     hub_port: int = Field(
-        8081, gt=0, lt=65536, description="The hub API port; workspaces may connect to it."
+        8081, gt=0, lt=65536, description="The hub API port, on loopback only."
+    )
+    hub_gate_port: int = Field(
+        8082, gt=0, lt=65536, description="The hub gate's port (tre.hub.gate): the allow-list "
+        "of the hub API that workspaces may connect to."
     )
     airlock_port: int = Field(
         8090, gt=0, lt=65536, description="The airlock's port; workspaces may connect to it."
@@ -120,6 +126,15 @@ class WorkspaceSettings(BaseSettings):
         "tre-ws-", description="Prefix of workspace networks, bridges and firewall chains "
         "(2 to 7 characters ending in '-'); one TRE per prefix on a machine."
     )
+    workspace_subnets: str = Field(
+        "10.213.0.0/16", description="IPv4 range for workspace networks: each workspace gets "
+        "a /28 of it (a /16 holds 4096). Choose one no other network of the site uses."
+    )
+
+    @property
+    def workspace_ports(self) -> list[int]:
+        """What workspaces may connect to on the host: the hub gate and the airlock."""
+        return [self.hub_gate_port, self.airlock_port]
 
 
 def load_workspace_settings(**overrides: object) -> WorkspaceSettings:

@@ -29,7 +29,13 @@ from traitlets import default
 from tre import audit
 from tre.db import transaction
 from tre.hub.context import HubContext, hub_context
-from tre.hub.plan import DatasetMount, WorkspacePlan, make_skeleton, plan_workspace
+from tre.hub.plan import (
+    DatasetMount,
+    WorkspacePlan,
+    make_skeleton,
+    plan_workspace,
+    workspace_id,
+)
 
 if TYPE_CHECKING:
     from tre.authz.enforcer import Decision
@@ -150,6 +156,9 @@ class ProjectSpawner:
         """Stop the server at once, without the hub (and without auditing it again)."""
         raise NotImplementedError
 
+    async def _stopped(self, project: str) -> None:
+        """After a stop through the hub: release what the workspace held (its network)."""
+
     async def poll(self) -> Any:
         status = await super().poll()  # type: ignore[misc]
         if status is not None or not self._tre_project:
@@ -171,6 +180,7 @@ class ProjectSpawner:
         project = self._tre_project  # DockerSpawner.stop() ends with clear_state()
         await super().stop(now=now)  # type: ignore[misc]
         if project:
+            await self._stopped(project)
             await asyncio.to_thread(self._audit, "workspace.stop", project,
                                     {"why": "stopped through the hub (the user, an "
                                             "administrator or the idle culler)"})
@@ -199,14 +209,16 @@ class WorkspaceSpawner(ProjectSpawner, DockerSpawner):  # type: ignore[misc]
         ctx = self.ctx
         if not firewall_installed(ctx.firewall_ports, ctx.scope):
             raise NetworkError("the workspace firewall is not in place: run `tre network apply`")
-        net = ensure_network(self.client, project, ctx.scope)
+        # A network of its own: no other workspace to reach, or to resolve by name.
+        net = ensure_network(self.client, project, ctx.scope, user=self.user.name,
+                             subnets=ctx.workspace.workspace_subnets)
         mounts = self._granted(project)
         for m in mounts:
             if not Path(m.location).is_dir():
                 raise web.HTTPError(500, f"dataset {m.name} is missing on the host: "
                                     f"{m.location}")
-        skeleton = make_skeleton(
-            ctx.state_dir / "skeletons" / f"{self.escaped_name}-{project}", mounts)
+        skeleton = make_skeleton(  # an opaque path: it shows in the container's mountinfo
+            ctx.state_dir / "skeletons" / workspace_id(self.escaped_name, project), mounts)
         plan = plan_workspace(user=self.escaped_name, project=project, datasets=mounts,
                               net=net, settings=ctx.workspace, skeleton=skeleton,
                               resolv_conf=ctx.resolv_conf)
@@ -250,4 +262,23 @@ class WorkspaceSpawner(ProjectSpawner, DockerSpawner):  # type: ignore[misc]
             return
 
     async def _stop_now(self) -> None:
+        project = self._tre_project
         await self.stop_object()
+        if self.remove:
+            await self.remove_object()
+        await self._remove_network(project)
+
+    async def _remove_network(self, project: str) -> None:
+        """The workspace's own network goes with it (its name is derived, so this works
+        after a hub restart too).  Failing to remove it only leaves an empty network."""
+        from tre.network import NetworkError, remove_network_named
+
+        name = self.ctx.scope.workspace_network_name(self.user.name, project)
+        try:
+            if self.remove:  # the container is gone, so nothing is attached any more
+                await asyncio.to_thread(remove_network_named, self.client, name)
+        except NetworkError as exc:
+            self.log.warning("network %s not removed: %s", name, exc)
+
+    async def _stopped(self, project: str) -> None:
+        await self._remove_network(project)

@@ -98,6 +98,12 @@ class Container:
         info = self.api.inspect_container(self.id)
         return str(info["NetworkSettings"]["Networks"][network]["IPAddress"])
 
+    def address(self) -> str:
+        """The address of a container on one network (every workspace is)."""
+        info = self.api.inspect_container(self.id)
+        [net] = info["NetworkSettings"]["Networks"].values()
+        return str(net["IPAddress"])
+
     def remove(self) -> None:
         self.api.remove_container(self.id, force=True, v=True)
 
@@ -354,7 +360,8 @@ def running_tre(tmp: Path, api: Any, **settings: str) -> Iterator[RunningTre]:
     extra = tmp / "harness_config.py"
     extra.write_text(_EXTRA_CONFIG.format(token=token, scopes=ADMIN_SCOPES))
     env = {"TRE_DATA_DIR": str(tmp / "data"), "TRE_HUB_PUBLIC_PORT": str(_public_port()),
-           "TRE_HUB_PORT": str(free_port()), "TRE_AIRLOCK_PORT": str(free_port()),
+           "TRE_HUB_PORT": str(free_port()), "TRE_HUB_GATE_PORT": str(free_port()),
+           "TRE_AIRLOCK_PORT": str(free_port()),
            "TRE_NETWORK_PREFIX": prefix, "TRE_HUB_EXTRA_CONFIG": str(extra), **settings}
     log: list[str] = []
     with pytest.MonkeyPatch.context() as mp:

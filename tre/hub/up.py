@@ -93,7 +93,7 @@ def bring_down(echo: Echo) -> None:
     from tre.hub import run
     from tre.hub.context import hub_state_dir
     from tre.hub.settings import load_workspace_settings
-    from tre.network import Scope, list_networks, remove_firewall, remove_network
+    from tre.network import Scope, list_networks, remove_firewall, remove_network_named
     from tre.settings import get_settings
 
     settings, ws = get_settings(), load_workspace_settings()
@@ -105,7 +105,7 @@ def bring_down(echo: Echo) -> None:
     try:
         api = docker.APIClient(version="auto")
         for net in list_networks(api, scope):
-            remove_network(api, net.project, scope)
+            remove_network_named(api, net.name)
             echo(f"network {net.name} removed")
     except docker.errors.DockerException as exc:  # no engine: no networks to remove
         echo(f"networks: skipped ({type(exc).__name__}: {exc})")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import Api, Harness, airlock_app, failing_table, safe_table
+from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table, safe_table
 from airlock.ui.testing import Pages, TestClient
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,8 @@ MARKUP = '<img src=x onerror=alert(1)>'
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
+    with airlock_app(db_url, tmp_path / "data") as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 
@@ -107,12 +108,16 @@ def test_everything_typed_is_shown_as_text(env: tuple[Api, Harness], tmp_path: P
                                                  "choice": "request_changes",
                                                  "comment": HOSTILE})
         assert r.status_code == 303, r.text
-    for who, path in (("carol", f"/requests/{rid}"), ("alice", "/mine"),
-                      ("alice", f"/requests/{rid}")):
-        html = (carol if who == "carol" else Pages(h.app, "alice")).get(path).text
-        assert "<script>alert" not in html and "<b>bold</b>" not in html, (who, path)
-        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html, (who, path)
-        assert "=HYPERLINK(" in html and "<a href=\"http://evil" not in html
+    html = carol.get(f"/requests/{rid}").text
+    assert "<script>alert" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "=HYPERLINK(" in html and "<a href=\"http://evil" not in html
+    # The requester's browser is outside the TRE: a returned request's text (hers and the
+    # reviewers') is shown only in her workspace, so none of it reaches these pages.
+    for path in ("/mine", f"/requests/{rid}"):
+        html = Pages(h.app, "alice").get(path).text
+        assert "<script>alert" not in html and "&lt;script&gt;alert" not in html, path
+        assert "=HYPERLINK(" not in html and "shown only inside the workspace" in html, path
     page = carol.get(f"/requests/{rid}").text
     assert "<img src=x" not in page and page.count("&lt;img src=x onerror=alert(1)&gt;") == 2
     assert "=HYPERLINK(1)&amp;co&#39;s table.csv" in page  # a file name
@@ -142,10 +147,15 @@ def test_researcher_page_lists_reasons_and_actions(env: tuple[Api, Harness],
     released = api.submit_table("alice", safe_table(tmp_path)).json()
     assert (rejected["state"], released["state"]) == ("rejected", "released")
     page = Pages(h.app, "alice").get("/mine").text
-    assert "at least 10 are needed" in page
-    assert f'action="/requests/{rejected["id"]}/resubmit"' in page
+    # A rejected request's reasons name cells by their labels, and its files are the
+    # researcher's: from outside (a browser) they are not shown; the released one is.
+    assert "at least 10 are needed" not in page and "rare.safe.csv" not in page
+    assert "shown only inside the workspace" in page
     assert f'href="/api/requests/{released["id"]}/bundle"' in page
-    assert "rare.safe.csv" in page
+    assert "by_region.csv" in page
+    inside = api.request("alice", rejected["id"]).json()  # her workspace sees everything
+    assert inside["files"][0]["alternative"]["name"] == "rare.safe.csv"
+    assert "at least 10 are needed" in str(inside["decision"])
     bob = Pages(h.app, "bob").get("/mine").text
     assert rejected["id"] not in bob
 
@@ -173,7 +183,8 @@ def test_governance_view_reads_the_stored_policy(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'tre.db'}"
     upgrade(url)
-    with airlock_app(url, tmp_path / "data", stored_policy=True) as h, TestClient(h.app):
+    with airlock_app(url, tmp_path / "data", stored_policy=True) as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS):
         page = Pages(h.app, "grace").get("/governance").text
         assert "Policy version 1" in page and "mallory" in page and "suspended" in page
 

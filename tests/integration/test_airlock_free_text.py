@@ -102,7 +102,7 @@ def test_identifiers_and_rows_are_refused_in_every_field(env: tuple[Api, Api, Ha
     else:
         key = field.removeprefix("manifest-")
         manifest = [{"name": "by_region.csv", key: value}]
-    r = inside.submit("alice", [("by_region.csv", CSV)], manifest=manifest, **kw)  # type: ignore[arg-type]
+    r = inside.submit("alice", [("by_region.csv", CSV)], manifest=manifest, **kw)
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert detail.startswith(f"{what} cannot be accepted: line 1: ")

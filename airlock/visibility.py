@@ -11,9 +11,13 @@ has been released:
 the requester, inside a workspace    everything, in every state
 a reviewer of the request            everything once it is submitted (not a draft, not
                                      withdrawn): reviewing it is their job
-anyone who may read it, outside      everything once it is ``approved`` or ``released``;
-                                     otherwise the state, the dates and the count of
-                                     files only, with a sentence saying where to look
+anyone who may read it, outside      everything once a checker has reviewed it and not
+                                     refused it (``returned``: the checker's comments are
+                                     for the researcher to act on) or it is ``approved``
+                                     or ``released``; otherwise (a draft, one being checked
+                                     or in review, a rejected or withdrawn one) the state,
+                                     the dates and the count of files only, with a
+                                     sentence saying where to look
 ===================================  =====================================================
 
 "Inside" is :class:`airlock.origin.Origin`, decided once per call.  The pages are
@@ -28,17 +32,17 @@ from airlock.db.models import Request, Vote
 from airlock.domain.states import State
 from airlock.origin import Origin
 
-RELEASED_OR_APPROVED = frozenset({State.APPROVED.value, State.RELEASED.value})
+SHOWN_OUTSIDE = frozenset({State.RETURNED.value, State.APPROVED.value, State.RELEASED.value})
 NEVER_REVIEWED = frozenset({State.DRAFT.value, State.WITHDRAWN.value})
 HIDDEN = ("What this request holds (file names, contexts, justifications, check results and "
-          "comments) is shown only inside the workspace that wrote it until a checker "
-          "approves it: open it from your workspace (tre airlock status).")
+          "comments) is shown only inside the workspace that wrote it until a checker has "
+          "reviewed it: open it from your workspace (tre airlock status).")
 
 
 def content_visible(state: str, *, requester: bool, origin: Origin, reviewer: bool) -> bool:
     if requester and origin is Origin.WORKSPACE:
         return True
-    if state in RELEASED_OR_APPROVED:
+    if state in SHOWN_OUTSIDE:
         return True
     return reviewer and state not in NEVER_REVIEWED
 

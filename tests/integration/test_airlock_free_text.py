@@ -1,8 +1,8 @@
 """Free text is data leaving the TRE (issue 10): every free-text field is bounded and
 scanned, and what a request holds is readable from outside only once a checker has
-approved it.  The API test client calls from a workspace network (inside); ``outside``
-is a client on the same app with no workspace address, as a laptop or the hub's
-proxy would be."""
+reviewed it (and not refused it).  The API test client calls from a workspace network
+(inside); ``outside`` is a client on the same app with no workspace address, as a laptop
+or the hub's proxy would be."""
 
 from __future__ import annotations
 

@@ -50,7 +50,9 @@ def test_pages_for_the_right_roles(env: tuple[Api, Harness]) -> None:
     r = alice.get(f"/requests/{rid}")
     assert r.status_code == 200 and "You made this request" in r.text
     assert 'class="vote stack"' not in r.text
-    assert "File contents are shown to the request&#39;s reviewers only" in r.text
+    # in review, from her browser (outside): not even the files' names, only where to look
+    assert "shown only inside the workspace that wrote it" in r.text
+    assert req["files"][0]["name"] not in r.text
     assert zoe.get(f"/requests/{rid}").status_code == 404  # another project's: no such thing
     assert zoe.get("/queue").status_code == 403
     assert alice.get("/requests/0123456789abcdef0123456789abcdef").status_code == 404
@@ -108,16 +110,12 @@ def test_everything_typed_is_shown_as_text(env: tuple[Api, Harness], tmp_path: P
                                                  "choice": "request_changes",
                                                  "comment": HOSTILE})
         assert r.status_code == 303, r.text
-    html = carol.get(f"/requests/{rid}").text
-    assert "<script>alert" not in html and "<b>bold</b>" not in html
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
-    assert "=HYPERLINK(" in html and "<a href=\"http://evil" not in html
-    # The requester's browser is outside the TRE: a returned request's text (hers and the
-    # reviewers') is shown only in her workspace, so none of it reaches these pages.
-    for path in ("/mine", f"/requests/{rid}"):
-        html = Pages(h.app, "alice").get(path).text
-        assert "<script>alert" not in html and "&lt;script&gt;alert" not in html, path
-        assert "=HYPERLINK(" not in html and "shown only inside the workspace" in html, path
+    for who, path in (("carol", f"/requests/{rid}"), ("alice", "/mine"),
+                      ("alice", f"/requests/{rid}")):
+        html = (carol if who == "carol" else Pages(h.app, "alice")).get(path).text
+        assert "<script>alert" not in html and "<b>bold</b>" not in html, (who, path)
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html, (who, path)
+        assert "=HYPERLINK(" in html and "<a href=\"http://evil" not in html
     page = carol.get(f"/requests/{rid}").text
     assert "<img src=x" not in page and page.count("&lt;img src=x onerror=alert(1)&gt;") == 2
     assert "=HYPERLINK(1)&amp;co&#39;s table.csv" in page  # a file name

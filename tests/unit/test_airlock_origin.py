@@ -86,7 +86,7 @@ def test_the_hub_answer_says_the_credential() -> None:
     ("draft", True, Origin.OUTSIDE, False, False),
     ("draft", False, Origin.OUTSIDE, True, False),  # a draft was never sent for review
     ("rejected", True, Origin.OUTSIDE, False, False),
-    ("returned", True, Origin.OUTSIDE, False, False),
+    ("returned", True, Origin.OUTSIDE, False, True),  # reviewed: comments to act on
     ("in_review", False, Origin.OUTSIDE, True, True),
     ("in_review", False, Origin.WORKSPACE, False, False),  # a colleague's workspace
     ("withdrawn", False, Origin.OUTSIDE, True, False),

@@ -52,30 +52,36 @@ _MONTHS = (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep
 _MONTH = rb"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?"
 _ORD = rb"(?:st|nd|rd|th)?"
 
+# A look-behind placed after a pattern's first character, not before it, lets the regex
+# engine skip ahead to candidates (measured: about twice as fast on ordinary text).
 # Not after "<digit>.": the fractional part of a number is no record number.
-_NHS = re.compile(rb"(?<![0-9])(?<![0-9]\.)([0-9]{3})([ -]?)([0-9]{3})\2([0-9]{4})(?![0-9])")
-_DIGITS = re.compile(rb"(?<![0-9])(?<![0-9]\.)[0-9]{11,}")
-_DATE_YMD = re.compile(rb"(?<![0-9])((?:19|20)[0-9]{2})([-/.])([0-9]{1,2})\2([0-9]{1,2})"
+_NHS = re.compile(rb"([0-9](?<![0-9]{2})(?<![0-9]\.[0-9])[0-9]{2})([ -]?)([0-9]{3})\2([0-9]{4})"
+                  rb"(?![0-9])")
+_DIGITS = re.compile(rb"[0-9](?<![0-9]{2})(?<![0-9]\.[0-9])[0-9]{10,}")
+_DATE_YMD = re.compile(rb"((?:19|20)(?<![0-9]{3})[0-9]{2})([-/.])([0-9]{1,2})\2([0-9]{1,2})"
                        rb"(?![0-9])")
 # Two-digit years only with slashes (1.2.24 is more often a version than a date).
-_DATE_DMY = re.compile(rb"(?<![0-9.])([0-9]{1,2})([-/.])([0-9]{1,2})\2((?:19|20)?[0-9]{2})"
-                       rb"(?![0-9])")
-_DATE_WORDS = re.compile(
-    rb"(?<![0-9])([0-9]{1,2})" + _ORD + rb"[ -]{1,3}(?:of[ ]{1,3})?" + _MONTH
-    + rb",?[ -]{1,3}((?:19|20)[0-9]{2})(?![0-9])|(?<![a-z])" + _MONTH + rb"[ ]{1,3}([0-9]{1,2})"
-    + _ORD + rb",?[ ]{1,3}((?:19|20)[0-9]{2})(?![0-9])")
-_POSTCODE = re.compile(
-    rb"(?<![a-z0-9])(?:[a-pr-uwyz][0-9][0-9a-hjkpstuw]?|[a-pr-uwyz][a-hk-y][0-9][0-9abehmnprvwxy]?)"
-    rb"[ ]?[0-9][abd-hjlnp-uw-z]{2}(?![a-z0-9])")
-_EMAIL = re.compile(rb"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}"
-                    rb"(?:\.[A-Za-z0-9-]{1,63}){1,8}")
+_DATE_DMY = re.compile(rb"([0-9](?<![0-9.][0-9])[0-9]?)([-/.])([0-9]{1,2})\2"
+                       rb"((?:19|20)?[0-9]{2})(?![0-9])")
+_DATE_DAY_MONTH = re.compile(rb"([0-9](?<![0-9]{2})[0-9]?)" + _ORD + rb"[ -]{1,3}(?:of[ ]{1,3})?"
+                             + _MONTH + rb",?[ -]{1,3}((?:19|20)[0-9]{2})(?![0-9])")
+_DATE_MONTH_DAY = re.compile(rb"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?<![a-z]{4})"
+                             rb"[a-z]{0,6}\.?[ ]{1,3}([0-9]{1,2})" + _ORD
+                             + rb",?[ ]{1,3}((?:19|20)[0-9]{2})(?![0-9])")
+# A postcode is found from its inward code (a digit and two letters: few candidates),
+# then its outward code is matched in the few characters before it.
+_INWARD = re.compile(rb"[0-9][abd-hjlnp-uw-z]{2}(?![a-z0-9])")
+_OUTWARD = re.compile(rb"(?:^|[^a-z0-9])(?:[a-pr-uwyz][0-9][0-9a-hjkpstuw]?"
+                      rb"|[a-pr-uwyz][a-hk-y][0-9][0-9abehmnprvwxy]?) ?$")
+# Found from its '@' (a literal: fast), then its local part is checked behind it.
+_EMAIL = re.compile(rb"@(?<=[A-Za-z0-9._%+-]@)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
 # '/' (standard base64) splits tokens, so paths do not look encoded; a base64 payload
 # still yields tokens of about 64 characters between its slashes.
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9+_-])[A-Za-z0-9+_-]{32,}={0,2}")
 # Each starts with a literal, which the regex engine looks for before trying a match.
 _ESCAPED = (re.compile(rb"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2}){15,}"),
             re.compile(rb"\\x[0-9A-Fa-f]{2}(?:\\x[0-9A-Fa-f]{2}){15,}"),
-            re.compile(rb"(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}(?:[ :][0-9A-Fa-f]{2}){31,}"
+            re.compile(rb"[0-9A-Fa-f](?<![0-9A-Fa-f]{2})[0-9A-Fa-f](?:[ :][0-9A-Fa-f]{2}){31,}"
                        rb"(?![0-9A-Fa-f])"))
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 _DELIMITERS = ((b",", "commas"), (b"\t", "tabs"), (b";", "semicolons"), (b"|", "bars"))
@@ -188,13 +194,16 @@ def _identifiers(data: bytes) -> Iterator[tuple[int, str]]:
         a, b = int(m.group(1)), int(m.group(3))
         if _full_date(2000, b, a) or _full_date(2000, a, b):  # day/month or month/day
             yield m.start(), "a full date (day, month and year)"
-    for m in _matches(_DATE_WORDS, low):
-        day, month = (m.group(1), m.group(2)) if m.group(1) is not None else \
-            (m.group(5), m.group(4))
-        if _full_date(2000, _MONTHS.index(month[:3]) + 1, int(day)):
+    for m in _matches(_DATE_DAY_MONTH, low):
+        if _full_date(2000, _MONTHS.index(m.group(2)[:3]) + 1, int(m.group(1))):
             yield m.start(), "a full date (day, month and year)"
-    for m in _matches(_POSTCODE, low):
-        yield m.start(), "a full UK postcode"
+    for m in _matches(_DATE_MONTH_DAY, low):
+        if _full_date(2000, _MONTHS.index(m.group(1)[:3]) + 1, int(m.group(2))):
+            yield m.start(), "a full date (day, month and year)"
+    for m in _matches(_INWARD, low):
+        before = _OUTWARD.search(low, max(0, m.start() - 6), m.start())
+        if before is not None:  # (the inward code's offset: the same line, never a newline)
+            yield m.start(), "a full UK postcode"
     for m in _matches(_EMAIL, data):
         yield m.start(), "an e-mail address"
 
@@ -203,9 +212,11 @@ def _encoded_findings(data: bytes, lines: _Lines, rules: ScanRules) -> list[Find
     """Encoded tokens, once there is enough of them to carry data (one long token, or
     many short ones: a payload wrapped at 64 or 76 columns), as blocks of lines."""
     spans: list[tuple[int, int, int]] = []  # (first line, last line, characters)
-    for m in _TOKEN.finditer(data):  # every token: the total counts
+    for m in _TOKEN.finditer(data):  # every token until MAX_MATCHES encoded ones: enough
         if _encoded(m.group(0)):
             spans.append((lines.of(m.start()), lines.of(m.end()), m.end() - m.start()))
+            if len(spans) >= MAX_MATCHES:
+                break
     total = sum(n for _, _, n in spans)
     out: list[Finding] = []
     longest = max((n for _, _, n in spans), default=0)

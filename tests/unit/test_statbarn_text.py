@@ -194,3 +194,9 @@ def test_text_over_the_scan_limit_fails_with_the_limit_in_mb(tmp_path: Path) -> 
     a = sb.check_file(path, profile=DEFAULT)
     assert a.verdict.value == "fail"
     assert "8 MB" in a.check(IDENTIFIERS).summary  # type: ignore[union-attr]
+
+
+def test_postcode_at_the_start_of_a_line_and_of_the_text() -> None:
+    found = scan("SW1A 1AA\nfirst\nM1 1AE is in Manchester\nxM1 1AE is not one\n")
+    assert [(f.line, f.what) for f in found] == [(1, "a full UK postcode"),
+                                                 (3, "a full UK postcode")]

@@ -2,10 +2,14 @@
 
 A call is from **inside** a workspace (:attr:`Origin.WORKSPACE`) only when both say so:
 
-- the **network**: the connection's own peer address (never a forwarded header,
-  which the caller writes) is in one of the workspace networks' subnets
-  (``TRE_AIRLOCK_WORKSPACE_NETWORKS``).  The hub's proxy, which carries every
-  browser's traffic, connects from loopback, which is never a workspace network;
+- the **network**: the connection's peer address is in one of the workspace
+  networks' subnets (``TRE_AIRLOCK_WORKSPACE_NETWORKS``) and the call came
+  straight from there: a call that carries ``X-Forwarded-For`` or ``Forwarded``
+  came through a proxy, or says it did, so it is outside.  (``tre airlock serve``
+  lets uvicorn take the client's address from those headers when the peer is
+  loopback, the hub's proxy; a workspace reaches the airlock directly, never
+  through the proxy.)  The proxy, which carries every browser's traffic, connects
+  from loopback, which is never a workspace network;
 - the **credential**: a hub API token, which is what a workspace holds
   (``JUPYTERHUB_API_TOKEN``).  A browser session (the pages' cookie, or a hub OAuth
   token, which has a ``session_id``) is outside wherever it comes from: the browser
@@ -52,9 +56,10 @@ def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
 
 
 def origin_of(address: str | None, credential: Credential,
-              networks: Sequence[Network]) -> Origin:
-    """The one decision: inside only for a hub API token from a workspace network."""
-    if credential is not Credential.API_TOKEN or not address or not networks:
+              networks: Sequence[Network], *, forwarded: bool = False) -> Origin:
+    """The one decision: inside only for a hub API token straight from a workspace
+    network.  ``forwarded``: the call carries a forwarding header."""
+    if credential is not Credential.API_TOKEN or forwarded or not address or not networks:
         return Origin.OUTSIDE
     try:
         ip = ipaddress.ip_address(address)

@@ -30,7 +30,9 @@ async def current_user(request: Request) -> User:
     user = await identity.authenticate(token)
     networks = get_ctx(request).settings.workspace_networks
     address = request.client.host if request.client is not None else None
-    return replace(user, origin=origin_of(address, user.credential, networks))
+    forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    return replace(user, origin=origin_of(address, user.credential, networks,
+                                          forwarded=forwarded))
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

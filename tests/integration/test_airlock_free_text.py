@@ -45,6 +45,11 @@ def test_who_calls_from_where(env: tuple[Api, Api, Harness]) -> None:
     forged = outside.get("alice", "/api/me", headers={"X-Forwarded-For": "172.30.0.9",
                                                       "X-Real-IP": "172.30.0.9"})
     assert forged.json()["origin"] == "outside"
+    # and one that came through a proxy (or says so) is not straight from a workspace
+    proxied = inside.get("alice", "/api/me", headers={"X-Forwarded-For": "10.1.2.3"})
+    assert proxied.json()["origin"] == "outside"
+    assert inside.get("alice", "/api/me", headers={"Forwarded": "for=10.1.2.3"}
+                      ).json()["origin"] == "outside"
 
 
 def test_a_drafts_content_is_readable_inside_and_not_outside(env: tuple[Api, Api, Harness]

@@ -39,6 +39,10 @@ def test_origin_of(address: str | None, credential: Credential, nets: tuple[obje
     assert origin_of(address, credential, nets) is expected  # type: ignore[arg-type]
 
 
+def test_a_forwarded_call_is_outside() -> None:
+    assert origin_of("172.30.4.9", API, NETS, forwarded=True) is Origin.OUTSIDE
+
+
 def test_loopback_is_never_inside_even_if_configured() -> None:
     assert origin_of("127.0.0.5", API, parse_networks(["127.0.0.0/8"])) is Origin.OUTSIDE
 
@@ -97,3 +101,12 @@ def test_content_visible(state: str, requester: bool, origin: Origin, reviewer: 
                          shown: bool) -> None:
     assert content_visible(state, requester=requester, origin=origin,
                            reviewer=reviewer) is shown
+
+
+def test_the_cli_says_where_to_look_for_hidden_content() -> None:
+    from airlock.visibility import HIDDEN
+    from tre.cli_airlock import _summary
+
+    hidden = {"id": "r1", "state": "rejected", "project": "p", "files": [], "file_count": 2,
+              "decision": {"outcome": "rejected", "by": "automatic"}, "content_hidden": HIDDEN}
+    assert _summary(hidden) == ["request r1: rejected (p, 2 file(s))", f"  {HIDDEN}"]

@@ -23,6 +23,7 @@ by a look-behind to the start of its run, so a pathological input costs one pass
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -330,8 +331,52 @@ def text_reason(suffix: str) -> str:
         "statbarn cannot check free text"
 
 
+MAX_JSON_NODES = 200_000  # values looked at in a JSON document: bounded work
+
+
+def _uniform(items: list[object]) -> int:
+    """The number of fields when every item is a record of the same fields (objects
+    with the same keys, or arrays of the same length), at least two; else 0."""
+    first = items[0]
+    if isinstance(first, dict) and len(first) >= 2:
+        keys = first.keys()
+        return len(first) if all(isinstance(i, dict) and i.keys() == keys for i in items) else 0
+    if isinstance(first, list) and len(first) >= 2:
+        n = len(first)
+        return n if all(isinstance(i, list) and len(i) == n for i in items) else 0
+    return 0
+
+
+def json_records(data: bytes, rules: ScanRules = FILE_RULES) -> list[Finding]:
+    """Lists of records in a JSON document (``to_json(orient="records")`` of row-level
+    data), wherever they are and however the document is laid out.  Walked without
+    recursion, at most ``MAX_JSON_NODES`` values; not JSON: no finding here."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return []
+    lines = data.count(b"\n") + 1
+    out: list[Finding] = []
+    stack: list[object] = [doc]
+    seen = 0
+    while stack and seen < MAX_JSON_NODES:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            fields = _uniform(node) if len(node) >= rules.record_lines else 0
+            if fields:  # where it is is not said: the keys on the way could be data
+                out.append(Finding(ROW_LEVEL, 1, f"a list of {len(node)} records with the same "
+                                   f"{fields} fields (row-level data: export tables as CSV "
+                                   "to have them checked)", lines))
+            else:
+                stack.extend(node)
+    return out
+
+
 def assess_text(data: bytes, name: str | None, profile: Profile, reason: str,
-                size: int | None = None) -> Assessment:
+                size: int | None = None, *, is_json: bool = False) -> Assessment:
     """A text output's assessment: failing with the lines named when the scan finds
     anything; otherwise a person reviews it (``reason`` says why statbarn cannot).
     ``size``: the file's size when ``data`` is only its first ``MAX_TEXT_BYTES + 1``."""
@@ -345,7 +390,10 @@ def assess_text(data: bytes, name: str | None, profile: Profile, reason: str,
                "summarise it or split it into smaller files.")
         checks = [review, whole_output_check(IDENTIFIERS, Verdict.FAIL, why, why)]
     else:
-        checks = [review, *text_checks(scan(data, FILE_RULES))]
+        found = scan(data, FILE_RULES)
+        if is_json:
+            found += json_records(data, FILE_RULES)
+        checks = [review, *text_checks(found)]
     return Assessment(statbarn=Statbarn.UNKNOWN, profile=profile, file=name, checks=checks)
 
 
@@ -354,4 +402,5 @@ def assess_text_file(path: Path, profile: Profile, reason: str | None = None) ->
     size = path.stat().st_size
     with open(path, "rb") as fh:
         data = fh.read(MAX_TEXT_BYTES + 1)
-    return assess_text(data, path.name, profile, reason or text_reason(path.suffix), size)
+    return assess_text(data, path.name, profile, reason or text_reason(path.suffix), size,
+                       is_json=path.suffix.lower() == ".json")

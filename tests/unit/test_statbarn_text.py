@@ -200,3 +200,23 @@ def test_postcode_at_the_start_of_a_line_and_of_the_text() -> None:
     found = scan("SW1A 1AA\nfirst\nM1 1AE is in Manchester\nxM1 1AE is not one\n")
     assert [(f.line, f.what) for f in found] == [(1, "a full UK postcode"),
                                                  (3, "a full UK postcode")]
+
+
+def test_json_lists_of_records_are_row_level_however_laid_out(tmp_path: Path) -> None:
+    import json
+
+    people = [{"age": 30 + i % 40, "sex": "FM"[i % 2], "ward": f"W{i % 7}"} for i in range(25)]
+    for text in (json.dumps(people), json.dumps({"data": {"rows": people}}, indent=2),
+                 json.dumps([[p["age"], p["sex"]] for p in people])):
+        path = tmp_path / "out.json"
+        path.write_text(text)
+        a = sb.check_file(path, profile=DEFAULT)
+        assert a.verdict.value == "fail"
+        flags = a.check(ROW_LEVEL).cells  # type: ignore[union-attr]
+        assert len(flags) == 1 and "a list of 25 records with the same" in flags[0].message
+    fine = {"coef": [{"term": "age", "estimate": 0.3}, {"term": "sex", "estimate": -0.1}],
+            "n": 2000}
+    path.write_text(json.dumps(fine))
+    assert sb.check_file(path, profile=DEFAULT).verdict.value == "escalate"
+    path.write_text("[" * 100_000 + "]" * 100_000)  # too deep to parse: no crash
+    assert sb.check_file(path, profile=DEFAULT).verdict.value == "escalate"

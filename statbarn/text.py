@@ -332,6 +332,9 @@ def text_reason(suffix: str) -> str:
 
 
 MAX_JSON_NODES = 200_000  # values looked at in a JSON document: bounded work
+# Parsed for lists of records only up to this size: parsed JSON takes up to ~20 times
+# its size in memory ("[{},{},...]"); larger documents get the line scan alone.
+MAX_JSON_BYTES = 2 * 1024**2
 
 
 def _uniform(items: list[object]) -> int:
@@ -350,7 +353,10 @@ def _uniform(items: list[object]) -> int:
 def json_records(data: bytes, rules: ScanRules = FILE_RULES) -> list[Finding]:
     """Lists of records in a JSON document (``to_json(orient="records")`` of row-level
     data), wherever they are and however the document is laid out.  Walked without
-    recursion, at most ``MAX_JSON_NODES`` values; not JSON: no finding here."""
+    recursion, at most ``MAX_JSON_NODES`` values of a document of at most
+    ``MAX_JSON_BYTES``; not JSON: no finding here."""
+    if len(data) > MAX_JSON_BYTES:
+        return []
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError):

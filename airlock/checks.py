@@ -7,8 +7,11 @@
   (differencing), and a failing table gets a safe alternative (suppressed).
 - Notebooks: every embedded table and image is checked like a file; the
   notebook itself escalates, since it holds code and free text.
-- Images, PDFs, text, JSON and spreadsheets escalate: statbarn cannot check
-  them, and DESIGN.md section 4 says an uncheckable file is never a pass.
+- Text, JSON and Markdown are scanned for direct identifiers, encoded data and
+  rows of records (:mod:`statbarn.text`, as ``tre check`` does): a finding fails
+  the file with its lines named; otherwise they escalate.
+- Images, PDFs and spreadsheets escalate: statbarn cannot check them, and
+  DESIGN.md section 4 says an uncheckable file is never a pass.
 
 The profile is always passed explicitly: a sidecar records the profile of the
 researcher's own session, which must not decide.
@@ -43,6 +46,7 @@ from statbarn.profile import Profile
 from statbarn.reading import read_delimited, read_parquet
 from statbarn.result import STATBARN_VERSION, Assessment
 from statbarn.tables import TableOutput, assessment_for
+from statbarn.text import assess_text_file
 
 MAX_REASONS = 20
 _WHY: dict[Kind, str] = {
@@ -176,6 +180,11 @@ class CheckRunner:
             return self._table(s)
         if s.kind is Kind.NOTEBOOK:
             return self._notebook(s)
+        if s.kind in (Kind.TEXT, Kind.MARKDOWN, Kind.JSON):
+            # Scanned for identifiers, encoded data and records as `tre check` does
+            # (statbarn.text): a finding fails the file, with its lines named.
+            return self._result([self._record("file", assess_text_file(s.path, self.profile,
+                                                                       _WHY[s.kind]))])
         return self._result([self._record("file", uncheckable(s.name, self.profile, _WHY[s.kind]))])
 
     # ---- tables ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import httpx
 
+from airlock.origin import Credential, Origin
 from tre.settings import SettingsError
 
 MAX_CACHE = 4096
@@ -34,6 +35,11 @@ MAX_CACHE = 4096
 class User:
     name: str
     kind: str = "user"  # "user" or "service", as the hub says
+    # What the caller authenticated with, and where the call comes from.  An identity
+    # says the credential; airlock.api.deps sets the origin (airlock.origin.origin_of),
+    # per call, from the connection.  Unknown is outside.
+    credential: Credential = Credential.UNKNOWN
+    origin: Origin = Origin.OUTSIDE
 
 
 class IdentityError(Exception):
@@ -81,10 +87,20 @@ class DevTokenIdentity:
                 found = user
         if found is None:
             raise IdentityError("unknown token")
-        return User(found)
+        return User(found, credential=Credential.API_TOKEN)
 
     async def aclose(self) -> None:
         return None
+
+
+def _credential(kind: str, session_id: object) -> Credential:
+    """What the hub's answer says the token is: a service's, a browser's (OAuth tokens
+    carry the login session's id), or an API token (a workspace's or a user's)."""
+    if kind == "service":
+        return Credential.SERVICE
+    if kind != "user":
+        return Credential.UNKNOWN
+    return Credential.BROWSER if session_id else Credential.API_TOKEN
 
 
 class HubIdentity:
@@ -136,7 +152,8 @@ class HubIdentity:
                 f"this token does not grant access to the {self.service_name} service "
                 f"(it needs the scope access:services!service={self.service_name})"
             )
-        user = User(name, str(model.get("kind", "user")))
+        kind = str(model.get("kind", "user"))
+        user = User(name, kind, credential=_credential(kind, model.get("session_id")))
         if len(self._cache) >= MAX_CACHE:
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             if len(self._cache) >= MAX_CACHE:

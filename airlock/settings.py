@@ -16,6 +16,10 @@ from there.  Nothing is read at import time: call :func:`load_airlock_settings`.
 ``TRE_AIRLOCK_MAX_REQUEST_BYTES``   largest request (default ``TRE_MAX_REQUEST_BYTES``)
 ``TRE_AIRLOCK_MAX_FILES``           most files in one request (50)
 ``TRE_AIRLOCK_MAX_CHECK_BYTES``     larger tables are escalated unread (32 MiB)
+``TRE_AIRLOCK_MAX_TEXT_CHARS``      longest free-text field: context, justification,
+                                    population, comment, file name (4000 characters)
+``TRE_AIRLOCK_WORKSPACE_NETWORKS``  JSON list of the workspace networks' subnets
+                                    (CIDR): calls from there are *inside* (none)
 ``TRE_AIRLOCK_CHECK_CONCURRENCY``   uploads checked and recorded at once, per process (2)
 ``TRE_AIRLOCK_HOST`` / ``_PORT``    where ``tre airlock serve`` listens (127.0.0.1:8090)
 ``TRE_AIRLOCK_BASE_PATH``           URL prefix of every route (default: the hub's
@@ -43,6 +47,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from airlock.origin import Network, parse_networks
 from tre.settings import Settings, SettingsError, get_settings
 
 ENV_PREFIX = "TRE_AIRLOCK_"
@@ -116,6 +121,13 @@ class AirlockSettings(BaseSettings):
     max_field_bytes: int = Field(
         1024**2, gt=0, description="Largest non-file form field (context, manifest), bytes."
     )
+    max_text_chars: int = Field(
+        4000, ge=200, le=20_000,
+        description="Longest free-text field a request or a vote may carry (a request's or "
+        "a file's context, an exception justification, a population, a comment, an override "
+        "reason, a file name), in characters.  Free text leaves the TRE with the request, so "
+        "it is kept to a few paragraphs and scanned for identifiers (airlock.freetext).",
+    )
     check_concurrency: int = Field(
         2, ge=1, le=64,
         description="Uploads checked and recorded at once by one server process; the "
@@ -124,6 +136,13 @@ class AirlockSettings(BaseSettings):
         "CPU (each takes longer) and stretch the database transactions that serialise "
         "behind the audit log's lock.  Raise it when very large tables often arrive "
         "together, so small requests are not queued behind them.",
+    )
+    workspace_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description='The workspace networks\' subnets, JSON ["172.30.0.0/16", ...] or '
+        "comma-separated: a hub API token from an address in one of them is a call from "
+        "inside a workspace (airlock.origin).  Empty (the default): every call is outside, "
+        "so drafts and refused requests' free text are shown to no one.",
     )
     host: str = Field("127.0.0.1", description="Address `tre airlock serve` binds to.")
     port: int = Field(8090, ge=1, le=65535, description="Port `tre airlock serve` listens on.")
@@ -180,6 +199,22 @@ class AirlockSettings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("workspace_networks", mode="before")
+    @classmethod
+    def _network_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [v for v in (p.strip() for p in text.split(",")) if v]
+        return value
+
+    @field_validator("workspace_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # refused at start-up, with the one that is wrong
+        return value
+
     @field_validator("public_url", "hub_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -205,6 +240,7 @@ class Resolved:
         self.store_dir = airlock.store_dir or platform.data_dir / "airlock" / "store"
         self.max_file_bytes = airlock.max_file_bytes or platform.max_upload_bytes
         self.max_request_bytes = airlock.max_request_bytes or platform.max_request_bytes
+        self.workspace_networks: tuple[Network, ...] = parse_networks(airlock.workspace_networks)
         if airlock.identity == "dev" and platform.environment != "development":
             raise SettingsError(
                 f"{ENV_PREFIX}IDENTITY=dev (static tokens) is refused when TRE_ENVIRONMENT="

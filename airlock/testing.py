@@ -45,8 +45,15 @@ def auth(user: str) -> dict[str, str]:
     return {"Authorization": f"token {user}-dev-token"}
 
 
+# The API test client calls from a workspace network, as the researcher's client does
+# (airlock.origin); a client made without ``client=`` calls from outside.
+WORKSPACE_NETWORK = "172.30.0.0/16"
+WORKSPACE_ADDRESS = ("172.30.0.7", 50000)
+
+
 def settings_for(db_url: str, data_dir: Path, **airlock: Any) -> Resolved:
     platform = load_settings(data_dir=data_dir, database_url=db_url, environment="development")
+    airlock.setdefault("workspace_networks", [WORKSPACE_NETWORK])
     return load_airlock_settings(platform, identity="dev", dev_tokens=TOKENS, **airlock)
 
 
@@ -189,12 +196,14 @@ class Api:
 
 @contextmanager
 def api_env(db_url: str, data_dir: Path, **kwargs: Any) -> Iterator[tuple[Api, Harness]]:
-    """An app (see :func:`airlock_app`) and an API client on it, for route tests."""
+    """An app (see :func:`airlock_app`) and an API client on it, for route tests.  The
+    client calls from inside a workspace (:data:`WORKSPACE_ADDRESS`), as researchers do."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx is what we ship
         from starlette.testclient import TestClient
 
-    with airlock_app(db_url, data_dir, **kwargs) as h, TestClient(h.app) as client:
+    with airlock_app(db_url, data_dir, **kwargs) as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h

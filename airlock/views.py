@@ -15,6 +15,7 @@ from typing import Any
 from airlock.db.models import Release, Request, RequestFile, Vote
 from airlock.domain import review
 from airlock.domain.states import owner_of
+from airlock.visibility import hidden_view
 from tre.clock import utc
 
 
@@ -56,9 +57,12 @@ def file_view(f: RequestFile, *, checks: bool) -> dict[str, Any]:
 
 
 def request_view(
-    req: Request, viewer: str, *, votes: Sequence[Vote] = (), release: Release | None = None,
-    detail: bool = True, base: str = "",
+    req: Request, viewer: str, *, content: bool, votes: Sequence[Vote] = (),
+    release: Release | None = None, detail: bool = True, base: str = "",
 ) -> dict[str, Any]:
+    """``content``: whether this viewer, from where they call, may see what the request
+    holds (:func:`airlock.visibility.content_visible`); if not, only its state, dates
+    and number of files are shown."""
     url = f"{base}/api/requests/{req.id}"
     out: dict[str, Any] = {
         "id": req.id, "project": req.project, "dataset": req.dataset,
@@ -85,4 +89,4 @@ def request_view(
             "votes": review.visible_votes([_vote(v) for v in votes], viewer,
                                           outcome.quorum_reached),
         }
-    return out
+    return out if content else hidden_view(out)

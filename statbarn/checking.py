@@ -24,6 +24,7 @@ from statbarn.profile import Profile, load_profile, profile_from_mapping
 from statbarn.reading import read_delimited, read_parquet, sniff_kind
 from statbarn.result import Assessment
 from statbarn.tables import SIDECAR_FORMAT, SIDECAR_SUFFIX, assessment_for
+from statbarn.text import TEXT_SUFFIXES, assess_text_file
 from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict, whole_output_check
 
 MAX_SIDECAR_BYTES = 256 * 1024 * 1024
@@ -85,6 +86,8 @@ def check_file(
     with open(path, "rb") as fh:
         head = fh.read(8192)
     kind = sniff_kind(path, head)
+    if kind == "other" and path.suffix.lower() in TEXT_SUFFIXES and b"\x00" not in head:
+        return assess_text_file(path, prof)  # as the airlock checks text, JSON and Markdown
     if kind == "other":
         return uncheckable(path.name, prof, "statbarn cannot check this kind of file")
     frame = (

@@ -95,8 +95,10 @@ def serve(
 
 # ---- the researcher's client --------------------------------------------------------------------
 def _summary(req: dict[str, Any]) -> list[str]:
-    lines = [f"request {req['id']}: {req['state']} ({req['project']}, "
-             f"{len(req['files'])} file(s))"]
+    count = req.get("file_count", len(req["files"]))  # file_count: its content is hidden
+    lines = [f"request {req['id']}: {req['state']} ({req['project']}, {count} file(s))"]
+    if req.get("content_hidden"):
+        lines.append(f"  {req['content_hidden']}")
     for f in req["files"]:
         alt = f.get("alternative")
         extra = f"; safe alternative {alt['name']} ({alt['verdict']})" if alt else ""
@@ -149,7 +151,8 @@ def status(
         else:
             for req in result["requests"]:
                 typer.echo(f"{req['id']}  {req['state']:<10} {req['project']:<20} "
-                           f"{req['created_at'][:19]}  {len(req['files'])} file(s)")
+                           f"{req['created_at'][:19]}  "
+                           f"{req.get('file_count', len(req['files']))} file(s)")
 
 
 @airlock_app.command()

@@ -54,7 +54,7 @@ def health(ctx: CtxDep) -> dict[str, Any]:
 def me(ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
     """Who the caller is, and where they hold roles (for clients and the UI)."""
     projects = ctx.authz.domains_of(user.name)
-    return {"name": user.name, "kind": user.kind,
+    return {"name": user.name, "kind": user.kind, "origin": user.origin.value,
             "roles": {p: ctx.authz.roles_in(user.name, p) for p in projects}}
 
 
@@ -81,7 +81,8 @@ async def submit(request: Request, ctx: CtxDep, user: CurrentUser) -> JSONRespon
                                ctx.store, limits, early)
         try:
             view = await anyio.to_thread.run_sync(
-                functools.partial(actions.submit_upload, ctx, user.name, upload, work),
+                functools.partial(actions.submit_upload, ctx, user.name, upload, work,
+                                  user.origin),
                 limiter=_checking(request, ctx))
         finally:
             upload.discard()
@@ -102,37 +103,37 @@ def list_requests(
     if scope == "project" and not project:
         raise IntakeError(422, "scope=project needs project=...", "missing_field")
     return queries.list_views(ctx, user.name, scope=scope, project=project, states=state,
-                              limit=limit, offset=offset)
+                              limit=limit, offset=offset, origin=user.origin)
 
 
 @router.get("/api/requests/{request_id}", tags=["requests"])
 def get_request(request_id: str, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return queries.get_view(ctx, user.name, request_id)
+    return queries.get_view(ctx, user.name, request_id, user.origin)
 
 
 @router.get("/api/requests/{request_id}/history", tags=["requests"])
 def get_history(request_id: str, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
     """The audit trail of the request and its release."""
-    return {"events": queries.history(ctx, user.name, request_id)}
+    return {"events": queries.history(ctx, user.name, request_id, user.origin)}
 
 
 @router.post("/api/requests/{request_id}/submit", tags=["requests"])
 def submit_draft(request_id: str, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
     actions.submit_draft(ctx, user.name, request_id)
-    return queries.get_view(ctx, user.name, request_id)
+    return queries.get_view(ctx, user.name, request_id, user.origin)
 
 
 @router.post("/api/requests/{request_id}/withdraw", tags=["requests"])
 def withdraw(request_id: str, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
     actions.withdraw(ctx, user.name, request_id)
-    return queries.get_view(ctx, user.name, request_id)
+    return queries.get_view(ctx, user.name, request_id, user.origin)
 
 
 @router.post("/api/requests/{request_id}/resubmit-safe-alternative", status_code=201,
              tags=["requests"])
 def resubmit(request_id: str, ctx: CtxDep, user: CurrentUser) -> JSONResponse:
     """Turn a rejected (or returned) request's safe alternatives into a new request."""
-    view = actions.resubmit_safe_alternative(ctx, user.name, request_id)
+    view = actions.resubmit_safe_alternative(ctx, user.name, request_id, user.origin)
     return JSONResponse(view, status_code=201, headers={"Location": view["links"]["self"]})
 
 
@@ -159,7 +160,7 @@ def vote(request_id: str, body: VotesIn, ctx: CtxDep, user: CurrentUser) -> dict
     ballots = [voting.Ballot(v.file_id, v.choice, v.comment, v.override_reason)
                for v in body.votes]
     voting.cast(ctx, user.name, request_id, ballots)
-    return queries.get_view(ctx, user.name, request_id)
+    return queries.get_view(ctx, user.name, request_id, user.origin)
 
 
 def _send(out: download.Outgoing, inline: bool) -> FileResponse:

@@ -13,6 +13,7 @@ from airlock.domain.states import Owner, State, check_transition
 from airlock.filetypes import EXTENSIONS, Kind, extension
 from airlock.intake import Upload
 from airlock.names import same_name_key
+from airlock.origin import Origin
 from airlock.service.context import Changes, Conflict, Ctx, move, readable, require
 from airlock.service.incoming import Incoming, Submission, from_upload
 from airlock.service.requests import (
@@ -28,9 +29,11 @@ from statbarn.tables import SIDECAR_SUFFIX
 from tre.db import transaction
 
 
-def submit_upload(ctx: Ctx, user: str, upload: Upload, work: Path) -> dict[str, Any]:
-    sub = from_upload(upload, work, ctx.settings.airlock.max_check_bytes)
-    return create_request(ctx, user, sub, work)
+def submit_upload(ctx: Ctx, user: str, upload: Upload, work: Path,
+                  origin: Origin = Origin.OUTSIDE) -> dict[str, Any]:
+    sub = from_upload(upload, work, ctx.settings.airlock.max_check_bytes,
+                      text_limit=ctx.settings.airlock.max_text_chars)
+    return create_request(ctx, user, sub, work, origin=origin)
 
 
 def withdraw(ctx: Ctx, user: str, request_id: str) -> None:
@@ -89,7 +92,8 @@ def submit_draft(ctx: Ctx, user: str, request_id: str) -> None:
     changes.publish(ctx)
 
 
-def resubmit_safe_alternative(ctx: Ctx, user: str, request_id: str) -> dict[str, Any]:
+def resubmit_safe_alternative(ctx: Ctx, user: str, request_id: str,
+                              origin: Origin = Origin.OUTSIDE) -> dict[str, Any]:
     """A new request made of the safe alternatives of the failing files (and the other
     files as they were), in one call.  A returned request is withdrawn at the same time."""
     with ctx.db() as s:
@@ -120,4 +124,5 @@ def resubmit_safe_alternative(ctx: Ctx, user: str, request_id: str) -> dict[str,
                                  alt["sidecar_sha256"], note, None, f.population))
         sub = Submission(req.project, req.dataset, False, items)
         replaces = req.id if req.state == State.RETURNED.value else None
-        return create_request(ctx, user, sub, work, derived_from=req.id, replaces=replaces)
+        return create_request(ctx, user, sub, work, derived_from=req.id, replaces=replaces,
+                              origin=origin)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from airlock.filetypes import EXTENSIONS, FormulaRefused, Kind, Refused, detect, extension
+from airlock.freetext import check_text
 from airlock.intake import IntakeError, StagedFile, Upload
 from airlock.names import same_name_key
 from airlock.store import TempBlob
@@ -23,7 +24,7 @@ from statbarn.errors import EvidenceError
 from statbarn.tables import SIDECAR_SUFFIX
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-MAX_TEXT = 20_000
+MAX_POPULATION = 500  # a label matched against the ledger's, not prose
 MANIFEST_KEYS = frozenset({"name", "context", "exception", "population"})
 
 
@@ -66,15 +67,11 @@ def check_identifier(value: str | None, what: str, required: bool) -> str | None
     return value
 
 
-def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
+def _text(value: Any, what: str, limit: int) -> str | None:
+    """A free-text field: text, bounded and scanned (airlock.freetext)."""
+    if value is not None and not isinstance(value, str):
         raise IntakeError(422, f"{what} must be text", "bad_manifest")
-    value = value.strip()
-    if len(value) > limit:
-        raise IntakeError(422, f"{what} is longer than {limit} characters", "bad_field")
-    return value or None
+    return check_text(value, what, limit)
 
 
 def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
@@ -121,8 +118,10 @@ def _readable(staged: StagedFile, kind: Kind, work: Path) -> Path:
     return link
 
 
-def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
-    """Validate an upload; nothing is stored yet (files stay in their temp files)."""
+def from_upload(upload: Upload, work: Path, max_parse_bytes: int, *,
+                text_limit: int) -> Submission:
+    """Validate an upload; nothing is stored yet (files stay in their temp files).
+    ``text_limit``: the longest free-text field (TRE_AIRLOCK_MAX_TEXT_CHARS)."""
     f = upload.fields
     sub = Submission(
         project=check_identifier(f.get("project"), "project", True) or "",
@@ -131,7 +130,9 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
     )
     if not upload.files:
         raise IntakeError(422, "the request holds no file: add at least one", "no_files")
-    default_context = _text(f.get("context"), "context")
+    for value, what in ((sub.project, "the project's name"), (sub.dataset, "the dataset's name")):
+        _text(value, what, text_limit)
+    default_context = _text(f.get("context"), "the request's context", text_limit)
     manifest = _manifest(f.get("manifest"))
     seen: dict[str, str] = {}
     for staged in upload.files:
@@ -146,9 +147,12 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
         raise IntakeError(422, f"the manifest names {sorted(unknown)[0]!r}, which is not among "
                           "the files", "bad_manifest")
     by_name: dict[str, Incoming] = {}
-    for staged in upload.files:
+    for position, staged in enumerate(upload.files, start=1):
+        # The name is not repeated: it may be what is refused.
+        _text(staged.name, f"the name of file {position}", text_limit)
         entry = manifest.get(staged.name, {})
-        context = _text(entry.get("context"), f"the context of {staged.name}") or default_context
+        context = _text(entry.get("context"), f"the context of {staged.name}",
+                        text_limit) or default_context
         if not context:
             raise IntakeError(422, f"{staged.name} has no context: say what it is and how it "
                               "was made (context, or the manifest's per-file context)",
@@ -165,8 +169,10 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
         item = Incoming(
             name=staged.name, kind=kind, size=staged.size, sha256=staged.sha256,
             path=_readable(staged, kind, work), context=context,
-            exception=_text(entry.get("exception"), f"the exception request of {staged.name}"),
-            population=_text(entry.get("population"), f"the population of {staged.name}", 500),
+            exception=_text(entry.get("exception"), f"the exception request of {staged.name}",
+                            text_limit),
+            population=_text(entry.get("population"), f"the population of {staged.name}",
+                             min(MAX_POPULATION, text_limit)),
             temp=staged.temp,
         )
         sub.files.append(item)

@@ -7,10 +7,13 @@ from typing import Any, Literal
 from sqlalchemy import or_, select
 
 from airlock.db import repo
+from airlock.db.models import Request
 from airlock.domain.review import same_user
 from airlock.domain.states import State
-from airlock.service.context import Ctx, readable, require
+from airlock.origin import Origin
+from airlock.service.context import Ctx, decide, readable, require
 from airlock.views import review_state
+from airlock.visibility import content_visible, hidden_event
 from tre.audit import AuditEvent
 from tre.authz.vocabulary import GLOBAL
 
@@ -21,14 +24,27 @@ def base_url(ctx: Ctx) -> str:
     return ctx.settings.airlock.base_path
 
 
-def get_view(ctx: Ctx, user: str, request_id: str) -> dict[str, Any]:
+def shows_content(ctx: Ctx, user: str, origin: Origin, req: Request) -> bool:
+    """Whether ``user``, calling from ``origin``, may see what ``req`` holds
+    (:func:`airlock.visibility.content_visible`; reviewers as the policy says)."""
+    requester = same_user(user, req.requester)
+    if content_visible(req.state, requester=requester, origin=origin, reviewer=False):
+        return True
+    reviewer = not requester and decide(ctx, user, req.project, "request", "review",
+                                        req.requester).allowed
+    return content_visible(req.state, requester=requester, origin=origin, reviewer=reviewer)
+
+
+def get_view(ctx: Ctx, user: str, request_id: str,
+             origin: Origin = Origin.OUTSIDE) -> dict[str, Any]:
     from airlock.views import request_view
 
     with ctx.db() as s:
         req = readable(ctx, user, repo.get_request(s, request_id, checks=True), request_id)
         votes = repo.votes_of(s, req.id)
         release = repo.release_of(s, req.id)
-        return request_view(req, user, votes=votes, release=release, base=base_url(ctx))
+        return request_view(req, user, content=shows_content(ctx, user, origin, req),
+                            votes=votes, release=release, base=base_url(ctx))
 
 
 def queue_projects(ctx: Ctx, user: str) -> list[str] | None:
@@ -42,6 +58,7 @@ def queue_projects(ctx: Ctx, user: str) -> list[str] | None:
 def list_views(
     ctx: Ctx, user: str, *, scope: Scope = "mine", project: str | None = None,
     states: list[str] | None = None, limit: int = 100, offset: int = 0,
+    origin: Origin = Origin.OUTSIDE,
 ) -> dict[str, Any]:
     from airlock.views import request_view
 
@@ -71,14 +88,18 @@ def list_views(
         counts = repo.vote_counts(s, [r.id for r in visible])
         views = []
         for r in visible:
-            view = request_view(r, user, detail=False, base=base_url(ctx))
+            view = request_view(r, user, content=shows_content(ctx, user, origin, r),
+                                detail=False, base=base_url(ctx))
             view["votes_cast"] = counts.get(r.id, 0)
             views.append(view)
     return {"requests": views, "count": len(views)}
 
 
-def history(ctx: Ctx, user: str, request_id: str) -> list[dict[str, Any]]:
-    """The audit events about a request and its release, oldest first."""
+def history(ctx: Ctx, user: str, request_id: str,
+            origin: Origin = Origin.OUTSIDE) -> list[dict[str, Any]]:
+    """The audit events about a request and its release, oldest first (their details
+    only to those who may see the request's content: they name files and quote
+    comments)."""
     with ctx.db() as s:
         req = readable(ctx, user, repo.get_request(s, request_id), request_id)
         release = repo.release_of(s, req.id)
@@ -87,6 +108,8 @@ def history(ctx: Ctx, user: str, request_id: str) -> list[dict[str, Any]]:
                                                           for i in ids)))
                            .order_by(AuditEvent.seq)).all()
         quorum = review_state(req, repo.votes_of(s, req.id)).quorum_reached
+        if not shows_content(ctx, user, origin, req):
+            return [hidden_event(e.as_dict()) for e in events]
         return [_blind(e.as_dict(), user, quorum) for e in events]
 
 

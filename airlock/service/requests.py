@@ -24,10 +24,12 @@ from airlock.domain import decisions
 from airlock.domain.states import Owner, State
 from airlock.filetypes import MEDIA_TYPES
 from airlock.intake import IntakeError
+from airlock.origin import Origin
 from airlock.service.context import SYSTEM, Changes, Ctx, move, require
 from airlock.service.incoming import Incoming, Submission
 from airlock.service.release import release_request
 from airlock.views import request_view
+from airlock.visibility import content_visible
 from statbarn.profile import Profile
 from statbarn.verdict import CheckResult
 from tre import audit
@@ -62,6 +64,7 @@ def _late_check(result: FileResult, check: CheckResult) -> None:
 def create_request(
     ctx: Ctx, user: str, sub: Submission, work: Path, *,
     derived_from: str | None = None, replaces: str | None = None,
+    origin: Origin = Origin.OUTSIDE,
 ) -> dict[str, Any]:
     """Check, store and record a new request; returns the requester's view of it."""
     decisions_made = [require(ctx, user, sub.project, "request", "create", NEW, user)]
@@ -115,7 +118,10 @@ def create_request(
             if old is not None:
                 move(ctx, s, changes, old, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
                      details={"replaced_by": req.id})
-        view = request_view(req, user, release=release, base=ctx.settings.airlock.base_path)
+        # The creator is the requester: a reviewer's view does not arise here.
+        shown = content_visible(req.state, requester=True, origin=origin, reviewer=False)
+        view = request_view(req, user, content=shown, release=release,
+                            base=ctx.settings.airlock.base_path)
     changes.publish(ctx)
     return view
 

@@ -19,6 +19,7 @@ from airlock.db import repo
 from airlock.db.models import Vote
 from airlock.domain import review
 from airlock.domain.states import Owner, State
+from airlock.freetext import check_text
 from airlock.service.context import Changes, Conflict, Ctx, move, readable, require
 from airlock.service.release import release_request
 from airlock.views import review_state
@@ -39,6 +40,16 @@ def _domain(v: Vote) -> review.Vote:
                        v.override_reason)
 
 
+def _bounded(ctx: Ctx, ballots: Sequence[Ballot]) -> list[Ballot]:
+    """Comments and override reasons are free text shown outside: bounded and scanned."""
+    limit = ctx.settings.airlock.max_text_chars
+    return [Ballot(b.file_id, b.choice,
+                   check_text(b.comment, f"the comment on file {b.file_id[:64]}", limit),
+                   check_text(b.override_reason,
+                              f"the override reason for file {b.file_id[:64]}", limit))
+            for b in ballots]
+
+
 def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> None:
     if not ballots:
         raise review.VoteError("no vote given")
@@ -47,6 +58,7 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
         req = readable(ctx, user, repo.get_request(s, request_id, lock=True, checks=True),
                        request_id)
         d = require(ctx, user, req.project, "request", "review", req.id, req.requester)
+        ballots = _bounded(ctx, ballots)
         if req.state != State.IN_REVIEW.value:
             raise Conflict(f"the request is {req.state}, not in review: no votes are taken")
         rows = repo.votes_of(s, req.id)

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from airlock.db import repo
 from airlock.db.models import LedgerEntry, Release, Request, RequestFile, Vote
 from airlock.domain.states import State
+from airlock.origin import Origin
 from airlock.service.context import Ctx, readable
-from airlock.service.queries import base_url, queue_projects
+from airlock.service.queries import base_url, queue_projects, shows_content
 from airlock.views import request_view
+from airlock.visibility import hidden_event, redact_rows
 from tre import audit
 from tre.audit import AuditEvent
 from tre.authz import Decision
@@ -46,11 +48,17 @@ def load_request(ctx: Ctx, user: str, request_id: str) -> Loaded:
         req = readable(ctx, user, repo.get_request(s, request_id, checks=True), request_id)
         votes = repo.votes_of(s, req.id)
         release = repo.release_of(s, req.id)
-        view = request_view(req, user, votes=votes, release=release, base=base_url(ctx))
+        # A browser is outside the TRE: a request's content only as airlock.visibility says.
+        shown = shows_content(ctx, user, Origin.OUTSIDE, req)
+        view = request_view(req, user, content=shown, votes=votes, release=release,
+                            base=base_url(ctx))
         ids = [req.id] + ([release.id] if release else [])
         events = [e.as_dict() for e in s.scalars(
             select(AuditEvent).where(AuditEvent.object_id.in_(ids)).order_by(AuditEvent.seq))]
         s.expunge_all()  # detached, fully loaded: the page reads them after the session
+        if not shown:
+            redact_rows(req, votes)
+            events = [hidden_event(e) for e in events]
         return Loaded(req, view, votes, events)
 
 
@@ -144,10 +152,15 @@ def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, l
         if ids:
             for v in s.scalars(select(Vote).where(Vote.request_id.in_(ids)).order_by(Vote.id)):
                 votes[v.request_id].append(v)
-        out = []
+        out, hidden = [], []
         for r in reqs:
             release = repo.release_of(s, r.id) if r.state == State.RELEASED.value else None
-            out.append((r, votes[r.id], request_view(r, user, votes=votes[r.id],
+            shown = shows_content(ctx, user, Origin.OUTSIDE, r)  # a browser is outside
+            out.append((r, votes[r.id], request_view(r, user, content=shown, votes=votes[r.id],
                                                      release=release, base=base_url(ctx))))
+            if not shown:
+                hidden.append(r)
         s.expunge_all()
+        for r in hidden:  # detached: blanking them changes nothing stored
+            redact_rows(r, votes[r.id])
         return out

@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request
-from airlock.testing import PROJECT, Api, Harness, airlock_app, auth, failing_table, safe_table
+from airlock.testing import (
+    PROJECT,
+    WORKSPACE_ADDRESS,
+    Api,
+    Harness,
+    airlock_app,
+    auth,
+    failing_table,
+    safe_table,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx is what we ship
@@ -24,7 +33,8 @@ BOUNDARY = "b0und4ry"
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
     with airlock_app(db_url, tmp_path / "data", max_file_bytes=50_000,
-                     max_request_bytes=80_000) as h, TestClient(h.app) as client:
+                     max_request_bytes=80_000) as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 

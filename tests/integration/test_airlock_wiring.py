@@ -20,7 +20,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from airlock.notify import Notifier, NotifySettings
-from airlock.testing import Api, Harness, airlock_app, failing_table, patients, safe_table
+from airlock.testing import (
+    WORKSPACE_ADDRESS,
+    Api,
+    Harness,
+    airlock_app,
+    failing_table,
+    patients,
+    safe_table,
+)
 from tre import audit
 from tre.db import Base, import_models, make_engine, transaction
 
@@ -56,7 +64,8 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
+    with airlock_app(db_url, tmp_path / "data") as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 
@@ -66,7 +75,7 @@ def test_every_state_change_reaches_the_webhook(
     url, received = receiver
     notifier = Notifier(NotifySettings(webhook_urls=[url], backoff_seconds=0.05))
     with airlock_app(db_url, tmp_path / "data", notifier=notifier) as h, \
-            TestClient(h.app) as client:
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         api = Api(client)
         released = api.submit_table("alice", safe_table(tmp_path)).json()
         rejected = api.submit_table("alice", failing_table(tmp_path)).json()
@@ -188,7 +197,8 @@ def test_notifications_come_after_the_commit(env: tuple[Api, Harness]) -> None:
             raise RuntimeError("clock failure")
 
     h.ctx.clock = Broken()  # type: ignore[assignment]
-    quiet = Api(TestClient(h.app, raise_server_exceptions=False))  # as a real server answers
+    quiet = Api(TestClient(h.app, raise_server_exceptions=False,  # as a real server answers
+                           client=WORKSPACE_ADDRESS))
     r = quiet.vote("carol", req["id"], req["files"][0]["id"], "approve")
     h.ctx.clock = original
     assert r.status_code == 500 and "Traceback" not in r.text

@@ -177,6 +177,17 @@ def test_check_small_cell_fails_with_text_report(tre: Tre, tmp_path: Path) -> No
     assert "default" in run.stdout  # the profile's name
 
 
+def test_check_text_with_an_identifier_fails_naming_the_line(tre: Tre, tmp_path: Path) -> None:
+    """As the airlock decides it (statbarn.text): exit 4, the line named, the value not."""
+    path = tmp_path / "notes.md"
+    path.write_text("# Notes\nThe first patient, 943 476 5919, was seen twice.\n")
+    run = tre("check", str(path))
+    assert run.exit_code == 4, (run.stdout, run.stderr)
+    assert "line 2: an NHS number" in run.stdout and "5919" not in run.stdout
+    path.write_text("# Notes\nCounts were rounded to 5.\n")
+    assert tre("check", str(path)).exit_code == 3  # prose: a person reads it
+
+
 def test_check_small_cell_fails_with_json(tre: Tre, tmp_path: Path) -> None:
     path = count_table(tmp_path / "unsafe.csv", UNSAFE)
     run = tre("check", str(path), "--json")

@@ -19,7 +19,7 @@ from airlock import testing as airlock_testing
 from airlock.api.app import create_app
 from airlock.db.engine import airlock_engine
 from airlock.settings import load_airlock_settings
-from airlock.testing import Api, Harness, airlock_app
+from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app
 from airlock.ui.session import COOKIE, Session, Signer
 from airlock.ui.testing import Pages, TestClient
 from tre.authz import Authz, policy_settings
@@ -37,7 +37,8 @@ CLIENT_ID = "service-airlock"
 def env(tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
     url = f"sqlite:///{tmp_path / 'tre.db'}"
     upgrade(url)
-    with airlock_app(url, tmp_path / "data") as h, TestClient(h.app) as client:
+    with airlock_app(url, tmp_path / "data") as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import statbarn as sb
-from airlock.testing import Api, Harness, airlock_app, patients, safe_table
+from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, patients, safe_table
 from airlock.ui import explain, tables
 from airlock.ui.testing import Pages, TestClient
 from tests.browser.outputs import png
@@ -30,7 +30,8 @@ def env(tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
 
     url = f"sqlite:///{tmp_path / 'tre.db'}"
     upgrade(url)
-    with airlock_app(url, tmp_path / "data") as h, TestClient(h.app) as client:
+    with airlock_app(url, tmp_path / "data") as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 
@@ -159,7 +160,8 @@ def test_queue_filters_and_counts(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tre.db'}"
     upgrade(url)
     clock = FixedClock(datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
-    with airlock_app(url, tmp_path / "data", clock=clock) as h, TestClient(h.app) as c:
+    with airlock_app(url, tmp_path / "data", clock=clock) as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as c:
         api = Api(c)
         old = api.submit("alice", [("notes.md", b"# old\n")]).json()
         clock.advance(days=4)

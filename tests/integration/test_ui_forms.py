@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request, Vote
-from airlock.testing import Api, Harness, airlock_app, failing_table, safe_table
+from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table, safe_table
 from airlock.ui.testing import Pages, TestClient
 from tre import audit
 from tre.db import transaction
@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
+    with airlock_app(db_url, tmp_path / "data") as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 
@@ -28,7 +29,7 @@ def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
 def strict(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
     with airlock_app(db_url, tmp_path / "data",
                      project_profiles={"demo-project": "strict"}) as h, \
-            TestClient(h.app) as client:
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 

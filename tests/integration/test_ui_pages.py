@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import Api, Harness, airlock_app, failing_table, safe_table
+from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table, safe_table
 from airlock.ui.testing import Pages, TestClient
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,8 @@ MARKUP = '<img src=x onerror=alert(1)>'
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
+    with airlock_app(db_url, tmp_path / "data") as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 
@@ -49,7 +50,9 @@ def test_pages_for_the_right_roles(env: tuple[Api, Harness]) -> None:
     r = alice.get(f"/requests/{rid}")
     assert r.status_code == 200 and "You made this request" in r.text
     assert 'class="vote stack"' not in r.text
-    assert "File contents are shown to the request&#39;s reviewers only" in r.text
+    # in review, from her browser (outside): not even the files' names, only where to look
+    assert "shown only inside the workspace that wrote it" in r.text
+    assert req["files"][0]["name"] not in r.text
     assert zoe.get(f"/requests/{rid}").status_code == 404  # another project's: no such thing
     assert zoe.get("/queue").status_code == 403
     assert alice.get("/requests/0123456789abcdef0123456789abcdef").status_code == 404
@@ -142,10 +145,15 @@ def test_researcher_page_lists_reasons_and_actions(env: tuple[Api, Harness],
     released = api.submit_table("alice", safe_table(tmp_path)).json()
     assert (rejected["state"], released["state"]) == ("rejected", "released")
     page = Pages(h.app, "alice").get("/mine").text
-    assert "at least 10 are needed" in page
-    assert f'action="/requests/{rejected["id"]}/resubmit"' in page
+    # A rejected request's reasons name cells by their labels, and its files are the
+    # researcher's: from outside (a browser) they are not shown; the released one is.
+    assert "at least 10 are needed" not in page and "rare.safe.csv" not in page
+    assert "shown only inside the workspace" in page
     assert f'href="/api/requests/{released["id"]}/bundle"' in page
-    assert "rare.safe.csv" in page
+    assert "by_region.csv" in page
+    inside = api.request("alice", rejected["id"]).json()  # her workspace sees everything
+    assert inside["files"][0]["alternative"]["name"] == "rare.safe.csv"
+    assert "at least 10 are needed" in str(inside["decision"])
     bob = Pages(h.app, "bob").get("/mine").text
     assert rejected["id"] not in bob
 
@@ -173,7 +181,8 @@ def test_governance_view_reads_the_stored_policy(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'tre.db'}"
     upgrade(url)
-    with airlock_app(url, tmp_path / "data", stored_policy=True) as h, TestClient(h.app):
+    with airlock_app(url, tmp_path / "data", stored_policy=True) as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS):
         page = Pages(h.app, "grace").get("/governance").text
         assert "Policy version 1" in page and "mallory" in page and "suspended" in page
 

@@ -76,8 +76,12 @@ def services(ws: WorkspaceSettings, env: dict[str, str]) -> list[dict[str, Any]]
         "command": [sys.executable, "-m", "tre.cli", "airlock", "serve"],
         # Workspaces reach it on their network's gateway, so it listens on every
         # address; the firewall limits who may connect (tre.network).
+        # A hub token from a workspace network's address is a call from inside
+        # (airlock.origin): the workspaces' own range, unless the operator set it.
         "environment": {**env, "TRE_AIRLOCK_HOST": "0.0.0.0",
-                        "TRE_AIRLOCK_PORT": str(ws.airlock_port)},
+                        "TRE_AIRLOCK_PORT": str(ws.airlock_port),
+                        "TRE_AIRLOCK_WORKSPACE_NETWORKS": env.get(
+                            "TRE_AIRLOCK_WORKSPACE_NETWORKS", ws.workspace_subnets)},
         "oauth_no_confirm": True,
         "display": True,
     }

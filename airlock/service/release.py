@@ -90,6 +90,7 @@ def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) 
     rather than flushed here, so a request created in this transaction (not inserted
     yet) is inserted before them.
     """
+    repo.lock_ledger(session, req.project)  # held already on submission; votes take it here
     release_id = uuid.uuid4().hex
     now = ctx.clock.now()
     record = build_record(session, req, release_id, now.isoformat(), SYSTEM)

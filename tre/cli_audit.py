@@ -41,8 +41,9 @@ def _guard() -> Iterator[None]:
 def _paths(public_key: Path | None) -> Any:
     from tre.notary import Paths
 
-    overrides = {"public_key_file": public_key} if public_key is not None else {}
-    return Paths.from_settings(**overrides)
+    if public_key is None:
+        return Paths.from_settings()
+    return Paths.from_settings(None, public_key_file=public_key)
 
 
 def verify_command(database: Any, public_key: Path | None, as_json: bool) -> None:

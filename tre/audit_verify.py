@@ -57,16 +57,16 @@ def load_checkpoints(paths: Paths, public: Ed25519PublicKey) -> list[Checkpoint]
 
 def verify_log(session: Session, paths: Paths | None = None) -> Verification:
     paths = paths or Paths.from_settings()
+    no_key = ""
     try:
         public = paths.public_key()
         cps = load_checkpoints(paths, public)
     except FileNotFoundError as exc:
-        has_events = session.scalar(select(AuditEvent.seq).limit(1)) is not None
-        if not has_events and not any(p.exists() for p in paths.checkpoint_files()):
-            return Verification(True, 0)  # a new installation: nothing written, nothing signed
-        return Verification(False, 0, None, f"no key to verify the checkpoints with: "
-                            f"{exc.filename} is missing (set TRE_AUDIT_PUBLIC_KEY_FILE)",
-                            "unanchored")
+        if any(p.exists() for p in paths.checkpoint_files()):
+            return Verification(False, 0, None, f"no key to verify the checkpoints with: "
+                                f"{exc.filename} is missing (set TRE_AUDIT_PUBLIC_KEY_FILE)",
+                                "unanchored")
+        cps, no_key = [], f" and no audit key ({exc.filename})"
     except (CheckpointError, ValueError) as exc:
         return Verification(False, 0, None, f"a checkpoint is not to be trusted: {exc}",
                             "forged")
@@ -127,8 +127,8 @@ def verify_log(session: Session, paths: Paths | None = None) -> Verification:
     if count and not cps:
         files = ", ".join(str(p) for p in paths.checkpoint_files())
         return Verification(False, count, 1, f"no signed checkpoint covers the log ({files}: "
-                            "missing or empty), so nothing outside the database vouches for "
-                            "it", "unanchored", 0, 0)
+                            f"missing or empty{no_key}), so nothing outside the database "
+                            "vouches for it", "unanchored", 0, 0)
     return Verification(True, count, checkpoints=len(cps), covered=covered)
 
 

@@ -141,17 +141,24 @@ def public_pem(key: Ed25519PublicKey) -> str:
 
 
 def create_private(path: Path) -> Ed25519PrivateKey:
-    """A new key, written readable by its owner only; never overwrites a file."""
+    """A new key, readable by its owner only.  Written aside and linked into place, so no
+    one ever reads half a key, and an existing file is never overwritten
+    (FileExistsError: another process made one first)."""
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, pem)
         os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(aside, path)
+    finally:
+        aside.unlink()
     return key
 
 

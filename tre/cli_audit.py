@@ -62,7 +62,8 @@ def verify_command(database: Any, public_key: Path | None, as_json: bool) -> Non
         return
     if not result.ok:
         where = f" at event {result.first_bad}" if result.first_bad else ""
-        raise _fail(f"audit log {result.attack}{where}: {result.reason}", EXIT_BROKEN)
+        raise _fail(f"audit log broken{where} ({result.attack}): {result.reason}",
+                    EXIT_BROKEN)
     line = (f"audit log intact: {result.events} event(s), checked against "
             f"{result.checkpoints} signed checkpoint(s)")
     if result.events > result.covered:

@@ -98,10 +98,14 @@ class Notary:
         with self._lock:
             if self._key is None:
                 path = self.paths.key_file
-                if path.exists():
+                try:
                     self._key = checkpoints.load_private(path)
-                else:
-                    self._key = checkpoints.create_private(path)
+                except FileNotFoundError:
+                    try:
+                        self._key = checkpoints.create_private(path)
+                    except FileExistsError:  # another process created it first
+                        self._key = checkpoints.load_private(path)
+                        return self._key
                     log.warning("audit: created a new checkpoint signing key at %s; keep its "
                                 "public key (tre audit public-key) somewhere safe", path)
             return self._key

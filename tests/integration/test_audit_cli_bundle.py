@@ -64,7 +64,7 @@ def test_verify_names_the_attack_on_the_command_line(env: tuple[Api, Harness],
         s.execute(delete(audit.AuditHead))
     code, out = tre("audit", "verify")
     assert code == 4
-    assert "error: audit log emptied at event 1: every event was deleted" in out
+    assert "error: audit log broken at event 1 (emptied): every event was deleted" in out
     code, out = tre("audit", "verify", "--json")
     assert code == 4 and json.loads(out)["attack"] == "emptied"
 

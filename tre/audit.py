@@ -5,12 +5,14 @@ exists exactly when the change it records does.  Events are the leaves of an RFC
 Merkle tree (:mod:`tre.merkle`): a leaf hashes the event alone, never its neighbours, so
 an event's hash can be computed before it has a place in the log.
 
-Places are given at the last moment.  Just before the transaction commits, once the
-change itself has been flushed (its own row locks taken), the one-row head is locked,
-the transaction's events get the next leaf indices, and the head's compact range (the
-O(log n) subtree hashes of the tree so far) moves on to the new root.  The head is
-thus held for the insert of the events and the commit only, not for the whole unit of
-work: that is the part of every request that is serialised.
+Places are given at the last moment.  On SQLite (one writer at a time anyway), just
+before the transaction commits, once the change itself has been flushed, the one-row
+head is locked, the transaction's events get the next leaf indices, and the head's
+compact range (the O(log n) subtree hashes of the tree so far) moves on to the new
+root.  On PostgreSQL the transaction takes no lock of the log's at all: its events are
+queued with provisional places and integrated into the tree after the commit, many at
+a time, by :func:`tre.audit_sequencer.integrate`.  Either way the head is held for the
+append and a commit only, never for the unit of work.
 
 After the commit the notary (:mod:`tre.notary`) signs a checkpoint of the new tree
 size and root with a key the database does not hold, and appends it to a file outside
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sqlalchemy import BigInteger, Integer, String, Text, event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from tre import merkle
@@ -40,6 +43,7 @@ PENDING = "tre.audit.pending"  # session.info: (root transaction, events without
 APPENDED = "tre.audit.appended"  # session.info: (size, root) of the tree this commit made
 NOTARY = "tre.audit.notary"  # session.info: the notary that signs checkpoints (tre.notary)
 HELD = "tre.audit.held_since"  # session.info: perf_counter() when the head was locked
+QUEUED = "tre.audit.queued"  # session.info: provisional places (PostgreSQL), to integrate
 
 
 class AuditEvent(Base):
@@ -156,6 +160,16 @@ def _place_events(session: Session) -> None:
     if pending is None or not pending[1] or pending[0] is not session.get_transaction():
         return
     session.flush()  # the change first, so its row locks are not taken under the head's
+    if session.get_bind().dialect.name == "postgresql":  # queued: see tre.audit_sequencer
+        from tre.audit_sequencer import queue_places
+
+        places = queue_places(session.connection(), len(pending[1]))
+        for ev, place in zip(pending[1], places, strict=True):
+            ev.seq, ev.hash = place, f"queued{place}"
+        session.add_all(pending[1])
+        session.flush()
+        session.info[QUEUED] = places
+        return
     session.info[HELD] = time.perf_counter()
     head = locked_head(session)
     compact = merkle.CompactRange(head.seq, [bytes.fromhex(h) for h in json.loads(head.frontier)])
@@ -179,11 +193,13 @@ class HoldStats:
     count: int = 0
     total: float = 0.0
     longest: float = 0.0
+    committing: float = 0.0  # of the total, the time spent in COMMIT (where it is known)
 
-    def add(self, seconds: float) -> None:
+    def add(self, seconds: float, committing: float = 0.0) -> None:
         self.count += 1
         self.total += seconds
         self.longest = max(self.longest, seconds)
+        self.committing += committing
 
 
 HOLDS = HoldStats()
@@ -195,27 +211,34 @@ def _checkpoint(session: Session) -> None:
     if held is not None:
         HOLDS.add(time.perf_counter() - held)
     appended = session.info.pop(APPENDED, None)
-    if appended is None:
-        return
+    queued = session.info.pop(QUEUED, None)
     try:
+        if queued is not None:
+            from tre.audit_sequencer import integrate
+
+            bind = session.get_bind()
+            appended = integrate(bind if isinstance(bind, Engine) else bind.engine, queued)
+        if appended is None:
+            return
         notary = session.info.get(NOTARY)
         if notary is None:
             from tre import notary as notary_mod
 
             notary = notary_mod.default()
         notary.checkpoint(*appended)
-    except Exception:  # the events are committed; the next commit's checkpoint covers them
-        log.exception("audit: could not write the checkpoint of tree size %d", appended[0])
+    except Exception:  # the events are committed; the next run and checkpoint cover them
+        log.exception("audit: could not sequence or checkpoint the log (appended: %s)",
+                      appended)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
-    for key in (PENDING, APPENDED, HELD):
+    for key in (PENDING, APPENDED, HELD, QUEUED):
         session.info.pop(key, None)
 
 
 def iter_events(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
-    last = 0
+    last = 0  # events still queued (negative places, PostgreSQL) are not in the tree yet
     while True:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
@@ -247,6 +270,7 @@ class Verification:
     attack: str = ""
     checkpoints: int = 0
     covered: int = 0  # events covered by the largest valid checkpoint
+    queued: int = 0  # events committed but not yet in the tree (PostgreSQL, after a crash)
 
 
 def verify(session: Session, paths: Any = None) -> Verification:

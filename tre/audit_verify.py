@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tre import checkpoints, merkle
@@ -129,7 +129,9 @@ def verify_log(session: Session, paths: Paths | None = None) -> Verification:
         return Verification(False, count, 1, f"no signed checkpoint covers the log ({files}: "
                             f"missing or empty{no_key}), so nothing outside the database "
                             "vouches for it", "unanchored", 0, 0)
-    return Verification(True, count, checkpoints=len(cps), covered=covered)
+    queued = session.scalar(select(func.count()).select_from(AuditEvent)
+                            .where(AuditEvent.seq < 0)) or 0
+    return Verification(True, count, checkpoints=len(cps), covered=covered, queued=queued)
 
 
 # ---- release bundles ----------------------------------------------------------------------------
@@ -142,13 +144,15 @@ def bundle_proof(session: Session, object_ids: list[str], paths: Paths) -> dict[
     latest checkpoint, and that checkpoint: enough to check them with the public key alone."""
     public = paths.public_key()
     cp = checkpoints.latest(paths.checkpoint_file, public)
-    events = list(session.scalars(select(AuditEvent).where(AuditEvent.object_id.in_(object_ids))
+    events = list(session.scalars(select(AuditEvent).where(AuditEvent.object_id.in_(object_ids),
+                                                           AuditEvent.seq > 0)
                                   .order_by(AuditEvent.seq)))
     newest = events[-1].seq if events else 0
     if cp is None or cp.size < newest:
         raise ProofError(f"no checkpoint covers event {newest} yet")
     leaves = [bytes.fromhex(h) for h in session.scalars(
-        select(AuditEvent.hash).where(AuditEvent.seq <= cp.size).order_by(AuditEvent.seq))]
+        select(AuditEvent.hash).where(AuditEvent.seq > 0, AuditEvent.seq <= cp.size)
+        .order_by(AuditEvent.seq))]
     if len(leaves) != cp.size or merkle.root(leaves) != cp.root:
         raise ProofError("the audit log does not match its latest checkpoint (run tre audit "
                          "verify)")

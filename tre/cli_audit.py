@@ -56,7 +56,7 @@ def verify_command(database: Any, public_key: Path | None, as_json: bool) -> Non
         typer.echo(json.dumps({"ok": result.ok, "events": result.events,
                                "first_bad": result.first_bad, "attack": result.attack,
                                "reason": result.reason, "checkpoints": result.checkpoints,
-                               "covered": result.covered}))
+                               "covered": result.covered, "queued": result.queued}))
         if not result.ok:
             raise typer.Exit(EXIT_BROKEN)
         return
@@ -66,6 +66,9 @@ def verify_command(database: Any, public_key: Path | None, as_json: bool) -> Non
                     EXIT_BROKEN)
     line = (f"audit log intact: {result.events} event(s), checked against "
             f"{result.checkpoints} signed checkpoint(s)")
+    if result.queued:
+        line += (f"; {result.queued} event(s) committed but not yet sequenced into the tree "
+                 "(tre audit checkpoint sequences them)")
     if result.events > result.covered:
         line += (f"; the newest {result.events - result.covered} event(s) are not yet covered "
                  "by a checkpoint")
@@ -80,7 +83,15 @@ def register(app: typer.Typer, database: Any) -> None:
         from tre import audit, notary
         from tre.db import transaction
 
-        with _guard(), transaction(database()) as s:
+        factory = database()
+        with _guard():
+            bind = factory.kw.get("bind")
+            if bind is not None and bind.dialect.name == "postgresql":
+                from tre.audit_sequencer import integrate
+
+                while integrate(bind) is not None:  # events a crash left queued
+                    pass
+        with _guard(), transaction(factory) as s:
             head = audit.locked_head(s)
             result = audit.verify(s, _paths(None))
             if not result.ok and result.attack != "unanchored":

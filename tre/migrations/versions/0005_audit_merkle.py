@@ -57,9 +57,13 @@ def upgrade() -> None:
                   "f": json.dumps([h.hex() for h in compact.hashes])})
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_column("prev_hash")
+    if conn.dialect.name == "postgresql":  # provisional places of queued events
+        op.execute("CREATE SEQUENCE audit_pending_seq")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE audit_pending_seq")
     with op.batch_alter_table("audit_events") as batch:
         batch.add_column(sa.Column("prev_hash", sa.String(64), nullable=False,
                                    server_default="0" * 64))

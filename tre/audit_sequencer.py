@@ -23,7 +23,7 @@ import json
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import Engine
 
 from tre import merkle
@@ -68,19 +68,20 @@ def integrate(engine: Engine, own: Sequence[int] = ()) -> tuple[int, bytes] | No
                                                   r.object_id, r.project, r.details))
                 compact.append(leaf)
                 changes.append({"old": r.seq, "new": place, "leaf": leaf.hex()})
-            # one statement for the whole batch: the head is held for as few round trips
-            # as can be
+            # One statement moves the whole batch and the head (a data-modifying WITH): the
+            # head is held for one round trip and the commit.
+            top = compact.root()
             rows_sql = ", ".join(f"(:o{i}, :n{i}, :h{i})" for i in range(len(changes)))
-            params: dict[str, object] = {}
+            params: dict[str, object] = {
+                "size": compact.size, "root": top.hex(),
+                "frontier": json.dumps([h.hex() for h in compact.hashes])}
             for i, c in enumerate(changes):
                 params.update({f"o{i}": c["old"], f"n{i}": c["new"], f"h{i}": c["leaf"]})
-            conn.execute(text("UPDATE audit_events AS e SET seq = v.new, hash = v.leaf "
-                              f"FROM (VALUES {rows_sql}) AS v(old, new, leaf) "
-                              "WHERE e.seq = v.old"), params)
-            top = compact.root()
-            conn.execute(update(AuditHead).where(AuditHead.id == 1).values(
-                seq=compact.size, hash=top.hex(),
-                frontier=json.dumps([h.hex() for h in compact.hashes])))
+            conn.execute(text(
+                "WITH placed AS (UPDATE audit_events AS e SET seq = v.new, hash = v.leaf "
+                f"FROM (VALUES {rows_sql}) AS v(old, new, leaf) WHERE e.seq = v.old) "
+                "UPDATE audit_head SET seq = :size, hash = :root, frontier = :frontier "
+                "WHERE id = 1"), params)
             committing = time.perf_counter()
         done = time.perf_counter()
         HOLDS.add(done - held, done - committing)

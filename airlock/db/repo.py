@@ -35,9 +35,12 @@ def lock_ledger(session: Session, project: str) -> None:
     The audit log's head used to give this order to every write, project or not."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    key = int.from_bytes(hashlib.sha256(f"tre.ledger:{project}".encode()).digest()[:8],
-                         "big", signed=True)
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ledger_lock_key(project)})
+
+
+def ledger_lock_key(project: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"tre.ledger:{project}".encode()).digest()[:8],
+                          "big", signed=True)
 
 
 def votes_of(session: Session, request_id: str) -> list[Vote]:

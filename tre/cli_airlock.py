@@ -24,8 +24,9 @@ EXIT_UNEXPECTED, EXIT_USAGE, EXIT_BROKEN = 1, 2, 4
 
 airlock_app = typer.Typer(help="The output airlock: run it, submit to it, follow requests.",
                           no_args_is_help=True, add_completion=False)
-audit_app = typer.Typer(help="The tamper-evident audit log: verify and export it.",
-                        no_args_is_help=True, add_completion=False)
+audit_app = typer.Typer(help="The verifiable audit log: verify, export, checkpoint it; "
+                        "verify release bundles offline.", no_args_is_help=True,
+                        add_completion=False)
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
@@ -178,18 +179,18 @@ def _database() -> Any:
 
 
 @audit_app.command()
-def verify() -> None:
-    """Walk the hash chain; exit 4 and name the first bad event if anything changed."""
-    with _errors():
-        from tre import audit
-        from tre.db import transaction
+def verify(
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="The audit public key (PEM) to trust. Default: "
+        "TRE_AUDIT_PUBLIC_KEY_FILE, else the public half of TRE_AUDIT_KEY_FILE.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check the log against every signed checkpoint; exit 4 and name the change
+    (modified, missing, rewritten, truncated, emptied, forged, unanchored) if any."""
+    from tre.cli_audit import _guard, verify_command
 
-        with transaction(_database()) as s:
-            result = audit.verify(s)
-        if not result.ok:
-            raise _fail(f"audit log broken at event {result.first_bad}: {result.reason} "
-                        f"({result.events} event(s) verified before it)", EXIT_BROKEN)
-        typer.echo(f"audit log intact: {result.events} event(s)")
+    with _guard():
+        verify_command(_database(), public_key, as_json)
 
 
 @audit_app.command()
@@ -208,3 +209,12 @@ def export(
                 with open(out, "w", encoding="utf-8") as fh:
                     count = audit.export_jsonl(s, fh)
         typer.echo(f"exported {count} event(s)", err=True)
+
+
+def _register_audit() -> None:
+    from tre.cli_audit import register
+
+    register(audit_app, _database)
+
+
+_register_audit()

@@ -117,6 +117,9 @@ class Vote(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     override_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The vote's opening, kept until the quorum reveals it (airlock.domain.sealing): the
+    # nonce and what the audit commitment covers besides the columns above.
+    seal: Mapped[str | None] = mapped_column(Text)
 
 
 class Release(Base):

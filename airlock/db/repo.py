@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from airlock.db.models import FileCheck, LedgerEntry, Release, Request, RequestFile, Vote
@@ -23,6 +24,23 @@ def get_request(session: Session, request_id: str, *, lock: bool = False,
     if lock:
         stmt = stmt.with_for_update(of=Request)
     return session.scalars(stmt).first()
+
+
+def lock_ledger(session: Session, project: str) -> None:
+    """Serialise, per project, the transactions that read the ledger to decide and then
+    add to it (submissions, releases), so each sees every release committed before it.
+
+    PostgreSQL: a transaction-scoped advisory lock on the project (other projects do not
+    wait).  SQLite: nothing to do, its writers already take turns (BEGIN IMMEDIATE).
+    The audit log's head used to give this order to every write, project or not."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ledger_lock_key(project)})
+
+
+def ledger_lock_key(project: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"tre.ledger:{project}".encode()).digest()[:8],
+                          "big", signed=True)
 
 
 def votes_of(session: Session, request_id: str) -> list[Vote]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from sqlalchemy import or_, select
 
 from airlock.db import repo
-from airlock.db.models import Request
+from airlock.db.models import Request, Vote
 from airlock.domain.review import same_user
 from airlock.domain.states import State
 from airlock.origin import Origin
@@ -107,21 +108,41 @@ def history(ctx: Ctx, user: str, request_id: str,
         events = s.scalars(select(AuditEvent).where(or_(*(AuditEvent.object_id == i
                                                           for i in ids)))
                            .order_by(AuditEvent.seq)).all()
-        quorum = review_state(req, repo.votes_of(s, req.id)).quorum_reached
+        votes = repo.votes_of(s, req.id)
+        quorum = review_state(req, votes).quorum_reached
         if not shows_content(ctx, user, origin, req):
             return [hidden_event(e.as_dict()) for e in events]
-        return [_blind(e.as_dict(), user, quorum) for e in events]
+        cast = {(v.file_id, v.reviewer): v for v in votes}
+        return [_blind(e.as_dict(), user, quorum, cast) for e in events]
 
 
-# What a vote's audit event says about how the reviewer voted: hidden from everyone but
-# the voter until the quorum is reached, as the review itself is blind.
-_VOTE_ACTIONS = ("airlock.vote.cast", "airlock.vote.override")
-_VOTE_CONTENT = ("choice", "comment", "override", "override_reason")
+# How a reviewer voted is hidden from everyone but the voter until the quorum, as the
+# review itself is blind.  Votes are sealed in the log (airlock.domain.sealing): a cast
+# event holds a commitment only, and the quorum's reveal events open it.  The voter (and,
+# after the quorum, everyone) sees the vote's content beside its commitment, from the vote
+# row, marked "opened".
+_VOTE_CONTENT = ("choice", "comment", "override", "override_reason", "authz", "nonce")
 
 
-def _blind(event: dict[str, Any], viewer: str, quorum_reached: bool) -> dict[str, Any]:
-    if event["action"] not in _VOTE_ACTIONS or quorum_reached or same_user(event["actor"], viewer):
+def _blind(event: dict[str, Any], viewer: str, quorum_reached: bool,
+           cast: dict[tuple[str, str], Vote]) -> dict[str, Any]:
+    action, details = event["action"], event["details"]
+    own = same_user(event["actor"], viewer)
+    legacy = action in ("airlock.vote.cast", "airlock.vote.override") and "nonce" not in details \
+        and "commitment" not in details  # written before votes were sealed
+    if legacy and not (quorum_reached or own):
+        hidden = {k: v for k, v in details.items() if k not in _VOTE_CONTENT}
+        # its hash was computed over the choice: a guess could be tested against it
+        return {**event, "action": "airlock.vote.cast", "hash": None,
+                "details": {**hidden, "blind": True}}
+    if action != "airlock.vote.cast" or legacy:
         return event
-    details = {k: v for k, v in event["details"].items() if k not in _VOTE_CONTENT}
-    details["blind"] = True
-    return {**event, "action": "airlock.vote.cast", "details": details}
+    if not (own or quorum_reached):
+        return {**event, "details": {**details, "blind": True}}
+    vote = cast.get((str(details.get("file_id")), str(event["actor"])))
+    if vote is None:
+        return event
+    seal = json.loads(vote.seal) if vote.seal else {}
+    return {**event, "details": {**details, "choice": vote.choice, "comment": vote.comment,
+                                 "override": bool(seal.get("override")),
+                                 "override_reason": vote.override_reason, "opened": True}}

@@ -12,8 +12,10 @@ both hashes (``submitted_sha256`` and ``sha256``) and what was removed.
 
 The bundle is a zip built at download time from the stored blobs, each re-hashed
 as it is copied: a blob that changed on disk stops the download.  It holds
-``files/<name>``, ``record.json``, and ACRO's ``results.json`` (with its
-``config.json`` and ``checksums/``) so SACRO's viewer and ACRO's tools read it.
+``files/<name>``, ``record.json``, ACRO's ``results.json`` (with its ``config.json``
+and ``checksums/``) so SACRO's viewer and ACRO's tools read it, and ``audit.json``: the
+request's audit events with their inclusion proofs and the signed checkpoint that
+covers them, which ``tre audit verify-bundle`` checks offline with the audit public key.
 Evidence sidecars are never included: they hold the largest individual
 contributions, which must not leave.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import platform
 import uuid
 import zipfile
@@ -44,6 +47,7 @@ from statbarn.result import STATBARN_VERSION, Assessment
 from statbarn.verdict import CellFlag, CheckResult, Verdict
 from tre import __version__ as tre_version
 
+log = logging.getLogger(__name__)
 RECORD_FORMAT = "tre-release-record"
 SATRE = ("SATRE 3.3.09: a machine-readable record of the thresholds, rules and tool versions "
          "applied to each egressed output, attached to the release.")
@@ -98,6 +102,7 @@ def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) 
     rather than flushed here, so a request created in this transaction (not inserted
     yet) is inserted before them.
     """
+    repo.lock_ledger(session, req.project)  # held already on submission; votes take it here
     release_id = uuid.uuid4().hex
     now = ctx.clock.now()
     record = build_record(session, req, release_id, now.isoformat(), SYSTEM)
@@ -173,6 +178,8 @@ def write_bundle(ctx: Ctx, record: dict[str, Any], out: Path) -> None:
                                                                     member)))
         zf.writestr("record.json", json.dumps(record, indent=1, ensure_ascii=False,
                                               default=str))
+        zf.writestr("audit.json", json.dumps(audit_proof(ctx, record), indent=1,
+                                             ensure_ascii=False))
         if outputs:
             results = write_acro_results(outputs, work / "acro")
             data = json.loads(results.read_text())
@@ -186,3 +193,19 @@ def write_bundle(ctx: Ctx, record: dict[str, Any], out: Path) -> None:
                 rel = path.relative_to(work / "acro").as_posix()
                 if path.is_file() and not rel.startswith("files/"):
                     zf.write(path, rel)
+
+
+def audit_proof(ctx: Ctx, record: dict[str, Any]) -> dict[str, Any]:
+    """The request's and release's events, proven against the latest checkpoint; if no
+    proof can be given, a document that says why (the download still goes ahead: the
+    files are checked against their record either way, and the operator is told)."""
+    from tre.audit_verify import bundle_proof
+    from tre.notary import Paths
+
+    ids = [record["release"]["request_id"], record["release"]["id"]]
+    try:
+        with ctx.db() as s:
+            return bundle_proof(s, ids, Paths.from_settings())
+    except Exception as exc:  # no key, no checkpoint yet, a log that no longer matches
+        log.error("audit: no inclusion proof for release %s: %s", record["release"]["id"], exc)
+        return {"format": "tre-audit-proof", "format_version": 1, "error": str(exc)}

@@ -83,6 +83,9 @@ def create_request(
     stored_alternatives = _store(ctx, sub.files, results)
     changes = Changes()
     with transaction(ctx.db) as s:
+        # The request replaced is locked before the ledger (in submit_in_tx), the order a
+        # vote takes them in (request, then ledger on release): no lock cycle between them.
+        old = repo.get_request(s, replaces, lock=True) if replaces is not None else None
         now = ctx.clock.now()
         req = Request(id=uuid.uuid4().hex, project=sub.project, dataset=sub.dataset,
                       requester=user, state=State.DRAFT.value, profile_name=profile.name,
@@ -108,16 +111,14 @@ def create_request(
                                    stored_alternatives, profile, seen)
         # Added last: the request walks its automatic steps in memory (each audited as it
         # goes), then is inserted once, with its final state, files, checks and release,
-        # rather than updated at every step while the audit chain's lock is held.
+        # rather than updated at every step.
         s.add(req)
         if release is not None:
             s.flush()  # the request (and its files) before the release that refers to them
             s.add(release)
-        if replaces is not None:
-            old = repo.get_request(s, replaces, lock=True)
-            if old is not None:
-                move(ctx, s, changes, old, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
-                     details={"replaced_by": req.id})
+        if old is not None:
+            move(ctx, s, changes, old, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
+                 details={"replaced_by": req.id})
         # The creator is the requester: a reviewer's view does not arise here.
         shown = content_visible(req.state, requester=True, origin=origin, reviewer=False)
         view = request_view(req, user, content=shown, release=release,
@@ -133,10 +134,11 @@ def submit_in_tx(
 ) -> Release | None:
     """draft -> submitted, then the checks' results and the decision.
 
-    The transition comes first: its audit event takes the audit chain's lock,
-    which serialises every airlock write, so the ledger re-read after it sees
-    every release committed since the checks ran (and the new ones are checked too).
+    The project's ledger lock comes first (:func:`airlock.db.repo.lock_ledger`), so the
+    ledger re-read after it sees every release committed since the checks ran (and the
+    new ones are checked too).
     """
+    repo.lock_ledger(s, req.project)
     move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER)
     newer, _ = ledger_mod.load(s, req.project, after_id=seen)
     for f, res in zip(files, results, strict=True):

@@ -6,18 +6,26 @@ each new vote is checked by :func:`airlock.domain.review.check_vote` and stored
 (a unique key on file and reviewer backs this up), and the tally decides.  Two
 reviewers voting at the same moment therefore produce exactly the votes cast
 and exactly one state change.  Approving a file the checks failed is an
-override: it needs the ``request override`` permission and a written reason,
-and its audit event is ``airlock.vote.override`` so it stands out.
+override: it needs the ``request override`` permission and a written reason.
+
+Votes are sealed in the audit log (:mod:`airlock.domain.sealing`): before the quorum a
+vote's event (``airlock.vote.cast``, whatever the choice) carries a commitment, not the
+choice, and nothing else that depends on it; the vote row keeps the nonce.  The
+transaction that reaches the quorum reveals every vote (``airlock.vote.reveal``, or
+``airlock.vote.override`` for an override, so it stands out).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from airlock.db import repo
-from airlock.db.models import Vote
-from airlock.domain import review
+from airlock.db.models import Request, Vote
+from airlock.domain import review, sealing
 from airlock.domain.states import Owner, State
 from airlock.freetext import check_text
 from airlock.service.context import Changes, Conflict, Ctx, move, readable, require
@@ -83,22 +91,29 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
                               override_reason=b.override_reason, automated_verdict=verdict,
                               existing=existing, file_ids=list(files),
                               reviewers_required=req.reviewers_required)
+            nonce = sealing.new_nonce()
+            extra = [x.audit_details() for x in allowed[1:]]  # the override's: sealed too
+            opened = sealing.opening(choice.value, b.comment, override, b.override_reason,
+                                     extra)
             vote = Vote(request_id=req.id, file_id=b.file_id, reviewer=user,
                         choice=choice.value, comment=b.comment,
-                        override_reason=b.override_reason, created_at=now)
+                        override_reason=b.override_reason, created_at=now,
+                        seal=json.dumps({"nonce": nonce.hex(), "override": override,
+                                         "authz": extra}))
             s.add(vote)
             rows.append(vote)
             existing.append(_domain(vote))
             audit.record(
-                s, actor=user, action="airlock.vote.override" if override else "airlock.vote.cast",
+                s, actor=user, action="airlock.vote.cast",
                 object_type="request", object_id=req.id, project=req.project, clock=ctx.clock,
                 details={"file_id": b.file_id, "file": f.name if f else None,
-                         "choice": choice.value, "comment": b.comment,
-                         "override": override, "override_reason": b.override_reason,
                          "automated_verdict": verdict,
-                         "authz": [x.audit_details() for x in allowed]})
+                         "commitment": sealing.commitment(nonce, opened),
+                         "authz": [d.audit_details()]})
         s.flush()
         outcome = review_state(req, rows)
+        if outcome.quorum_reached:
+            reveal(ctx, s, req, rows)
         if outcome.decided and outcome.state is not None:
             target = State(outcome.state)
             req.decision = {
@@ -113,3 +128,24 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
             if target is State.APPROVED:
                 release_request(ctx, s, changes, req)
     changes.publish(ctx)
+
+
+def reveal(ctx: Ctx, s: Session, req: Request, rows: Sequence[Vote]) -> None:
+    """At the quorum: each sealed vote's opening and nonce, in the log for anyone to check
+    against the commitment written when it was cast."""
+    names = {f.id: f.name for f in req.files}
+    for v in rows:
+        if v.seal is None:
+            continue
+        seal = json.loads(v.seal)
+        override = bool(seal.get("override"))
+        opened = sealing.opening(v.choice, v.comment, override, v.override_reason,
+                                 list(seal.get("authz") or []))
+        nonce = str(seal["nonce"])
+        audit.record(
+            s, actor=v.reviewer,
+            action="airlock.vote.override" if override else "airlock.vote.reveal",
+            object_type="request", object_id=req.id, project=req.project, clock=ctx.clock,
+            details={"file_id": v.file_id, "file": names.get(v.file_id), **opened,
+                     "nonce": nonce,
+                     "commitment": sealing.commitment(bytes.fromhex(nonce), opened)})

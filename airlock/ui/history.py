@@ -1,9 +1,10 @@
 """A request's audit trail in sentences, blind where the review is blind.
 
-The audit events of votes carry the choice and the comment.  Before the quorum
-a reviewer must not learn how others voted, so those details are shown only
-for the viewer's own votes, or once the quorum is reached (the same rule as
-:func:`airlock.domain.review.visible_votes`).
+A vote's audit event is sealed (:mod:`airlock.domain.sealing`): it says who voted on
+which file, and holds a commitment, not the choice.  The quorum's reveal events carry
+the choices and comments.  Events written before votes were sealed carry the choice:
+those details are shown only for the viewer's own votes, or once the quorum is reached
+(the same rule as :func:`airlock.domain.review.visible_votes`).
 """
 
 from __future__ import annotations
@@ -32,14 +33,18 @@ def _files(details: dict[str, Any]) -> str:
     return ", ".join(names)
 
 
-def sentence(action: str, details: dict[str, Any], visible: bool) -> str:
+def sentence(action: str, details: dict[str, Any], visible: bool,
+             quorum_reached: bool = False) -> str:
     d = details
     if action == "airlock.request.create":
         return f"created the request with {_files(d) or 'no files'}"
     if action == "airlock.request.transition":
         return f"moved the request from {d.get('from')} to {d.get('to')}"
-    if action in ("airlock.vote.cast", "airlock.vote.override"):
+    if action in ("airlock.vote.cast", "airlock.vote.override", "airlock.vote.reveal"):
         file = d.get("file") or d.get("file_id")
+        if "commitment" in d and "nonce" not in d:  # sealed
+            return (f"voted on {file} (sealed; revealed at the quorum)" if quorum_reached else
+                    f"voted on {file} (how is hidden until the quorum is reached)")
         if not visible:
             return f"voted on {file} (how is hidden until the quorum is reached)"
         text = f"{_CHOICES.get(str(d.get('choice')), d.get('choice'))} {file}"
@@ -68,7 +73,7 @@ def rows(events: list[dict[str, Any]], viewer: str, quorum_reached: bool) -> lis
         actor, action = str(e.get("actor")), str(e.get("action"))
         details = e.get("details") if isinstance(e.get("details"), dict) else {}
         visible = quorum_reached or same_user(actor, viewer)
-        text = sentence(action, details or {}, visible)
+        text = sentence(action, details or {}, visible, quorum_reached)
         if action.startswith("airlock.vote.") and not visible:
             action = "airlock.vote"  # "override" alone would say it was an approval
         out.append(EventRow(int(e.get("seq", 0)), str(e.get("at", ""))[:19].replace("T", " "),

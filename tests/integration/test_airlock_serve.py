@@ -149,8 +149,8 @@ def test_audit_verify_names_the_first_changed_event(server: Server, db_url: str,
     engine.dispose()
     r = server.cli("audit", "verify")
     assert r.returncode == 4
-    assert r.stderr.strip() == ("error: audit log broken at event 3: event 3 was modified "
-                                "(2 event(s) verified before it)")
+    assert r.stderr.strip() == ("error: audit log broken at event 3 (modified): event 3 was "
+                                "modified (its contents no longer give its stored hash)")
 
 
 def test_sigkill_during_a_streamed_upload(server: Server, db_url: str, tmp_path: Path) -> None:

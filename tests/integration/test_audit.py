@@ -1,4 +1,8 @@
-"""The audit chain on both engines: appends, verification, tampering of every kind."""
+"""The audit log on both engines: appends, checkpoints, and tampering of every kind.
+
+The attacks are an insider's with write access to the database (not to the key or the
+checkpoint files): each edit below is made the way that insider would make it, keeping
+the stored hashes and the head row consistent wherever that is possible."""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import io
 import json
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tre import audit
+from tre import audit, checkpoints, merkle, notary
 from tre.clock import FixedClock
 from tre.db import transaction
 
@@ -38,18 +43,44 @@ def verify(db: sessionmaker[Session]) -> audit.Verification:
         return audit.verify(s)
 
 
-def test_chain_verifies_and_exports(db: sessionmaker[Session]) -> None:
+def paths() -> notary.Paths:
+    return notary.Paths.from_settings()
+
+
+def rehash_everything(s: Session) -> None:
+    """What an insider does after an edit: recompute every stored hash and the head, so
+    that the database agrees with itself again."""
+    compact = merkle.CompactRange()
+    for ev in audit.iter_events(s):
+        leaf = audit.event_leaf(ev)
+        ev.hash = leaf.hex()
+        compact.append(leaf)
+    s.flush()
+    s.execute(delete(audit.AuditHead))
+    s.add(audit.AuditHead(id=1, seq=compact.size, hash=compact.root().hex(),
+                          frontier=json.dumps([h.hex() for h in compact.hashes])))
+
+
+def test_log_verifies_and_exports(db: sessionmaker[Session]) -> None:
     append(db, 5)
     result = verify(db)
-    assert result == audit.Verification(True, 5)
+    assert result.ok and result.events == 5
+    assert (result.checkpoints, result.covered) == (5, 5)  # one checkpoint per commit
     buf = io.StringIO()
     with transaction(db) as s:
         assert audit.export_jsonl(s, buf) == 5
+        head = s.get(audit.AuditHead, 1)
+        assert head is not None and head.seq == 5
     rows = [json.loads(line) for line in buf.getvalue().splitlines()]
     assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5]
-    assert rows[1]["prev_hash"] == rows[0]["hash"]
     assert rows[0]["details"] == {"i": 0, "name": "ünïcode"}
     assert rows[0]["at"] == "2026-01-01T00:00:00.000000+00:00"
+    # the head's root is the RFC 6962 root of the five leaf hashes, and the latest
+    # checkpoint signs exactly that
+    leaves = [bytes.fromhex(r["hash"]) for r in rows]
+    assert head.hash == merkle.root(leaves).hex()
+    latest = checkpoints.latest(paths().checkpoint_file, paths().public_key())
+    assert latest is not None and (latest.size, latest.root) == (5, merkle.root(leaves))
 
 
 def test_event_rolled_back_with_its_change(db: sessionmaker[Session]) -> None:
@@ -57,61 +88,154 @@ def test_event_rolled_back_with_its_change(db: sessionmaker[Session]) -> None:
     with pytest.raises(RuntimeError), transaction(db) as s:
         audit.record(s, actor="bob", action="x", object_type="t", object_id="1")
         raise RuntimeError("the change failed")
-    assert verify(db) == audit.Verification(True, 2)
+    append(db, 1, actor="carol")
+    result = verify(db)
+    assert result.ok and result.events == 3
+    with transaction(db) as s:
+        assert [e.actor for e in audit.iter_events(s)] == ["alice", "alice", "carol"]
+
+
+def test_events_of_one_transaction_are_placed_together(db: sessionmaker[Session]) -> None:
+    with transaction(db) as s:
+        for i in range(3):
+            audit.record(s, actor="a", action="x", object_type="t", object_id=str(i))
+    result = verify(db)
+    assert result.ok and result.events == 3 and result.checkpoints == 1
 
 
 @pytest.mark.parametrize(
-    ("sql", "first_bad", "reason"),
+    ("sql", "first_bad", "attack"),
     [
         ("UPDATE audit_events SET details = '[99]' WHERE seq = 3", 3, "modified"),
         ("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2", 2, "modified"),
         ("DELETE FROM audit_events WHERE seq = 2", 2, "missing"),
-        ("DELETE FROM audit_events WHERE seq = 5", 5, "missing"),
+        ("DELETE FROM audit_events WHERE seq = 5", 5, "truncated"),
     ],
 )
-def test_tampering_is_detected(
-    db: sessionmaker[Session], sql: str, first_bad: int, reason: str
+def test_clumsy_edits_are_detected(
+    db: sessionmaker[Session], sql: str, first_bad: int, attack: str
 ) -> None:
     append(db, 5)
     with transaction(db) as s:
         s.execute(text(sql))
     result = verify(db)
     assert not result.ok
-    assert result.first_bad == first_bad
-    assert reason in result.reason
+    assert (result.first_bad, result.attack) == (first_bad, attack)
 
 
-def test_reordering_is_detected(db: sessionmaker[Session]) -> None:
+def test_truncation_with_the_head_moved_back_is_named(db: sessionmaker[Session]) -> None:
+    """Issue 13: delete the last 10 events and move the head back; was "intact"."""
+    append(db, 15)
+    with transaction(db) as s:
+        s.execute(delete(audit.AuditEvent).where(audit.AuditEvent.seq > 5))
+        rehash_everything(s)
+    result = verify(db)
+    assert not result.ok and result.attack == "truncated" and result.first_bad == 6
+    assert "events 6..15 were deleted" in result.reason and "the log holds 5" in result.reason
+
+
+def test_deleting_the_last_event_and_the_head_row_is_named(db: sessionmaker[Session]) -> None:
     append(db, 4)
     with transaction(db) as s:
-        # swap the contents of events 2 and 3 (keeping their hashes valid individually)
-        a = s.get(audit.AuditEvent, 2)
-        b = s.get(audit.AuditEvent, 3)
-        assert a is not None and b is not None
-        fields = (
-            "at",
-            "actor",
-            "action",
-            "object_type",
-            "object_id",
-            "project",
-            "details",
-            "prev_hash",
-            "hash",
-        )
-        va, vb = ({f: getattr(x, f) for f in fields} for x in (a, b))
-        for f in fields:
-            setattr(a, f, f"tmp-{f}" if f == "hash" else vb[f])
-        s.flush()
-        for f in fields:
-            setattr(b, f, va[f])
-        s.flush()
-        a.hash = vb["hash"]
+        s.execute(delete(audit.AuditEvent).where(audit.AuditEvent.seq == 4))
+        s.execute(delete(audit.AuditHead))
     result = verify(db)
-    assert not result.ok and result.first_bad == 2
+    assert not result.ok and result.attack == "truncated" and result.first_bad == 4
+    assert "events 4..4 were deleted" in result.reason
 
 
-def test_concurrent_writers_keep_one_chain(db: sessionmaker[Session]) -> None:
+def test_rewriting_an_event_and_rehashing_is_named(db: sessionmaker[Session]) -> None:
+    """Issue 13: alice's request creation made into mallory's, the chain re-hashed."""
+    append(db, 6)
+    with transaction(db) as s:
+        s.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3"))
+        rehash_everything(s)
+    result = verify(db)
+    assert not result.ok and result.attack == "rewritten" and result.first_bad == 3
+    assert "events 3..3 were rewritten" in result.reason
+    assert "the first 2 still match" in result.reason
+
+
+def test_deleting_every_event_and_the_head_is_named(db: sessionmaker[Session]) -> None:
+    """Issue 13: was "intact: 0 events"."""
+    append(db, 3)
+    with transaction(db) as s:
+        s.execute(delete(audit.AuditEvent))
+        s.execute(delete(audit.AuditHead))
+    result = verify(db)
+    assert not result.ok and result.attack == "emptied" and result.events == 0
+    assert "every event was deleted" in result.reason and "covers 3" in result.reason
+
+
+def test_removing_the_checkpoints_leaves_the_log_unanchored(db: sessionmaker[Session]) -> None:
+    append(db, 2)
+    paths().checkpoint_file.unlink()
+    result = verify(db)
+    assert not result.ok and result.attack == "unanchored"
+    assert "no signed checkpoint covers the log" in result.reason
+
+
+def test_a_checkpoint_signed_by_another_key_is_named(db: sessionmaker[Session],
+                                                    tmp_path: Path) -> None:
+    """An insider who re-hashed the log and signs a matching checkpoint with a key of
+    their own is refused: verification trusts only the audit key."""
+    append(db, 3)
+    with transaction(db) as s:
+        s.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
+        rehash_everything(s)
+        head = s.get(audit.AuditHead, 1)
+        assert head is not None
+        root = bytes.fromhex(head.hash)
+    own = checkpoints.create_private(tmp_path / "mallory.pem")
+    checkpoints.append(paths().checkpoint_file,
+                       checkpoints.sign(own, "tre-audit-log", 3, root, 1))
+    result = verify(db)
+    assert not result.ok and result.attack == "forged"
+    assert "line 4: the checkpoint is not signed by this audit key" in result.reason
+
+
+def test_the_witness_keeps_what_the_checkpoint_file_lost(
+        db: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRE_AUDIT_WITNESS_FILE", str(tmp_path / "witness" / "checkpoints"))
+    append(db, 4)
+    assert len((tmp_path / "witness" / "checkpoints").read_text().splitlines()) == 4
+    with transaction(db) as s:  # truncate the log and the local checkpoint file both
+        s.execute(delete(audit.AuditEvent).where(audit.AuditEvent.seq > 2))
+        rehash_everything(s)
+    lines = paths().checkpoint_file.read_text().splitlines(keepends=True)
+    paths().checkpoint_file.write_text("".join(lines[:2]))
+    result = verify(db)
+    assert not result.ok and result.attack == "truncated" and "covers 4" in result.reason
+
+
+def test_a_pinned_public_key_refuses_a_replaced_key(
+        db: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    append(db, 1)
+    pinned = tmp_path / "audit.pub"
+    pinned.write_text(checkpoints.public_pem(paths().public_key()))
+    monkeypatch.setenv("TRE_AUDIT_PUBLIC_KEY_FILE", str(pinned))
+    assert verify(db).ok
+    # The insider replaces the key and the checkpoint file, and rewrites the log to match.
+    paths().key_file.unlink()
+    paths().checkpoint_file.unlink()
+    notary._notaries.clear()
+    with transaction(db) as s:
+        s.execute(text("UPDATE audit_events SET actor = 'mallory'"))
+        rehash_everything(s)
+    append(db, 1)  # signed with a fresh key
+    result = verify(db)
+    assert not result.ok and result.attack == "forged"
+
+
+def test_a_torn_last_line_is_ignored(db: sessionmaker[Session]) -> None:
+    append(db, 2)
+    with open(paths().checkpoint_file, "a") as fh:
+        fh.write('{"checkpoint": "tre-audit-log\\n3')  # a crash during the write
+    result = verify(db)
+    assert result.ok and result.covered == 2
+
+
+def test_concurrent_writers_keep_one_log(db: sessionmaker[Session]) -> None:
     errors: list[BaseException] = []
 
     def worker(name: str) -> None:
@@ -126,4 +250,8 @@ def test_concurrent_writers_keep_one_chain(db: sessionmaker[Session]) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert verify(db) == audit.Verification(True, 40)
+    result = verify(db)
+    assert result.ok and result.events == 40 and result.covered == 40
+    with transaction(db) as s:
+        assert s.scalars(select(audit.AuditEvent.seq).order_by(audit.AuditEvent.seq)).all() == list(
+                range(1, 41))

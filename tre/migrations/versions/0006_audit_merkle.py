@@ -1,7 +1,7 @@
 """audit log as a Merkle tree (leaf hashes, the head's compact range); sealed votes
 
-Revision ID: 0005_audit_merkle
-Revises: 0004_catalog
+Revision ID: 0006_audit_merkle
+Revises: 0005_airlock_canonical
 Create Date: 2026-12-04
 
 Existing events keep their order and contents; their stored hash becomes the RFC 6962
@@ -18,8 +18,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_audit_merkle"
-down_revision = "0004_catalog"
+revision = "0006_audit_merkle"
+down_revision = "0005_airlock_canonical"
 branch_labels = None
 depends_on = None
 

@@ -13,6 +13,7 @@ import pytest
 
 from airlock.domain import sealing
 from airlock.testing import Api, Harness, api_env, failing_table
+from tests.hostile import png_bytes
 from tre import audit, merkle
 
 pytestmark = pytest.mark.integration
@@ -86,7 +87,7 @@ def test_the_hidden_choice_cannot_be_recovered_from_the_hash(strict: tuple[Api, 
                                                              tmp_path: Path) -> None:
     """An approve without comment was recovered every time by trying the three choices."""
     api, _ = strict
-    req = api.submit("alice", [("plot.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)]).json()
+    req = api.submit("alice", [("plot.png", png_bytes())]).json()
     rid, fid = req["id"], req["files"][0]["id"]
     assert req["state"] == "in_review" and req["files"][0]["verdict"] == "escalate"
     assert api.vote("carol", rid, fid, "approve").status_code == 200

@@ -80,6 +80,9 @@ class CheckResult:
     verdict: Verdict
     cells: list[CellFlag] = field(default_factory=list)
     summary: str = ""
+    # Structured data for display beside the flags (JSON-ready), e.g. the earlier
+    # releases a differencing finding used and their cells.
+    details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ class CheckResult:
             "verdict": self.verdict.value,
             "summary": self.summary,
             "cells": [c.to_dict() for c in self.cells],
+            **({"details": self.details} if self.details is not None else {}),
         }
 
 

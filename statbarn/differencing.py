@@ -59,7 +59,8 @@ def _view(t: LedgerTable) -> _View:
         cl, cc = codes(t.col_labels, len(t.col_var))
         (nr, nc), n = t.counts.shape, t.counts.astype(np.float64)
         shown = np.ones((nr, nc), bool) if t.published is None else t.published
-        parts: list[tuple[IntArray, Any, Any]] = [(np.hstack([np.repeat(rc, nc, 0), np.tile(cc, (nr, 1))]), n, shown)]
+        body = np.hstack([np.repeat(rc, nc, 0), np.tile(cc, (nr, 1))])
+        parts: list[tuple[IntArray, Any, Any]] = [(body, n, shown)]
         if t.row_totals:
             parts.append((np.hstack([rc, np.full((nr, cc.shape[1]), -1)]), n.sum(1),
                           np.array(t.row_totals)))

@@ -136,6 +136,11 @@ class LedgerTable:
         col_var, body_cols = [_s(n) for n in ev.column_names], list(ev.col_labels[cols])
         if col_var in ([], [""]) and len(body_cols) == 1:
             col_var, body_cols = [], [()]
+        elif col_var == [""]:
+            # A bare CSV's header holds the column variable's categories, not its name:
+            # the categories stand for it, so two unnamed column variables are one only
+            # when they have the same categories (F, M and 0-15, 16+ are not compared).
+            col_var = ["[columns " + ", ".join(sorted({_s(c) for c in body_cols})) + "]"]
         nr, nc = len(ev.row_labels[rows]), len(body_cols)
         return cls(
             release_id, dataset, population, ev.statistic,

@@ -79,6 +79,12 @@ class Shape:
                 for v, c in zip(level, codes, strict=True)}
 
 
+def members(s: Shape, g: Group) -> IntArray:
+    """The record ids of a population (tests, and reviewers' tools inside the TRE)."""
+    inside = s.gid[g.level][s.records.cells] == g.gid
+    return np.asarray(s.records.ids[inside], dtype=np.int64)
+
+
 def shape_of(t: Any, records: RecordSets) -> Shape:
     """The set-arithmetic view of a LedgerTable (built once per table, then cached)."""
     labels_rc = [t.row_labels, t.col_labels]
@@ -144,7 +150,7 @@ def _join(a: RecordSets, b: RecordSets) -> _Pairing:
             np.zeros(len(a.ids), bool)
         xa, yb = a.cells[hit], b.cells[pos_c[hit]]
     na, nb = a.n_cells, b.n_cells
-    key = yb * na + xa
+    key = yb.astype(np.int64) * na + xa
     if na * nb <= 4 * max(len(key), 1):
         dense = np.bincount(key, minlength=na * nb)
         nz = np.flatnonzero(dense)
@@ -341,4 +347,4 @@ def _triples(shapes: Sequence[Shape], edges: Sequence[_Edge], pairings: dict[int
     return out
 
 
-__all__ = ["Finding", "Group", "Shape", "find", "shape_of"]
+__all__ = ["Finding", "Group", "Shape", "find", "members", "shape_of"]

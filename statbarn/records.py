@@ -62,21 +62,27 @@ def _unpack(text: Any, dtype: Any, n: int, what: str) -> IntArray:
     return np.frombuffer(raw, dtype=dtype).astype(np.int64)
 
 
+def _narrow(values: IntArray) -> Any:
+    """The smallest unsigned type that holds the values (memory: the ledger keeps them)."""
+    return values.astype(_width(int(values.max()) if len(values) else 0).newbyteorder("="))
+
+
 @dataclass(frozen=True, eq=False)
 class RecordSets:
     """Sorted record ids of a table's contributors and the body cell (flat) of each."""
 
-    ids: IntArray
-    cells: IntArray
+    ids: Any  # unsigned, as narrow as they fit
+    cells: Any
     n_cells: int
 
     def cell_counts(self) -> IntArray:
         return np.bincount(self.cells, minlength=self.n_cells).astype(np.int64)
 
     def to_json(self) -> dict[str, Any]:
-        deltas = np.diff(self.ids, prepend=np.int64(0)) if len(self.ids) else self.ids
+        ids = self.ids.astype(np.int64)
+        deltas = np.diff(ids, prepend=np.int64(0)) if len(ids) else ids
         id_type, ids = _pack(deltas)
-        cell_type, cells = _pack(self.cells)
+        cell_type, cells = _pack(self.cells.astype(np.int64))
         return {"encoding": ENCODING, "n": len(self.ids), "cells_total": self.n_cells,
                 "id_type": id_type, "ids": ids, "cell_type": cell_type, "cells": cells}
 
@@ -97,7 +103,7 @@ class RecordSets:
             raise EvidenceError("record sets: record ids must be distinct and sorted")
         if n and cells.max() >= n_cells:
             raise EvidenceError("record sets: a record belongs to a cell the table lacks")
-        return cls(np.cumsum(deltas), cells, n_cells)
+        return cls(_narrow(np.cumsum(deltas)), _narrow(cells), n_cells)
 
     @property
     def nbytes(self) -> int:
@@ -124,7 +130,7 @@ def record_ids(index: pd.Index) -> IntArray | None:
 def build(ids: IntArray, cells: IntArray, n_cells: int) -> RecordSets:
     """Record sets from each contributor's id and flat body cell (any order)."""
     order = np.argsort(ids, kind="stable")
-    return RecordSets(ids[order], cells[order].astype(np.int64), n_cells)
+    return RecordSets(_narrow(ids[order]), _narrow(cells[order]), n_cells)
 
 
 __all__ = ["ENCODING", "RecordSets", "build", "record_ids"]

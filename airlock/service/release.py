@@ -101,7 +101,8 @@ def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) 
         for check in f.checks:
             if check.subject == "file" and check.evidence is not None:
                 table = ledger_mod.ledger_table(check.evidence, release_id, req.dataset,
-                                                f.population)
+                                                f.population, ledger_mod.title_of(f.context),
+                                                f.name, now.isoformat())
                 tables.setdefault(ledger_mod.digest(table), (f.id, table))
     known = repo.ledger_digests(session, req.project, list(tables))
     # A table released before adds nothing that can be derived: it is remembered once.

@@ -44,6 +44,7 @@ class Rule(StrEnum):
     L_DIVERSITY = "l_diversity"
     MICRODATA = "microdata"
     SUPPRESSION_AUDIT = "suppression_audit"
+    SUPPRESSED_SHARE = "suppressed_share"
     EVIDENCE = "evidence"
     UNCHECKABLE = "uncheckable"
     DIFFERENCING = "differencing"

@@ -68,9 +68,27 @@ class Shape:
     labels: list[list[str]]  # distinct labels of each variable
     coords: IntArray  # body cells x variables
     levels: list[tuple[int, ...]]
+    var_sizes: list[int] = field(default_factory=list)
     gid: dict[tuple[int, ...], IntArray] = field(default_factory=dict)
     size: dict[tuple[int, ...], IntArray] = field(default_factory=dict)
     known: dict[tuple[int, ...], BoolArray] = field(default_factory=dict)
+    # (finer level, coarser level, the coarser group of each finer group)
+    own: list[tuple[tuple[int, ...], tuple[int, ...], IntArray]] = field(default_factory=list)
+    _lookup: Any = None  # record id -> body cell (-1: not in the table), built on demand
+
+    def lookup(self, top: int) -> Any:
+        """A dense map from record id (up to ``top``) to this table's body cell."""
+        if self._lookup is None or len(self._lookup) <= top:
+            size = max(top + 1, int(self.records.ids[-1]) + 1 if len(self.records.ids) else 1)
+            table = np.full(size, -1, np.int32)
+            table[self.records.ids] = self.records.cells
+            self._lookup = table
+        return self._lookup
+
+    def coords_of(self, level: tuple[int, ...], gid: int) -> dict[int, int]:
+        sizes = [self.var_sizes[v] for v in level]
+        codes = np.unravel_index(gid, sizes) if level else ()
+        return {v: int(c) for v, c in zip(level, codes, strict=True)}
 
     def describe(self, level: tuple[int, ...], gid: int) -> dict[str, str]:
         sizes = [len(self.labels[v]) for v in level]
@@ -109,7 +127,7 @@ def shape_of(t: Any, records: RecordSets) -> Shape:
     shown = (np.ones(nr * nc, bool) if t.published is None
              else np.asarray(t.published, bool).ravel())
     counts = records.cell_counts()
-    s = Shape(t, records, [d for d, _ in per_var], coords, list(dict.fromkeys(levels)))
+    s = Shape(t, records, [d for d, _ in per_var], coords, list(dict.fromkeys(levels)), sizes)
     row_level, col_level = tuple(range(len(t.row_var))), tuple(range(len(t.row_var), k))
     for level in s.levels:
         ls = [sizes[v] for v in level]
@@ -128,169 +146,232 @@ def shape_of(t: Any, records: RecordSets) -> Shape:
             known[:] = True
         s.gid[level], s.known[level] = gid, known
         s.size[level] = np.bincount(gid, counts.astype(np.float64), n).astype(np.int64)
+    for fine in s.levels:
+        for coarse in s.levels:
+            if set(coarse) < set(fine):
+                parent = np.zeros(len(s.size[fine]), np.int64)
+                parent[s.gid[fine]] = s.gid[coarse]
+                s.own.append((fine, coarse, parent))
     return s
 
 
 @dataclass
 class _Pairing:
-    """The join of the new table's records with one earlier table's."""
+    """The records two tables share: each one's body cell in the new and the old table."""
 
-    x: IntArray  # new body cell of each (new cell, old cell) block
+    x: IntArray  # new body cell of each shared record
     y: IntArray  # old body cell
-    n: IntArray  # records in the block
 
 
-def _join(a: RecordSets, b: RecordSets) -> _Pairing:
-    if a.ids is b.ids or (len(a.ids) == len(b.ids) and np.array_equal(a.ids, b.ids)):
-        xa, yb = a.cells, b.cells
-    else:
-        pos = np.searchsorted(b.ids, a.ids)
-        pos_c = np.minimum(pos, len(b.ids) - 1) if len(b.ids) else pos
-        hit = (b.ids[pos_c] == a.ids[np.arange(len(a.ids))]) if len(b.ids) else \
-            np.zeros(len(a.ids), bool)
-        xa, yb = a.cells[hit], b.cells[pos_c[hit]]
-    na, nb = a.n_cells, b.n_cells
-    key = yb.astype(np.int64) * na + xa
-    if na * nb <= 4 * max(len(key), 1):
-        dense = np.bincount(key, minlength=na * nb)
-        nz = np.flatnonzero(dense)
-        return _Pairing(nz % na, nz // na, dense[nz].astype(np.int64))
-    uniq, cnt = np.unique(key, return_counts=True)
-    return _Pairing(uniq % na, uniq // na, cnt.astype(np.int64))
-
-
-_Span = tuple[tuple[int, ...], int, tuple[int, ...], IntArray, IntArray]
-_Inside = tuple[tuple[int, ...], IntArray, tuple[int, ...], IntArray]
-
-
-def _contained(inner: Shape, outer: Shape, cell_in: IntArray, cell_out: IntArray,
-               weight: IntArray) -> tuple[list[_Inside], list[_Span]]:
-    """Groups of ``inner`` inside groups of ``outer``: (inner level, inner gids, outer level,
-    outer gids), for every pair of levels; and the inner groups whose records span two
-    outer groups of one level at most (candidates for a union), as (inner level, gid,
-    outer level).  An inner body cell's records fall in the outer cells ``cell_out``; it
-    lies inside an outer group exactly when those cells agree on the group's variables."""
-    k_out = outer.coords.shape[1]
-    n_in = inner.records.n_cells
-    big = np.iinfo(np.int64).max
-    lo = np.full((n_in, k_out), big, np.int64)
-    hi = np.full((n_in, k_out), -1, np.int64)
-    c = outer.coords[cell_out]
-    np.minimum.at(lo, cell_in, c)
-    np.maximum.at(hi, cell_in, c)
-    joined = np.bincount(cell_in, weight, n_in)  # records of each cell the outer table has
-    out: list[_Inside] = []
-    spans: list[_Span] = []
-    for lv_in in inner.levels:
-        gid = inner.gid[lv_in]
-        ng = len(inner.size[lv_in])
-        glo = np.full((ng, k_out), big, np.int64)
-        ghi = np.full((ng, k_out), -1, np.int64)
-        np.minimum.at(glo, gid, lo)
-        np.maximum.at(ghi, gid, hi)
-        whole = np.bincount(gid, joined, ng) == inner.size[lv_in]  # no record outside
-        live = np.flatnonzero((inner.size[lv_in] > 0) & inner.known[lv_in] & whole)
-        fixed = glo[live] == ghi[live]
-        for lv_out in outer.levels:
-            unfixed = (~fixed[:, list(lv_out)]).sum(axis=1) if lv_out else \
-                np.zeros(len(live), np.int64)
-            for j in np.flatnonzero(unfixed == 1).tolist():
-                spans.append((lv_in, int(live[j]), lv_out, glo[live[j]], ghi[live[j]]))
-            ok = live[unfixed == 0]
-            if not len(ok):
-                continue
-            sizes = [len(outer.labels[v]) for v in lv_out]
-            og = (np.ravel_multi_index(tuple(glo[ok, v] for v in lv_out), sizes)
-                  if lv_out else np.zeros(len(ok), np.int64))
-            keep = outer.known[lv_out][og]
-            out.append((lv_in, ok[keep], lv_out, og[keep].astype(np.int64)))
-    return out, spans
+def _join(a: Shape, b: Shape) -> _Pairing:
+    """Shared records by a dense lookup of ``a``'s cells (record ids index it)."""
+    ids = b.records.ids
+    if a.records.ids is ids or (len(a.records.ids) == len(ids)
+                                and np.array_equal(a.records.ids, ids)):
+        return _Pairing(a.records.cells.astype(np.int64), b.records.cells.astype(np.int64))
+    look = a.lookup(int(ids[-1]) if len(ids) else 0)
+    x = look[ids]
+    hit = x >= 0
+    return _Pairing(x[hit].astype(np.int64), b.records.cells[hit].astype(np.int64))
 
 
 @dataclass
-class _Edge:
-    """``sub`` inside ``sup`` (whole arrays: one entry per containment)."""
+class _Edges:
+    """Containments ``sub`` inside ``sup``, as parallel arrays (global group keys)."""
 
-    sup_t: int
-    sup_lv: tuple[int, ...]
-    sup_g: IntArray
-    sub_t: int
-    sub_lv: tuple[int, ...]
-    sub_g: IntArray
+    sup: list[IntArray] = field(default_factory=list)
+    sub: list[IntArray] = field(default_factory=list)
+
+    def add(self, sup: IntArray, sub: IntArray) -> None:
+        if len(sup):
+            self.sup.append(sup)
+            self.sub.append(sub)
+
+
+class _Keys:
+    """Global group keys: one integer per (table, level, group)."""
+
+    def __init__(self, shapes: Sequence[Shape]) -> None:
+        self.base: dict[tuple[int, tuple[int, ...]], int] = {}
+        self.where: list[tuple[int, tuple[int, ...], int]] = []
+        n = 0
+        for t, s in enumerate(shapes):
+            for lv in s.levels:
+                self.base[(t, lv)] = n
+                self.where.append((t, lv, n))
+                n += len(s.size[lv])
+        self.size = np.zeros(n, np.int64)
+        self.table = np.zeros(n, np.int64)
+        for t, s in enumerate(shapes):
+            for lv in s.levels:
+                b = self.base[(t, lv)]
+                self.size[b:b + len(s.size[lv])] = s.size[lv]
+                self.table[b:b + len(s.size[lv])] = t
+        self._starts = np.array([w[2] for w in self.where], np.int64)
+
+    def key(self, t: int, lv: tuple[int, ...], gid: Any) -> Any:
+        return self.base[(t, lv)] + gid
+
+    def group(self, key: int) -> Group:
+        t, lv, b = self.where[int(np.searchsorted(self._starts, key, "right")) - 1]
+        return Group(t, lv, int(key - b), int(self.size[key]))
+
+
+def _contained(inner: Shape, outer: Shape, ci: IntArray, co: IntArray, keys: _Keys,
+               t_in: int, t_out: int, edges: _Edges, m: int, out: list[Finding]) -> None:
+    """Groups of ``inner`` inside groups of ``outer``, and inner groups inside the union of
+    two groups of one outer level (``B + C - A``), from the shared records' cells.
+
+    Per outer variable, the values an inner cell's records take there are counted; an
+    inner group lies inside an outer group exactly when all its records are shared and
+    take one value on each of the outer group's variables."""
+    n_in = inner.records.n_cells
+    joined = np.bincount(ci, minlength=n_in).astype(np.int64)
+    per_var = []
+    for v, sv in enumerate(outer.var_sizes):
+        vals = outer.coords[co, v]
+        per_var.append(np.bincount(ci * sv + vals, minlength=n_in * sv).reshape(n_in, sv))
+    for lv_in in inner.levels:
+        gid, size = inner.gid[lv_in], inner.size[lv_in]
+        ng = len(size)
+        whole = np.bincount(gid, joined, ng) == size
+        live = np.flatnonzero((size > 0) & inner.known[lv_in] & whole)
+        if not len(live):
+            continue
+        nvals, first, last = [], [], []
+        body = lv_in == tuple(range(len(inner.var_sizes)))
+        for v, sv in enumerate(outer.var_sizes):
+            if body:  # each body cell its own group
+                hit = per_var[v][live] > 0
+            else:
+                flat = (gid[:, None] * sv + np.arange(sv)).ravel()
+                g = np.bincount(flat, per_var[v].ravel(), ng * sv).reshape(ng, sv)
+                hit = g[live] > 0
+            nvals.append(hit.sum(axis=1))
+            first.append(np.argmax(hit, axis=1))
+            last.append(sv - 1 - np.argmax(hit[:, ::-1], axis=1))
+        nv = np.column_stack(nvals) if nvals else np.zeros((len(live), 0), np.int64)
+        for lv_out in outer.levels:
+            cols = list(lv_out)
+            ones = (nv[:, cols] == 1).sum(axis=1) if cols else np.zeros(len(live), np.int64)
+            sizes = [outer.var_sizes[v] for v in lv_out]
+            inside = ones == len(cols)
+            if inside.any():
+                og = (np.ravel_multi_index(tuple(first[v][inside] for v in cols), sizes)
+                      if cols else np.zeros(int(inside.sum()), np.int64))
+                ok = outer.known[lv_out][og]
+                edges.add(keys.key(t_out, lv_out, og[ok]),
+                          keys.key(t_in, lv_in, live[inside][ok]))
+            two = (ones == len(cols) - 1) & ((nv[:, cols] == 2).sum(axis=1) == 1) if cols \
+                else np.zeros(len(live), bool)
+            if two.any():
+                _union(inner, outer, lv_in, lv_out, live[two], [f[two] for f in first],
+                       [f[two] for f in last], keys, t_in, t_out, m, out)
+
+
+def _union(inner: Shape, outer: Shape, lv_in: tuple[int, ...], lv_out: tuple[int, ...],
+           groups: IntArray, first: list[IntArray], last: list[IntArray], keys: _Keys,
+           t_in: int, t_out: int, m: int, out: list[Finding]) -> None:
+    """B + C - A: A's records all lie in two groups of one outer level (disjoint, as groups
+    of one level are), neither of which holds A alone."""
+    sizes = [outer.var_sizes[v] for v in lv_out]
+    b = np.ravel_multi_index(tuple(first[v] for v in lv_out), sizes)
+    c = np.ravel_multi_index(tuple(last[v] for v in lv_out), sizes)
+    spill = outer.size[lv_out][b] + outer.size[lv_out][c] - inner.size[lv_in][groups]
+    ok = (spill >= 1) & (spill < m) & outer.known[lv_out][b] & outer.known[lv_out][c]
+    for j in np.flatnonzero(ok).tolist():
+        out.append(Finding(int(spill[j]), (
+            Group(t_out, lv_out, int(b[j]), int(outer.size[lv_out][b[j]])),
+            Group(t_out, lv_out, int(c[j]), int(outer.size[lv_out][c[j]]))),
+            (Group(t_in, lv_in, int(groups[j]), int(inner.size[lv_in][groups[j]])),)))
 
 
 def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
     """Every population of 1 .. m-1 records isolated by the new table with the earlier ones."""
     shapes = [new, *olds]
-    edges: list[_Edge] = []
+    keys = _Keys(shapes)
+    edges = _Edges()
     pairings: dict[int, _Pairing] = {}
-    findings: list[Finding] = []
-    seen: set[tuple[Any, ...]] = set()
+    found: list[Finding] = []
     for i, old in enumerate(olds, start=1):
-        p = _join(new.records, old.records)
-        if not len(p.n):
+        p = _join(new, old)
+        if not len(p.x):
             continue
         pairings[i] = p
-        for inner, outer, cin, cout in ((i, 0, p.y, p.x), (0, i, p.x, p.y)):
-            inside, spans = _contained(shapes[inner], shapes[outer], cin, cout, p.n)
-            edges += [_Edge(outer, lv_o, g_o, inner, lv_i, g_i)
-                      for lv_i, g_i, lv_o, g_o in inside]
-            for f in _unions(shapes, inner, outer, cin, cout, p.n, spans, m):
-                _add(findings, seen, f)
-    for e in edges:  # pairs: A - B
-        sup = shapes[e.sup_t].size[e.sup_lv][e.sup_g]
-        sub = shapes[e.sub_t].size[e.sub_lv][e.sub_g]
-        for j in np.flatnonzero((sup - sub >= 1) & (sup - sub < m)).tolist():
-            a = Group(e.sup_t, e.sup_lv, int(e.sup_g[j]), int(sup[j]))
-            b = Group(e.sub_t, e.sub_lv, int(e.sub_g[j]), int(sub[j]))
-            _add(findings, seen, Finding(a.size - b.size, (a,), (b,)))
-    for f in _triples(shapes, edges, pairings, m):
-        _add(findings, seen, f)
-    return findings
-
-
-def _add(out: list[Finding], seen: set[tuple[Any, ...]], f: Finding) -> None:
-    key = (tuple(sorted((g.table, g.level, g.gid) for g in f.plus)),
-           tuple(sorted((g.table, g.level, g.gid) for g in f.minus)))
-    if key not in seen:
-        seen.add(key)
-        out.append(f)
-
-
-def _unions(shapes: Sequence[Shape], inner: int, outer: int, cin: IntArray, cout: IntArray,
-            weight: IntArray, spans: Sequence[_Span], m: int) -> list[Finding]:
-    """B + C - A: an inner group A lies in the union of two outer groups B and C of one
-    level (disjoint, as groups of one level are), neither of which holds it alone."""
-    si, so = shapes[inner], shapes[outer]
-    out = []
-    for lv_in, g, lv_out, lo, hi in spans:
-        sizes = [len(so.labels[v]) for v in lv_out]
-        b_g = int(np.ravel_multi_index(tuple(int(lo[v]) for v in lv_out), sizes))
-        c_g = int(np.ravel_multi_index(tuple(int(hi[v]) for v in lv_out), sizes))
-        nb, nc, na = (int(so.size[lv_out][b_g]), int(so.size[lv_out][c_g]),
-                      int(si.size[lv_in][g]))
-        if not (1 <= nb + nc - na < m and so.known[lv_out][b_g] and so.known[lv_out][c_g]):
-            continue
-        mine = si.gid[lv_in][cin] == g
-        where = so.gid[lv_out][cout[mine]]
-        if int(weight[mine].sum()) != na or not np.isin(where, (b_g, c_g)).all():
-            continue  # part of A lies outside the outer table, or in a third group
-        out.append(Finding(nb + nc - na, (Group(outer, lv_out, b_g, nb),
-                                          Group(outer, lv_out, c_g, nc)),
-                           (Group(inner, lv_in, g, na),)))
+        _contained(old, new, p.y, p.x, keys, i, 0, edges, m, found)
+        _contained(new, old, p.x, p.y, keys, 0, i, edges, m, found)
+    sup = np.concatenate(edges.sup) if edges.sup else np.zeros(0, np.int64)
+    sub = np.concatenate(edges.sub) if edges.sub else np.zeros(0, np.int64)
+    diff = keys.size[sup] - keys.size[sub]
+    for j in np.flatnonzero((diff >= 1) & (diff < m)).tolist():  # pairs: A - B
+        a, b = keys.group(int(sup[j])), keys.group(int(sub[j]))
+        found.append(Finding(a.size - b.size, (a,), (b,)))
+    found += _triples(shapes, keys, sup[diff >= m], sub[diff >= m], pairings, m)
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Finding] = []
+    for f in found:
+        k = (tuple(sorted((g.table, g.level, g.gid) for g in f.plus)),
+             tuple(sorted((g.table, g.level, g.gid) for g in f.minus)))
+        if k not in seen:
+            seen.add(k)
+            out.append(f)
     return out
 
 
-def _own_subgroups(s: Shape, t: int, level: tuple[int, ...], g: int) -> list[Group]:
-    """The finer groups of a table inside one of its groups (known, not empty)."""
-    members = s.gid[level] == g
-    out = []
-    for lv in s.levels:
-        if lv == level or not set(level) <= set(lv):
-            continue
-        for h in np.unique(s.gid[lv][members]).tolist():
-            if s.known[lv][h] and s.size[lv][h] > 0:
-                out.append(Group(t, lv, int(h), int(s.size[lv][h])))
+def _own_edges(shapes: Sequence[Shape], keys: _Keys, tables: Sequence[int],
+               m: int) -> tuple[IntArray, IntArray]:
+    """Each table's finer groups inside its coarser ones (known, not empty, leaving m+)."""
+    sups, subs = [], []
+    for t in tables:
+        s = shapes[t]
+        for fine, coarse, parent in s.own:
+            ok = s.known[fine] & (s.size[fine] > 0) & s.known[coarse][parent] & \
+                (s.size[coarse][parent] - s.size[fine] >= m)
+            sups.append(keys.key(t, coarse, parent[ok]))
+            subs.append(keys.key(t, fine, np.flatnonzero(ok)))
+    if not sups:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(sups), np.concatenate(subs)
+
+
+def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
+             pairings: dict[int, _Pairing], m: int) -> list[Finding]:
+    """A - B - C: two disjoint populations inside A that leave 1 .. m-1 of it, the new
+    table among the three (not all of one table).  A pair that already leaves fewer
+    than m is a finding of its own and is not combined further."""
+    own_new = _own_edges(shapes, keys, [0], m)
+    # an earlier table's own groups count only inside its groups that hold new ones
+    holders = np.unique(sup[keys.table[sup] > 0])
+    olds = sorted({int(t) for t in keys.table[holders]})
+    own_old = _own_edges(shapes, keys, olds, m)
+    keep = np.isin(own_old[0], holders)
+    sup = np.concatenate([sup, own_new[0], own_old[0][keep]])
+    sub = np.concatenate([sub, own_new[1], own_old[1][keep]])
+    if not len(sup):
+        return []
+    big = int(keys.size.max()) + 2 * m + 2
+    order = np.lexsort((keys.size[sub], sup))
+    sup, sub = sup[order], sub[order]
+    combined = sup * big + keys.size[sub]
+    left = keys.size[sup] - keys.size[sub]  # what the first leaves of A
+    lo = np.searchsorted(combined, sup * big + left - (m - 1), "left")
+    hi = np.searchsorted(combined, sup * big + left - 1, "right")
+    lo = np.maximum(lo, np.arange(len(sup)) + 1)
+    count = np.maximum(hi - lo, 0)
+    if not count.any():
+        return []
+    first = np.repeat(np.arange(len(sup)), count)
+    second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+              + np.repeat(lo, count))
+    b, c, a = sub[first], sub[second], sup[first]
+    ta, tb, tc = keys.table[a], keys.table[b], keys.table[c]
+    ok = ((ta == 0) | (tb == 0) | (tc == 0)) & ~((ta == tb) & (tb == tc))
+    out: list[Finding] = []
+    budget = [MAX_PAIR_CHECKS]
+    for j in np.flatnonzero(ok).tolist():
+        ga, gb, gc = (keys.group(int(k)) for k in (a[j], b[j], c[j]))
+        if _disjoint(shapes, pairings, gb, gc, budget) is not False:  # unknown: say so
+            out.append(Finding(ga.size - gb.size - gc.size, (ga,), (gb, gc)))
     return out
 
 
@@ -299,7 +380,8 @@ def _disjoint(shapes: Sequence[Shape], pairings: dict[int, _Pairing], a: Group, 
     """Whether two populations share no record (None: not worked out, budget spent)."""
     if a.table == b.table:
         s = shapes[a.table]
-        return not bool(((s.gid[a.level] == a.gid) & (s.gid[b.level] == b.gid)).any())
+        ca, cb = s.coords_of(a.level, a.gid), s.coords_of(b.level, b.gid)
+        return any(ca[v] != cb[v] for v in set(ca) & set(cb))
     if b.table == 0:
         a, b = b, a
     sa, sb = shapes[a.table], shapes[b.table]
@@ -311,40 +393,9 @@ def _disjoint(shapes: Sequence[Shape], pairings: dict[int, _Pairing], a: Group, 
         if budget[0] <= 0:
             return None
         budget[0] -= 1
-        p = _join(sa.records, sb.records)
+        p = _join(sa, sb)
     inside = (sa.gid[a.level][p.x] == a.gid) & (sb.gid[b.level][p.y] == b.gid)
     return not bool(inside.any())
-
-
-def _triples(shapes: Sequence[Shape], edges: Sequence[_Edge], pairings: dict[int, _Pairing],
-             m: int) -> list[Finding]:
-    """A - B - C: two disjoint populations inside A that leave 1 .. m-1 of it."""
-    inside: dict[tuple[int, tuple[int, ...], int], list[Group]] = {}
-    for e in edges:
-        sup = shapes[e.sup_t].size[e.sup_lv][e.sup_g]
-        sub = shapes[e.sub_t].size[e.sub_lv][e.sub_g]
-        for j in np.flatnonzero(sup - sub >= m).tolist():  # else a pair has it already
-            inside.setdefault((e.sup_t, e.sup_lv, int(e.sup_g[j])), []).append(
-                Group(e.sub_t, e.sub_lv, int(e.sub_g[j]), int(sub[j])))
-    out: list[Finding] = []
-    budget = [MAX_PAIR_CHECKS]
-    for (t, lv, g), subs in inside.items():
-        s = shapes[t]
-        total = int(s.size[lv][g])
-        pool = sorted(subs + [x for x in _own_subgroups(s, t, lv, g) if total - x.size >= m],
-                      key=lambda x: x.size)
-        sizes = np.array([x.size for x in pool], dtype=np.int64)
-        for i, b in enumerate(pool):
-            lo = int(np.searchsorted(sizes, total - b.size - (m - 1), "left"))
-            hi = int(np.searchsorted(sizes, total - b.size - 1, "right"))
-            for j in range(max(lo, i + 1), hi):
-                c = pool[j]
-                if 0 not in (t, b.table, c.table) or b.table == c.table == t:
-                    continue
-                if _disjoint(shapes, pairings, b, c, budget) is not False:  # unknown: say so
-                    out.append(Finding(total - b.size - c.size, (Group(t, lv, g, total),),
-                                       (b, c)))
-    return out
 
 
 __all__ = ["Finding", "Group", "Shape", "find", "members", "shape_of"]

@@ -239,7 +239,7 @@ def _contained(inner: Shape, outer: Shape, ci: IntArray, co: IntArray, keys: _Ke
         if not len(live):
             continue
         nvals, first, last = [], [], []
-        body = lv_in == tuple(range(len(inner.var_sizes)))
+        body = ng == n_in and bool((gid == np.arange(n_in)).all())
         for v, sv in enumerate(outer.var_sizes):
             if body:  # each body cell its own group
                 hit = per_var[v][live] > 0

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from statbarn.differencing import LedgerTable, find_differencing
 from statbarn.exact_differencing import _shape
-from statbarn.records import build
+from statbarn.records import build as record_sets
 
 ROWS, COLS, LEDGER, MIN_COUNT, LIMIT_S = 50, 20, 200, 10, 1.0
 REGIONS = [f"region-{i:02d}" for i in range(ROWS)]
@@ -139,7 +139,7 @@ def sets_table(rid: str, people: dict[str, np.ndarray], ids: np.ndarray, row: st
     t = LedgerTable(rid, "cohort", None, "count", (row,), (col,),
                     tuple((x,) for x in labels[row]), tuple((x,) for x in labels[col]), counts,
                     row_totals=(True,) * nr, col_totals=(True,) * nc, grand_total=True,
-                    records=build(ids, cells, nr * nc).to_json())
+                    records=record_sets(ids, cells, nr * nc).to_json())
     return LedgerTable.from_json(t.to_json())  # as loaded from the airlock's database
 
 

@@ -1,6 +1,8 @@
 """Benchmark: a new 50 x 20 count table checked against a ledger of 200 earlier releases.
 
-Run with ``.venv/bin/python benchmarks/bench_differencing.py``.  Each scenario
+Run with ``.venv/bin/python benchmarks/bench_differencing.py`` (``--quick``: the
+``mixed`` baseline and the 1,000-release scenarios only; ``--records=N``: the
+record-set ledger over N records, default 100,000).  Each scenario
 builds a ledger of 200 tables (as the airlock would, from their JSON), then
 times ``find_differencing`` for a new 50 (region) x 20 (age band) table: the
 first ("cold") call includes building each entry's internal view, the next
@@ -194,6 +196,10 @@ def main() -> int:
         "leaky": lambda b: mixed(rng, b, leaky=True),
         "rebanded": lambda b: rebanded(rng, b),
     }
+    if "--quick" in sys.argv:  # the baseline scenario and the 1,000-release ones only
+        scenarios = {"mixed": scenarios["mixed"]}
+    records = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--records=")),
+                   RECORDS)
     print(f"{'scenario':>13} {'ledger':>6} {'cold s':>7} {'warm s':>7} {'findings':>8}")
     mixed_cold = 0.0
     for name, build in scenarios.items():
@@ -220,10 +226,10 @@ def main() -> int:
                                     big_ledger)
     print(f"{'margins-1000':>13} {len(big_ledger):>6} {m_cold:>7.3f} {m_warm:>7.3f} "
           f"{m_found:>8}")
-    new, ledger = records_ledger(rng, RECORDS, 1000)
+    new, ledger = records_ledger(rng, records, 1000)
     r_cold, r_warm, r_found = timed(new, ledger)
     print(f"{'records-1000':>13} {len(ledger):>6} {r_cold:>7.3f} {r_warm:>7.3f} "
-          f"{r_found:>8}   ({RECORDS} records)")
+          f"{r_found:>8}   ({records} records)")
     stored, held = memory_per_table(rng)
     print(f"ledger memory per 50 x 20 table with margins and record sets over {BIG} records: "
           f"{stored / 2**20:.2f} MiB stored, {held / 2**20:.2f} MiB held once compared")

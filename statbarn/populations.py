@@ -227,17 +227,21 @@ def _contained(inner: Shape, outer: Shape, ci: IntArray, co: IntArray, keys: _Ke
     take one value on each of the outer group's variables."""
     n_in = inner.records.n_cells
     joined = np.bincount(ci, minlength=n_in).astype(np.int64)
+    alive = {}
+    for lv_in in inner.levels:  # groups with every record shared (else inside nothing)
+        gid, size = inner.gid[lv_in], inner.size[lv_in]
+        whole = np.bincount(gid, joined, len(size)) == size
+        live = np.flatnonzero((size > 0) & inner.known[lv_in] & whole)
+        if len(live):
+            alive[lv_in] = live
+    if not alive:
+        return
     per_var = []
     for v, sv in enumerate(outer.var_sizes):
         vals = outer.coords[co, v]
         per_var.append(np.bincount(ci * sv + vals, minlength=n_in * sv).reshape(n_in, sv))
-    for lv_in in inner.levels:
-        gid, size = inner.gid[lv_in], inner.size[lv_in]
-        ng = len(size)
-        whole = np.bincount(gid, joined, ng) == size
-        live = np.flatnonzero((size > 0) & inner.known[lv_in] & whole)
-        if not len(live):
-            continue
+    for lv_in, live in alive.items():
+        gid, ng = inner.gid[lv_in], len(inner.size[lv_in])
         nvals, first, last = [], [], []
         body = ng == n_in and bool((gid == np.arange(n_in)).all())
         for v, sv in enumerate(outer.var_sizes):

@@ -39,6 +39,7 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 MAX_LEVEL_VARS = 6  # 2**6 margins at most per table
 MAX_PAIR_CHECKS = 2_000  # on-demand intersections of two earlier releases per check
+MAX_FINDINGS = 500  # a table that gives this many away escalates; more add nothing
 
 
 @dataclass(frozen=True)
@@ -278,12 +279,14 @@ def _union(inner: Shape, outer: Shape, lv_in: tuple[int, ...], lv_out: tuple[int
            t_in: int, t_out: int, m: int, out: list[Finding]) -> None:
     """B + C - A: A's records all lie in two groups of one outer level (disjoint, as groups
     of one level are), neither of which holds A alone."""
+    if len(out) >= MAX_FINDINGS:
+        return
     sizes = [outer.var_sizes[v] for v in lv_out]
     b = np.ravel_multi_index(tuple(first[v] for v in lv_out), sizes)
     c = np.ravel_multi_index(tuple(last[v] for v in lv_out), sizes)
     spill = outer.size[lv_out][b] + outer.size[lv_out][c] - inner.size[lv_in][groups]
     ok = (spill >= 1) & (spill < m) & outer.known[lv_out][b] & outer.known[lv_out][c]
-    for j in np.flatnonzero(ok).tolist():
+    for j in np.flatnonzero(ok)[:MAX_FINDINGS].tolist():
         out.append(Finding(int(spill[j]), (
             Group(t_out, lv_out, int(b[j]), int(outer.size[lv_out][b[j]])),
             Group(t_out, lv_out, int(c[j]), int(outer.size[lv_out][c[j]]))),
@@ -307,13 +310,16 @@ def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
     sup = np.concatenate(edges.sup) if edges.sup else np.zeros(0, np.int64)
     sub = np.concatenate(edges.sub) if edges.sub else np.zeros(0, np.int64)
     diff = keys.size[sup] - keys.size[sub]
-    for j in np.flatnonzero((diff >= 1) & (diff < m)).tolist():  # pairs: A - B
+    small = np.flatnonzero((diff >= 1) & (diff < m))
+    for j in small[np.argsort(diff[small], kind="stable")][:MAX_FINDINGS].tolist():  # A - B
         a, b = keys.group(int(sup[j])), keys.group(int(sub[j]))
         found.append(Finding(a.size - b.size, (a,), (b,)))
-    found += _triples(shapes, keys, sup[diff >= m], sub[diff >= m], pairings, m)
+    if len(found) < MAX_FINDINGS:
+        found += _triples(shapes, keys, sup[diff >= m], sub[diff >= m], pairings, m,
+                          MAX_FINDINGS - len(found))
     seen: set[tuple[Any, ...]] = set()
     out: list[Finding] = []
-    for f in found:
+    for f in sorted(found, key=lambda f: f.value)[:MAX_FINDINGS]:
         k = (tuple(sorted((g.table, g.level, g.gid) for g in f.plus)),
              tuple(sorted((g.table, g.level, g.gid) for g in f.minus)))
         if k not in seen:
@@ -339,7 +345,7 @@ def _own_edges(shapes: Sequence[Shape], keys: _Keys, tables: Sequence[int],
 
 
 def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
-             pairings: dict[int, _Pairing], m: int) -> list[Finding]:
+             pairings: dict[int, _Pairing], m: int, limit: int) -> list[Finding]:
     """A - B - C: two disjoint populations inside A that leave 1 .. m-1 of it, the new
     table among the three (not all of one table).  A pair that already leaves fewer
     than m is a finding of its own and is not combined further."""
@@ -373,6 +379,8 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
     out: list[Finding] = []
     budget = [MAX_PAIR_CHECKS]
     for j in np.flatnonzero(ok).tolist():
+        if len(out) >= limit:
+            break
         ga, gb, gc = (keys.group(int(k)) for k in (a[j], b[j], c[j]))
         if _disjoint(shapes, pairings, gb, gc, budget) is not False:  # unknown: say so
             out.append(Finding(ga.size - gb.size - gc.size, (ga,), (gb, gc)))

@@ -51,8 +51,10 @@ def _say(f: pop.Finding, tables: Sequence[LedgerTable], shapes: Sequence[pop.Sha
         name = "this table" if g.table == 0 else name_of(t)
         return name + (f" (population {t.population!r})" if t.population else "")
 
-    def term(g: pop.Group) -> str:
-        return f"{where(g)} [{g.size}] of {who(g)}"
+    counts = new.statistic in ("count", "size", "frequency")
+
+    def term(g: pop.Group) -> str:  # a count table's cells are published; others' are not
+        return f"{where(g)} [{g.size}] of {who(g)}" if counts else f"{where(g)} of {who(g)}"
 
     noun = _NOUN.get(new.statistic, "record(s)" if new.statistic in ("size", "frequency")
                      else "contributor(s)")

@@ -59,9 +59,23 @@ def test_a_request_with_margins_against_a_release_with_margins_gets_a_decision(
         entries = s.execute(select(LedgerEntry.table)).scalars().all()
     assert len(entries) == 1 and entries[0]["title"] == "Patients by region and sex"
     assert entries[0]["file_name"] == "by_region.csv" and "records" in entries[0]
-    view = api.request("alice", str(second["id"])).json()
-    text = json.dumps(view)
-    assert "record(s)" in text
+    checks = second["files"][0]["checks"][0]["result"]["checks"]  # type: ignore[index]
+    diff = next(c for c in checks if c["rule"] == "differencing")
+    [earlier] = diff["details"]["earlier"]
+    assert (earlier["title"], earlier["file"]) == ("Patients by region and sex", "by_region.csv")
+    north = earlier["table"]["rows"].index(["North"])
+    assert earlier["table"]["counts"][north][earlier["table"]["cols"].index(["F"])] == \
+        int(((df.region == "North") & (df.sex == "F")).sum())
+    # approved by a checker and released: the record that leaves has no details
+    fid = second["files"][0]["id"]  # type: ignore[index]
+    assert api.vote("carol", str(second["id"]), fid, "approve").status_code == 200
+    r = api.bundle("alice", str(second["id"]))
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        record = json.loads(zf.read("record.json"))
+    [check] = [c for c in record["files"][0]["checks"][0]["result"]["checks"]
+               if c["rule"] == "differencing"]
+    assert "details" not in check and "leaves 3 record(s)" in json.dumps(check)
 
 
 def test_the_record_sets_never_leave_in_the_bundle(

@@ -164,16 +164,22 @@ class _Pairing:
     y: IntArray  # old body cell
 
 
-def _join(a: Shape, b: Shape) -> _Pairing:
-    """Shared records by a dense lookup of ``a``'s cells (record ids index it)."""
+def _join(a: Shape, b: Shape, seen: dict[int, Any] | None = None) -> _Pairing:
+    """Shared records by a dense lookup of ``a``'s cells (record ids index it).
+    ``seen``: lookups already made for an id array (tables over one population share it)."""
     ids = b.records.ids
     if a.records.ids is ids or (len(a.records.ids) == len(ids)
                                 and np.array_equal(a.records.ids, ids)):
         return _Pairing(a.records.cells.astype(np.int64), b.records.cells.astype(np.int64))
-    look = a.lookup(int(ids[-1]) if len(ids) else 0)
-    x = look[ids]
-    hit = x >= 0
-    return _Pairing(x[hit].astype(np.int64), b.records.cells[hit].astype(np.int64))
+    got = seen.get(id(ids)) if seen is not None else None
+    if got is None or got[0] is not ids:
+        look = a.lookup(int(ids[-1]) if len(ids) else 0)
+        x = look[ids]
+        hit = x >= 0
+        got = (ids, x[hit].astype(np.int64), hit)
+        if seen is not None:
+            seen[id(ids)] = got
+    return _Pairing(got[1], b.records.cells[got[2]].astype(np.int64))
 
 
 @dataclass
@@ -300,8 +306,9 @@ def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
     edges = _Edges()
     pairings: dict[int, _Pairing] = {}
     found: list[Finding] = []
+    seen: dict[int, Any] = {}
     for i, old in enumerate(olds, start=1):
-        p = _join(new, old)
+        p = _join(new, old, seen)
         if not len(p.x):
             continue
         pairings[i] = p
@@ -317,13 +324,13 @@ def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
     if len(found) < MAX_FINDINGS:
         found += _triples(shapes, keys, sup[diff >= m], sub[diff >= m], pairings, m,
                           MAX_FINDINGS - len(found))
-    seen: set[tuple[Any, ...]] = set()
+    done: set[tuple[Any, ...]] = set()
     out: list[Finding] = []
     for f in sorted(found, key=lambda f: f.value)[:MAX_FINDINGS]:
         k = (tuple(sorted((g.table, g.level, g.gid) for g in f.plus)),
              tuple(sorted((g.table, g.level, g.gid) for g in f.minus)))
-        if k not in seen:
-            seen.add(k)
+        if k not in done:
+            done.add(k)
             out.append(f)
     return out
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import weakref
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,9 @@ from numpy.typing import NDArray
 from statbarn.errors import EvidenceError
 
 ENCODING = "statbarn-records-1"
+# Tables over one population hold the same ids: decoded once, shared (read-only) while
+# any table holds them (memory, and the join of two tables over one population is free).
+_SHARED: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 MAX_RECORDS = 50_000_000  # a table over more records is kept without its record sets
 IntArray = NDArray[np.int64]
 
@@ -97,13 +102,19 @@ class RecordSets:
         if data.get("cells_total") != n_cells:
             raise EvidenceError(f"record sets are for {data.get('cells_total')!r} body cells, "
                                 f"the table has {n_cells}")
-        deltas = _unpack(data.get("ids"), data.get("id_type"), n, "ids")
+        key = hashlib.sha256(f"{data.get('id_type')}:{data.get('ids')}".encode()).hexdigest()
+        ids = _SHARED.get(key)
+        if ids is None or len(ids) != n:
+            deltas = _unpack(data.get("ids"), data.get("id_type"), n, "ids")
+            if n and (deltas[1:] < 1).any():
+                raise EvidenceError("record sets: record ids must be distinct and sorted")
+            ids = _narrow(np.cumsum(deltas))
+            ids.flags.writeable = False
+            _SHARED[key] = ids
         cells = _unpack(data.get("cells"), data.get("cell_type"), n, "cells")
-        if n and (deltas[1:] < 1).any():
-            raise EvidenceError("record sets: record ids must be distinct and sorted")
         if n and cells.max() >= n_cells:
             raise EvidenceError("record sets: a record belongs to a cell the table lacks")
-        return cls(_narrow(np.cumsum(deltas)), _narrow(cells), n_cells)
+        return cls(ids, _narrow(cells), n_cells)
 
     @property
     def nbytes(self) -> int:

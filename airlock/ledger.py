@@ -28,12 +28,23 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from statbarn.differencing import LedgerTable, differencing_check
+from statbarn.errors import EvidenceError
 from statbarn.evidence import TableEvidence
 from statbarn.profile import Profile
-from statbarn.verdict import CheckResult
+from statbarn.verdict import CheckResult, Rule, Verdict
 
 CANDIDATE = "(this request)"
 MAX_REMEMBERED = 20_000  # parsed ledger tables kept per process (least recently used go)
+MAX_REMEMBERED_BYTES = 2 << 30  # and their memory at most (record sets dominate it)
+
+
+def weight(table: LedgerTable) -> int:
+    """The memory a remembered table takes once compared: its counts, its record sets
+    (as stored, and decoded: about 6 bytes a record) and their views."""
+    rec = table.records or {}
+    stored = len(str(rec.get("ids", ""))) + len(str(rec.get("cells", "")))
+    n = rec.get("n", 0) if isinstance(rec.get("n", 0), int) else 0
+    return 2048 + 3 * int(table.counts.nbytes) + stored + 6 * n
 
 
 def _table(evidence: dict[str, Any], release_id: str, dataset: str | None,
@@ -48,25 +59,39 @@ def _table(evidence: dict[str, Any], release_id: str, dataset: str | None,
                                      suppressed=suppressed)
 
 
+_NOT_CONTENT = frozenset({"release_id", "title", "file_name", "released_at"})
+
+
 def digest(table: dict[str, Any]) -> str:
-    """What a ledger table says, without which release said it."""
-    body = {k: v for k, v in table.items() if k != "release_id"}
+    """What a ledger table says, without which release said it (or its title and date)."""
+    body = {k: v for k, v in table.items() if k not in _NOT_CONTENT}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def ledger_table(
-    evidence: dict[str, Any], release_id: str, dataset: str | None, population: str | None
+    evidence: dict[str, Any], release_id: str, dataset: str | None, population: str | None,
+    title: str | None = None, file_name: str | None = None, released_at: str | None = None,
 ) -> dict[str, Any]:
-    """The ledger entry (JSON) of a released table, from its stored evidence."""
-    return _table(evidence, release_id, dataset, population).to_json()
+    """The ledger entry (JSON) of a released table, from its stored evidence, with the
+    names the researcher knows it by.  It keeps the evidence's record sets: the ledger
+    is the airlock's, and nothing in it is ever released."""
+    table = _table(evidence, release_id, dataset, population)
+    return table.labelled(title, file_name, released_at).to_json()
+
+
+def title_of(context: str | None) -> str | None:
+    """A request's title: the first line of its context (there is no title field)."""
+    first = (context or "").strip().splitlines()
+    return first[0].strip()[:200] or None if first else None
 
 
 class _Remembered:
     """Parsed ledger tables by (content digest, release id), least recently used first."""
 
-    def __init__(self, limit: int = MAX_REMEMBERED) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = MAX_REMEMBERED, max_bytes: int = MAX_REMEMBERED_BYTES
+                 ) -> None:
+        self.limit, self.max_bytes, self.bytes = limit, max_bytes, 0
         self._tables: OrderedDict[tuple[str, str], LedgerTable] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -79,14 +104,18 @@ class _Remembered:
 
     def put(self, key: tuple[str, str], table: LedgerTable) -> None:
         with self._lock:
+            old = self._tables.pop(key, None)
+            self.bytes -= weight(old) if old is not None else 0
             self._tables[key] = table
-            self._tables.move_to_end(key)
-            while len(self._tables) > self.limit:
-                self._tables.popitem(last=False)
+            self.bytes += weight(table)
+            while len(self._tables) > self.limit or (self.bytes > self.max_bytes
+                                                     and len(self._tables) > 1):
+                self.bytes -= weight(self._tables.popitem(last=False)[1])
 
     def clear(self) -> None:
         with self._lock:
             self._tables.clear()
+            self.bytes = 0
 
 
 REMEMBERED = _Remembered()
@@ -148,4 +177,8 @@ def differencing(
     candidate = _table(evidence, CANDIDATE, dataset, population)
     tables = ledger.tables() if isinstance(ledger, Ledger) else \
         [LedgerTable.from_json(row) for row in ledger]
-    return differencing_check(candidate, tables, profile)
+    try:
+        return differencing_check(candidate, tables, profile)
+    except EvidenceError as exc:  # record sets that do not add up: a person decides
+        return CheckResult(Rule.DIFFERENCING, Verdict.ESCALATE, [],
+                           f"The table could not be compared with earlier releases: {exc}.")

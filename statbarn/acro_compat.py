@@ -664,6 +664,15 @@ def _table_entry(uid: str, out: TableOutput) -> tuple[dict[str, Any], bytes]:
             if name not in names[i][j]:
                 names[i][j].append(name)
                 cells[name].append([i, j])
+    if any(name == "MinimumThresholdCheck" for _, name in named):
+        # ACRO counts an empty cell under its threshold check too; statbarn says it once,
+        # under zeros: ACRO's files say both, as ACRO's own do.
+        for i, row_names in enumerate(names):
+            for j, cell_names in enumerate(row_names):
+                if "PresenceOfZeroCheck" in cell_names and \
+                        "MinimumThresholdCheck" not in cell_names:
+                    cell_names.append("MinimumThresholdCheck")
+                    cells.setdefault("MinimumThresholdCheck", []).append([i, j])
     order = {n: k for k, n in enumerate(_CHECK_ORDER)}
     strings = [["".join(f"{n}; " for n in sorted(cell, key=lambda n: (order.get(n, 99), n)))
                  or "ok" for cell in row] for row in names]

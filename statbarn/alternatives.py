@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from statbarn.errors import UnsupportedError
 from statbarn.evidence import TableEvidence
@@ -102,6 +103,38 @@ def audit_check(ev: TableEvidence, suppressed: np.ndarray, profile: Profile) -> 
     )
 
 
+def share_check(suppressed: np.ndarray, profile: Profile) -> CheckResult:
+    """A safe alternative that hides most of its cells says so, and a person decides."""
+    hidden, cells = int(np.count_nonzero(suppressed)), int(suppressed.size)
+    share = hidden / cells if cells else 0.0
+    limit = profile.max_suppressed_share
+    if share <= limit:
+        return CheckResult(Rule.SUPPRESSED_SHARE.value, Verdict.PASS, [],
+                           f"{hidden} of {cells} cell(s) suppressed ({share:.0%}); the "
+                           f"profile allows up to {limit:.0%}.")
+    message = (f"The safe alternative suppresses {hidden} of its {cells} cells ({share:.0%}), "
+               f"more than the profile's limit of {limit:.0%}: little of the table is left. "
+               "A person decides whether it is worth releasing; a table with fewer, larger "
+               "categories (coarser bands, fewer variables) keeps more.")
+    return CheckResult(Rule.SUPPRESSED_SHARE.value, Verdict.ESCALATE,
+                       [CellFlag(Rule.SUPPRESSED_SHARE, Verdict.ESCALATE, None, None,
+                                 round(share, 4), limit, message)],
+                       f"{share:.0%} of the cells are suppressed (limit {limit:.0%}).")
+
+
+def published_frame(table: pd.DataFrame, values: np.ndarray, ev: TableEvidence
+                    ) -> pd.DataFrame:
+    """The published values in the table's shape; suppressed cells are missing (an empty
+    cell in the CSV).  Counts stay whole numbers (pandas' nullable Int64: ``25``, never
+    ``25.0``)."""
+    out = table.astype(np.float64)
+    out.iloc[:, :] = values
+    shown = values[~np.isnan(values)]
+    if ev.statistic in ("count", "size") and np.all(shown == np.round(shown)):
+        return out.astype("Int64")
+    return out
+
+
 def safe_alternative(output: TableOutput, method: str = "suppress") -> TableOutput:
     from statbarn.suppression import protect_table, round_to_base
 
@@ -125,16 +158,16 @@ def safe_alternative(output: TableOutput, method: str = "suppress") -> TableOutp
         suppressed = result.suppressed
     else:
         suppressed = primary
-    published = output.table.to_numpy(dtype=np.float64, copy=True)
+    published = output.table.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     meta: dict[str, object] = {"method": method}
     if method == "round":
         published = round_to_base(published, profile.rounding_base)
         meta["rounding_base"] = profile.rounding_base
     published[suppressed] = np.nan
-    table = output.table.astype(np.float64)
-    table.iloc[:, :] = published
+    table = published_frame(output.table, published, ev)
     checks = [_without(c, ev, suppressed) for c in check_table(ev, profile)]
     checks.append(audit_check(ev, suppressed, profile))
+    checks.append(share_check(suppressed, profile))
     assessment = Assessment(
         output.assessment.statbarn,
         checks,

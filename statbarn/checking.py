@@ -156,9 +156,10 @@ def _check_with_sidecar(path: Path, sidecar: dict[str, Any], prof: Profile) -> A
     suppressed = _suppressed_mask(sidecar, ev)
     if suppressed is not None:
         assessment = _drop_suppressed(assessment, ev, suppressed)
-        from statbarn.alternatives import audit_check
+        from statbarn.alternatives import audit_check, share_check
 
         assessment.checks.append(audit_check(ev, suppressed, prof))
+        assessment.checks.append(share_check(suppressed, prof))
     base = sidecar.get("table", {}).get("rounding_base")
     mismatch = consistency_problems(frame, ev, suppressed, int(base) if base else None)
     if mismatch:
@@ -233,7 +234,7 @@ def consistency_problems(
             f"the table is {frame.shape[0]} x {frame.shape[1]} but its evidence describes "
             f"{ev.shape[0]} x {ev.shape[1]} cells"
         ]
-    problems = []
+    problems = [ev.records_problem] if ev.records_problem else []
     if [_label_key(x) for x in frame.index] != [_label_key(x) for x in ev.row_labels]:
         problems.append("the table's row labels differ from its evidence")
     cols = [_label_key(x) for x in frame.columns]

@@ -27,6 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from statbarn import bands
+from statbarn.exact_differencing import exact_findings
+from statbarn.findings import DifferencingFinding, details, name_of
 from statbarn.ledger import Labels, LedgerTable
 from statbarn.profile import Profile
 from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict
@@ -34,22 +36,8 @@ from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 Cell = tuple[dict[int, str], int]  # {shared variable index: label}, derived count
-_FAMILY = {"count": "count", "size": "count", "frequency": "count", "sum": "sum"}
-
-
-@dataclass(frozen=True)
-class DifferencingFinding:
-    """A count below the threshold that this table and earlier releases give away."""
-
-    earlier_release_id: str
-    kind: str  # nested_population, margin_difference, category_difference/_merge, complement
-    derived_cell: str  # e.g. "region=North, age=16-17"
-    derived_value: int
-    limit: int
-    message: str
-    related_release_ids: tuple[str, ...] = ()  # further earlier releases used (complement)
-    row: Any = None  # the derived cell in this table's terms ("All" where summed out)
-    col: Any = None
+# Tables of means count as sums: a mean times its contributor count is the total.
+_FAMILY = {"count": "count", "size": "count", "frequency": "count", "sum": "sum", "mean": "sum"}
 
 
 # ---- the arithmetic ---------------------------------------------------------------
@@ -71,17 +59,23 @@ def _view(t: LedgerTable) -> _View:
         cl, cc = codes(t.col_labels, len(t.col_var))
         (nr, nc), n = t.counts.shape, t.counts.astype(np.float64)
         shown = np.ones((nr, nc), bool) if t.published is None else t.published
-        records = [(np.hstack([np.repeat(rc, nc, 0), np.tile(cc, (nr, 1))]), n.ravel(),
-                    shown.ravel())]
+        body = np.hstack([np.repeat(rc, nc, 0), np.tile(cc, (nr, 1))])
+        parts: list[tuple[IntArray, Any, Any]] = [(body, n, shown)]
         if t.row_totals:
-            records.append((np.hstack([rc, np.full((nr, cc.shape[1]), -1)]), n.sum(1),
-                            np.array(t.row_totals)))
+            parts.append((np.hstack([rc, np.full((nr, cc.shape[1]), -1)]), n.sum(1),
+                          np.array(t.row_totals)))
         if t.col_totals:
-            records.append((np.hstack([np.full((nc, rc.shape[1]), -1), cc]), n.sum(0),
-                            np.array(t.col_totals)))
+            parts.append((np.hstack([np.full((nc, rc.shape[1]), -1), cc]), n.sum(0),
+                          np.array(t.col_totals)))
         if t.grand_total:
-            records.append((np.full((1, rc.shape[1] + cc.shape[1]), -1), n.sum(keepdims=True),
-                            np.ones(1, bool)))
+            parts.append((np.full((1, rc.shape[1] + cc.shape[1]), -1), n.sum(), True))
+        # One vector of counts per block of records, whatever the block's shape (the
+        # corner is a single number): bincount takes nothing else.
+        records = [(keys, np.ravel(count).astype(np.float64),
+                    np.ravel(np.broadcast_to(seen, np.shape(count))).astype(bool))
+                   for keys, count, seen in parts]
+        for keys, count, seen in records:
+            assert keys.shape[0] == count.shape[0] == seen.shape[0]
         object.__setattr__(t, "_cache", _View(t, rl + cl, records))
     return t._cache  # type: ignore[no-any-return]
 
@@ -206,7 +200,7 @@ def _partition(views: Sequence[_View], al: _Aligned, m: int) -> list[Cell]:
 
 
 def _say(t: LedgerTable, new: LedgerTable) -> str:
-    who = "this table" if t is new else f"release {t.release_id}"
+    who = "this table" if t is new else name_of(t)
     return who + (f" (population {t.population!r})" if t.population else "")
 
 
@@ -298,10 +292,35 @@ def _comparable(new: LedgerTable, old: LedgerTable) -> bool:
     )
 
 
+def _exact(new: LedgerTable, old: LedgerTable) -> bool:
+    """Both tables carry their records, over one named dataset: set arithmetic decides."""
+    return (new.dataset is not None and new.dataset == old.dataset
+            and new.records is not None and old.records is not None)
+
+
+def _comparable_any(new: LedgerTable, old: LedgerTable) -> bool:
+    if _exact(new, old):
+        return (old.release_id != new.release_id and old.counts.size > 0
+                and _FAMILY.get(old.statistic) == _FAMILY.get(new.statistic) is not None)
+    return _comparable(new, old)
+
+
 def find_differencing(
     new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int
 ) -> list[DifferencingFinding]:
-    """Every count in ``[1, min_count - 1]`` that ``new`` and the ledger give away."""
+    """Every count in ``[1, min_count - 1]`` that ``new`` and the ledger give away.
+
+    Earlier tables that carry their records, like ``new``, over the same dataset are
+    compared exactly (:mod:`statbarn.populations`); the others by their variables."""
+    exact = [old for old in ledger if _exact(new, old) and _comparable_any(new, old)]
+    found = exact_findings(new, exact, min_count) if exact else []
+    ledger = [old for old in ledger if not _exact(new, old)]
+    return found + _structural(new, ledger, min_count)
+
+
+def _structural(
+    new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int
+) -> list[DifferencingFinding]:
     candidates = [old for old in ledger if _comparable(new, old)]
     findings: list[DifferencingFinding] = []
     supersets: list[LedgerTable] = []
@@ -323,15 +342,18 @@ def differencing_check(
     """Rule ``differencing``: escalate when ``new`` and the ledger give away a small count."""
     findings = find_differencing(new, ledger, profile.min_count)
     if not findings:
-        n = sum(_comparable(new, old) for old in ledger)
+        n = sum(_comparable_any(new, old) for old in ledger)
         return CheckResult(Rule.DIFFERENCING, Verdict.PASS, [],
                            f"No differencing against {n} comparable earlier release(s).")
     flags = [CellFlag(Rule.DIFFERENCING, Verdict.ESCALATE, f.row, f.col, f.derived_value,
                       f.limit, f.message) for f in findings]
     ids = sorted({r for f in findings for r in (f.earlier_release_id, *f.related_release_ids)})
+    by_id = {t.release_id: t for t in ledger}
+    names = [name_of(by_id[i]) if i in by_id else f"release {i}" for i in ids]
     return CheckResult(Rule.DIFFERENCING, Verdict.ESCALATE, flags,
                        f"{len(flags)} count(s) below {profile.min_count} can be derived by "
-                       f"differencing with earlier release(s) {', '.join(ids)}.")
+                       f"differencing with earlier release(s) {'; '.join(names)}.",
+                       details=details(new, [by_id[i] for i in ids if i in by_id], findings))
 
 
 __all__ = ["DifferencingFinding", "LedgerTable", "differencing_check", "find_differencing"]

@@ -39,6 +39,11 @@ class TableEvidence:
     exact_total: dict[tuple[int, int], str] = field(default_factory=dict)
     index_names: list[Any] = field(default_factory=list)
     column_names: list[Any] = field(default_factory=list)
+    # The records behind each body cell (statbarn.records' JSON form), when known.
+    records: dict[str, Any] | None = None
+    # Why a sidecar's record sets were set aside (they did not hold the counts, or could
+    # not be decoded): the evidence is then inconsistent, which escalates.
+    records_problem: str | None = None
 
     def __post_init__(self) -> None:
         shape = (len(self.row_labels), len(self.col_labels))
@@ -116,6 +121,7 @@ class TableEvidence:
             "row_margin": self.row_margin,
             "col_margin": self.col_margin,
             "cells": cells,
+            **({"records": self.records} if self.records is not None else {}),
         }
 
     @classmethod
@@ -151,11 +157,31 @@ class TableEvidence:
                 exact_total=exact,
                 index_names=list(data.get("index_names", [])),
                 column_names=list(data.get("column_names", [])),
+                **_checked_records(data.get("records"), count, data),
             )
         except EvidenceError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(f"evidence table is malformed: {exc}") from None
+
+
+def _checked_records(records: Any, count: np.ndarray, data: Any) -> dict[str, Any]:
+    """The record sets, when they hold exactly the body's counts; else none, and why (the
+    evidence is then inconsistent and escalates, as a doctored sidecar does)."""
+    if records is None:
+        return {}
+    from statbarn.records import RecordSets
+
+    rows = count.shape[0] - (1 if data.get("col_margin") else 0)
+    cols = count.shape[1] - (1 if data.get("row_margin") else 0)
+    body = count[:rows, :cols]
+    try:
+        sets = RecordSets.from_json(records, body.size)
+    except EvidenceError as exc:
+        return {"records_problem": str(exc)}
+    if not np.array_equal(sets.cell_counts(), body.ravel()):
+        return {"records_problem": "the record sets do not hold the cells' counts"}
+    return {"records": dict(records)}
 
 
 def _floats(arr: np.ndarray) -> Any:

@@ -7,7 +7,7 @@ per project and dataset; :mod:`statbarn.differencing` checks new tables against 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from statbarn.errors import EvidenceError
 from statbarn.evidence import TableEvidence
+from statbarn.records import RecordSets
 
 Labels = tuple[tuple[str, ...], ...]
 IntArray = NDArray[np.int64]
@@ -57,7 +58,15 @@ class LedgerTable:
     row_totals: tuple[bool, ...] = ()
     col_totals: tuple[bool, ...] = ()
     grand_total: bool = False
+    # The records behind each body cell (statbarn.records' JSON form): server side only.
+    records: dict[str, Any] | None = None
+    # How the researcher knows the release: its request's title, the file, the date.
+    title: str | None = None
+    file_name: str | None = None
+    released_at: str | None = None
     _cache: Any = field(default=None, init=False, repr=False)
+    _sets: Any = field(default=None, init=False, repr=False)
+    _shape: Any = field(default=None, init=False, repr=False)  # statbarn.populations'
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -93,6 +102,23 @@ class LedgerTable:
     def variables(self) -> tuple[str, ...]:
         return self.row_var + self.col_var
 
+    def record_sets(self) -> RecordSets | None:
+        """The decoded record sets (checked against the counts), or None."""
+        if self.records is None:
+            return None
+        if self._sets is None:
+            sets = RecordSets.from_json(self.records, self.counts.size)
+            if not np.array_equal(sets.cell_counts(), self.counts.ravel()):
+                raise EvidenceError(f"ledger table {self.release_id!r}: the record sets do "
+                                    "not hold the cells' counts")
+            object.__setattr__(self, "_sets", sets)
+        return self._sets  # type: ignore[no-any-return]
+
+    def labelled(self, title: str | None, file_name: str | None,
+                 released_at: str | None) -> LedgerTable:
+        """The same table, with the names a researcher knows the release by."""
+        return replace(self, title=title, file_name=file_name, released_at=released_at)
+
     @classmethod
     def from_evidence(
         cls, ev: TableEvidence, release_id: str, dataset: str | None = None,
@@ -110,6 +136,11 @@ class LedgerTable:
         col_var, body_cols = [_s(n) for n in ev.column_names], list(ev.col_labels[cols])
         if col_var in ([], [""]) and len(body_cols) == 1:
             col_var, body_cols = [], [()]
+        elif col_var == [""]:
+            # A bare CSV's header holds the column variable's categories, not its name:
+            # the categories stand for it, so two unnamed column variables are one only
+            # when they have the same categories (F, M and 0-15, 16+ are not compared).
+            col_var = ["[columns " + ", ".join(sorted({_s(c) for c in body_cols})) + "]"]
         nr, nc = len(ev.row_labels[rows]), len(body_cols)
         return cls(
             release_id, dataset, population, ev.statistic,
@@ -120,6 +151,7 @@ class LedgerTable:
             tuple(shown[:nr, -1]) if ev.row_margin else (),
             tuple(shown[-1, :nc]) if ev.col_margin else (),
             bool(ev.row_margin and ev.col_margin and shown[-1, -1]),
+            ev.records,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -132,6 +164,9 @@ class LedgerTable:
             "published": None if self.published is None else self.published.tolist(),
             "row_totals": list(self.row_totals), "col_totals": list(self.col_totals),
             "grand_total": self.grand_total,
+            **({"records": self.records} if self.records is not None else {}),
+            **{k: v for k, v in (("title", self.title), ("file_name", self.file_name),
+                                 ("released_at", self.released_at)) if v is not None},
         }
 
     @classmethod
@@ -145,7 +180,9 @@ class LedgerTable:
                 np.asarray(d["counts"], dtype=np.int64),
                 None if published is None else np.asarray(published, dtype=bool),
                 tuple(d.get("row_totals", ())), tuple(d.get("col_totals", ())),
-                bool(d.get("grand_total", False)),
+                bool(d.get("grand_total", False)), d.get("records"),
+                *(None if d.get(k) is None else str(d[k])[:500]
+                  for k in ("title", "file_name", "released_at")),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(f"ledger entry is malformed: {exc}") from None

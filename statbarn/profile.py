@@ -54,6 +54,11 @@ class Profile(BaseModel):
         "0 (not exactly recoverable) for magnitudes",
     )
     rounding_base: int = Field(5, ge=2, description="Base for the rounding alternative")
+    max_suppressed_share: float = Field(
+        0.5, ge=0, le=1,
+        description="A safe alternative suppressing more than this share of its cells "
+        "(margins included) is never released automatically: a person decides",
+    )
     max_table_cells: int = Field(
         100_000, ge=1, description="Largest table (cells, margins included) statbarn will check"
     )

@@ -33,12 +33,14 @@ def _cell_name(ev: TableEvidence, r: int, c: int) -> str:
     return f"cell ({_label_text(ev.row_labels[r])}, {_label_text(ev.col_labels[c])})"
 
 
-def threshold(ev: TableEvidence, profile: Profile) -> CheckResult:
+def threshold(ev: TableEvidence, profile: Profile, zeros_apart: bool = False) -> CheckResult:
     """Too few contributors.  An empty cell is a small cell too (as in ACRO), unless the
-    profile says zeros are not disclosive: then empty cells are left to that decision."""
+    profile says zeros are not disclosive: then empty cells are left to that decision.
+    ``zeros_apart``: the zeros rule flags the empty cells of this table, so they are
+    flagged once, there (a researcher reads one reason per cell)."""
     limit = profile.min_count
     small = ev.count < limit
-    if not profile.zeros_are_disclosive:
+    if not profile.zeros_are_disclosive or zeros_apart:
         small &= ev.count > 0
     flags = [
         CellFlag(
@@ -281,4 +283,6 @@ def check_table(ev: TableEvidence, profile: Profile) -> list[CheckResult]:
                 f"statbarn has no rules for the statistic '{ev.statistic}'.",
             )
         ]
-    return [RULE_FUNCTIONS[rule](ev, profile) for rule in rules]
+    zeros_apart = Rule.ZEROS in rules and profile.zeros_are_disclosive
+    return [threshold(ev, profile, zeros_apart) if rule is Rule.THRESHOLD
+            else RULE_FUNCTIONS[rule](ev, profile) for rule in rules]

@@ -23,6 +23,8 @@ from statbarn.evidence import TableEvidence
 from statbarn.fileio import atomic_write_bytes, sha256_bytes
 from statbarn.kinds import normalise_aggfunc, statbarn_of
 from statbarn.profile import Profile, load_profile
+from statbarn.records import build as build_records
+from statbarn.records import record_ids
 from statbarn.result import STATBARN_VERSION, AssessedOutput, Assessment
 from statbarn.rules import check_table
 from statbarn.verdict import Verdict
@@ -219,8 +221,10 @@ def tabulate(
     )
     ev = result.evidence
     values_grid = result.values
+    body_rows, body_cols = np.arange(row_axis.size), np.arange(col_axis.size if col_axis else 1)
     if dropna and vals is not None:
-        values_grid, ev = _drop_empty(values_grid, ev)
+        values_grid, ev, body_rows, body_cols = _drop_empty(values_grid, ev)
+    ev.records = _records(idx_keys[0].index, row_axis, col_axis, arr, body_rows, body_cols)
     label = (
         values_label if values_label is not None else (vals.name if vals is not None else "count")
     )
@@ -234,7 +238,27 @@ def tabulate(
     return TableOutput(table=frame, evidence=ev, assessment=assessment, profile=prof)
 
 
-def _drop_empty(values: np.ndarray, ev: TableEvidence) -> tuple[np.ndarray, TableEvidence]:
+def _records(index: pd.Index, row: agg.Axis, col: agg.Axis | None, values: np.ndarray | None,
+             body_rows: np.ndarray, body_cols: np.ndarray) -> dict[str, Any] | None:
+    """Which records each body cell holds (statbarn.records), from the rows' index."""
+    ids = record_ids(index)
+    if ids is None:
+        return None
+    ccode = col.codes if col is not None else np.zeros_like(row.codes)
+    mine = (row.codes >= 0) & (ccode >= 0)
+    if values is not None:
+        mine &= ~np.isnan(values)
+    # Rows and columns dropped as empty hold no contributor, so every one maps.
+    rmap = np.full(row.size, -1, np.int64)
+    rmap[body_rows] = np.arange(len(body_rows))
+    cmap = np.full(col.size if col is not None else 1, -1, np.int64)
+    cmap[body_cols] = np.arange(len(body_cols))
+    cells = rmap[row.codes[mine]] * len(body_cols) + cmap[ccode[mine]]
+    return build_records(ids[mine], cells, len(body_rows) * len(body_cols)).to_json()
+
+
+def _drop_empty(values: np.ndarray, ev: TableEvidence
+                ) -> tuple[np.ndarray, TableEvidence, np.ndarray, np.ndarray]:
     """pandas' dropna=True: rows whose body cells are all empty vanish, then columns
     that are all empty (margins included)."""
     rs, cs = ev.body_slice()
@@ -252,9 +276,10 @@ def _drop_empty(values: np.ndarray, ev: TableEvidence) -> tuple[np.ndarray, Tabl
     if ev.row_margin:
         keep_c[-1] = not empty[rows, -1].all()
     cols = np.flatnonzero(keep_c)
+    kept_r, kept_c = body_rows, cols[cols < cs.stop]
     if len(rows) == values.shape[0] and len(cols) == values.shape[1]:
-        return values, ev
-    return values[np.ix_(rows, cols)], ev.subset(rows, cols)
+        return values, ev, kept_r, kept_c
+    return values[np.ix_(rows, cols)], ev.subset(rows, cols), kept_r, kept_c
 
 
 def crosstab(

@@ -44,6 +44,7 @@ class Rule(StrEnum):
     L_DIVERSITY = "l_diversity"
     MICRODATA = "microdata"
     SUPPRESSION_AUDIT = "suppression_audit"
+    SUPPRESSED_SHARE = "suppressed_share"
     EVIDENCE = "evidence"
     UNCHECKABLE = "uncheckable"
     DIFFERENCING = "differencing"
@@ -80,6 +81,9 @@ class CheckResult:
     verdict: Verdict
     cells: list[CellFlag] = field(default_factory=list)
     summary: str = ""
+    # Structured data for display beside the flags (JSON-ready), e.g. the earlier
+    # releases a differencing finding used and their cells.
+    details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +91,7 @@ class CheckResult:
             "verdict": self.verdict.value,
             "summary": self.summary,
             "cells": [c.to_dict() for c in self.cells],
+            **({"details": self.details} if self.details is not None else {}),
         }
 
 

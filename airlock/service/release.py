@@ -85,7 +85,8 @@ def build_record(session: Session, req: Request, release_id: str, at: str, by: s
              "evidence_sha256": f.sidecar_sha256,
              "checks": [{"subject": c.subject, "verdict": c.verdict,
                          "profile": {"name": c.profile_name, "version": c.profile_version},
-                         "tool": c.tool_version, "result": c.result} for c in f.checks]}
+                         "tool": c.tool_version, "result": _leaving(c.result)}
+                        for c in f.checks]}
             for f in req.files
         ],
         "reviews": [{"reviewer": v.reviewer, "file": names.get(v.file_id, v.file_id),
@@ -93,6 +94,16 @@ def build_record(session: Session, req: Request, release_id: str, at: str, by: s
                      "override_reason": v.override_reason, "at": when(v.created_at)}
                     for v in votes],
     }
+
+
+def _leaving(result: dict[str, Any]) -> dict[str, Any]:
+    """A check's result as the record (which leaves) holds it: without its ``details``,
+    which are for the review page (earlier tables' contributor counts among them)."""
+    checks = result.get("checks")
+    if not isinstance(checks, list):
+        return result
+    return {**result, "checks": [{k: v for k, v in c.items() if k != "details"}
+                                 if isinstance(c, dict) else c for c in checks]}
 
 
 def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) -> Release:
@@ -114,7 +125,8 @@ def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) 
         for check in f.checks:
             if check.subject == "file" and check.evidence is not None:
                 table = ledger_mod.ledger_table(check.evidence, release_id, req.dataset,
-                                                f.population)
+                                                f.population, ledger_mod.title_of(f.context),
+                                                f.name, now.isoformat())
                 tables.setdefault(ledger_mod.digest(table), (f.id, table))
     known = repo.ledger_digests(session, req.project, list(tables))
     # A table released before adds nothing that can be derived: it is remembered once.

@@ -1,0 +1,97 @@
+"""Differencing by records: :mod:`statbarn.populations`' findings, in words.
+
+Used for every pair of tables that both carry their record sets over one
+dataset; the others are compared by their variables (:mod:`statbarn.differencing`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from statbarn import populations as pop
+from statbarn.errors import EvidenceError
+from statbarn.findings import DifferencingFinding, name_of
+from statbarn.ledger import LedgerTable
+
+_NOUN = {"count": "record(s)"}
+
+
+def _shape(t: LedgerTable) -> pop.Shape | None:
+    if t._shape is None:
+        try:
+            sets = t.record_sets()
+        except EvidenceError:
+            return None  # a damaged entry: compared by its variables instead
+        if sets is None:
+            return None
+        object.__setattr__(t, "_shape", pop.shape_of(t, sets))
+    return t._shape  # type: ignore[no-any-return]
+
+
+def exact_findings(new: LedgerTable, olds: Sequence[LedgerTable], m: int
+                   ) -> list[DifferencingFinding]:
+    shape = _shape(new)
+    if shape is None:
+        return []
+    shapes = [(t, s) for t in olds if (s := _shape(t)) is not None]
+    tables = [new] + [t for t, _ in shapes]
+    found = pop.find(shape, [s for _, s in shapes], m)
+    all_shapes = [shape] + [s for _, s in shapes]
+    return [_say(f, tables, all_shapes, new, m) for f in found]
+
+
+def _say(f: pop.Finding, tables: Sequence[LedgerTable], shapes: Sequence[pop.Shape],
+         new: LedgerTable, m: int) -> DifferencingFinding:
+    def where(g: pop.Group) -> str:
+        cell = shapes[g.table].describe(g.level, g.gid)
+        return ", ".join(f"{k}={v}" if k else v for k, v in cell.items()) or "all records"
+
+    def who(g: pop.Group) -> str:
+        t = tables[g.table]
+        name = "this table" if g.table == 0 else name_of(t)
+        return name + (f" (population {t.population!r})" if t.population else "")
+
+    counts = new.statistic in ("count", "size", "frequency")
+
+    def term(g: pop.Group) -> str:  # a count table's cells are published; others' are not
+        return f"{where(g)} [{g.size}] of {who(g)}" if counts else f"{where(g)} of {who(g)}"
+
+    noun = _NOUN.get(new.statistic, "record(s)" if new.statistic in ("size", "frequency")
+                     else "contributor(s)")
+    if len(f.plus) == 1 and len(f.minus) == 1:
+        (a,), (b,) = f.plus, f.minus
+        kind = "nested_population"
+        lead = f"Subtracting {term(b)} from {term(a)}"
+        isolated = f"those in {where(a)} of {who(a)} and not in {where(b)} of {who(b)}"
+    elif len(f.plus) == 1:
+        (a,), (b, c) = f.plus, f.minus
+        kind = "complement"
+        lead = f"Subtracting {term(b)} and {term(c)} from {term(a)}"
+        isolated = f"those in {where(a)} and in neither of the others"
+    else:
+        (b, c), (a,) = f.plus, f.minus
+        kind = "union"
+        lead = f"Adding {term(b)} and {term(c)} and subtracting {term(a)}"
+        isolated = f"those in {where(b)} or {where(c)} and not in {where(a)}"
+    groups = [*f.plus, *f.minus]
+    ids = list(dict.fromkeys(tables[g.table].release_id for g in groups if g.table))
+    mine = next((g for g in groups if g.table == 0), None)
+    row = col = None
+    if mine is not None:
+        cell = shapes[0].describe(mine.level, mine.gid)
+
+        def side(names: tuple[str, ...]) -> object:
+            got = [cell.get(n, "All") for n in names]
+            return None if not got else got[0] if len(got) == 1 else tuple(got)
+
+        row, col = side(new.row_var), side(new.col_var)
+    terms = tuple(("" if g.table == 0 else tables[g.table].release_id,
+                   shapes[g.table].describe(g.level, g.gid), g.size, s)
+                  for gs, s in ((f.plus, 1), (f.minus, -1)) for g in gs)
+    return DifferencingFinding(
+        ids[0] if ids else "", kind, isolated, f.value, m,
+        f"{lead} leaves {f.value} {noun} ({isolated}), fewer than the threshold of {m}.",
+        tuple(ids[1:]), row, col, terms)
+
+
+__all__ = ["exact_findings"]

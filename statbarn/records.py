@@ -1,0 +1,147 @@
+"""The records behind each cell: which rows of the dataset a table's body cells count.
+
+statbarn's wrappers see the rows they tabulate (the index of the Series they
+are given), so a sidecar can say, exactly, which records each body cell holds.
+The airlock keeps these sets in its disclosure ledger, server side, and never
+releases them; with them, differencing between releases is set arithmetic on
+records, whatever the variables were called, banded or filtered by.
+
+Encoding (``statbarn-records-1``): the contributors' record ids, sorted and
+delta-encoded, and the body cell of each (``row * body_cols + col``), each as
+little-endian unsigned integers of the smallest width that fits, zlib-compressed
+and base64-encoded.  A whole-dataset table's ids are all deltas of 1 and
+compress to almost nothing; the cells cost about log2(cells) bits a record.
+Decoding is bounded (the declared record count, and a decompression limit
+derived from it), so a forged sidecar cannot blow up in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import weakref
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from statbarn.errors import EvidenceError
+
+ENCODING = "statbarn-records-1"
+# Tables over one population hold the same ids: decoded once, shared (read-only) while
+# any table holds them (memory, and the join of two tables over one population is free).
+_SHARED: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+MAX_RECORDS = 50_000_000  # a table over more records is kept without its record sets
+IntArray = NDArray[np.int64]
+
+
+def _width(top: int) -> np.dtype[Any]:
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dt).max:
+            return np.dtype(dt).newbyteorder("<")
+    return np.dtype(np.uint64).newbyteorder("<")
+
+
+def _pack(values: IntArray) -> tuple[str, str]:
+    dt = _width(int(values.max()) if len(values) else 0)
+    raw = values.astype(dt).tobytes()
+    return dt.str, base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def _unpack(text: Any, dtype: Any, n: int, what: str) -> IntArray:
+    if not isinstance(text, str) or dtype not in ("|u1", "<u2", "<u4", "<u8"):
+        raise EvidenceError(f"record sets: '{what}' is not encoded as {ENCODING}")
+    try:
+        packed = base64.b64decode(text.encode("ascii"), validate=True)
+        width = np.dtype(dtype).itemsize
+        d = zlib.decompressobj()
+        raw = d.decompress(packed, n * width + 1)  # never more than the declared count
+    except (binascii.Error, zlib.error, UnicodeEncodeError) as exc:
+        raise EvidenceError(f"record sets: '{what}' cannot be decoded: {exc}") from None
+    if len(raw) != n * width or d.unconsumed_tail:
+        raise EvidenceError(f"record sets: '{what}' does not hold {n} values")
+    return np.frombuffer(raw, dtype=dtype).astype(np.int64)
+
+
+def _narrow(values: IntArray) -> Any:
+    """The smallest unsigned type that holds the values (memory: the ledger keeps them)."""
+    return values.astype(_width(int(values.max()) if len(values) else 0).newbyteorder("="))
+
+
+@dataclass(frozen=True, eq=False)
+class RecordSets:
+    """Sorted record ids of a table's contributors and the body cell (flat) of each."""
+
+    ids: Any  # unsigned, as narrow as they fit
+    cells: Any
+    n_cells: int
+
+    def cell_counts(self) -> IntArray:
+        return np.bincount(self.cells, minlength=self.n_cells).astype(np.int64)
+
+    def to_json(self) -> dict[str, Any]:
+        ids = self.ids.astype(np.int64)
+        deltas = np.diff(ids, prepend=np.int64(0)) if len(ids) else ids
+        id_type, ids = _pack(deltas)
+        cell_type, cells = _pack(self.cells.astype(np.int64))
+        return {"encoding": ENCODING, "n": len(self.ids), "cells_total": self.n_cells,
+                "id_type": id_type, "ids": ids, "cell_type": cell_type, "cells": cells}
+
+    @classmethod
+    def from_json(cls, data: Any, n_cells: int) -> RecordSets:
+        if not isinstance(data, dict) or data.get("encoding") != ENCODING:
+            raise EvidenceError(f"record sets are not encoded as {ENCODING}")
+        n = data.get("n")
+        if not isinstance(n, int) or not 0 <= n <= MAX_RECORDS:
+            raise EvidenceError(f"record sets: a count of records from 0 to {MAX_RECORDS} "
+                                "is needed")
+        if data.get("cells_total") != n_cells:
+            raise EvidenceError(f"record sets are for {data.get('cells_total')!r} body cells, "
+                                f"the table has {n_cells}")
+        key = hashlib.sha256(f"{data.get('id_type')}:{data.get('ids')}".encode()).hexdigest()
+        ids = _SHARED.get(key)
+        if ids is None or len(ids) != n:
+            deltas = _unpack(data.get("ids"), data.get("id_type"), n, "ids")
+            if n and (deltas[1:] < 1).any():
+                raise EvidenceError("record sets: record ids must be distinct and sorted")
+            ids = _narrow(np.cumsum(deltas))
+            ids.flags.writeable = False
+            _SHARED[key] = ids
+        cells = _unpack(data.get("cells"), data.get("cell_type"), n, "cells")
+        if n and cells.max() >= n_cells:
+            raise EvidenceError("record sets: a record belongs to a cell the table lacks")
+        return cls(ids, _narrow(cells), n_cells)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.ids.nbytes + self.cells.nbytes)
+
+
+def record_ids(index: pd.Index) -> IntArray | None:
+    """The record ids of rows: the index, when it is whole, non-negative and unique.
+
+    A dataset read with pandas has the row number as its index, and filtering
+    keeps it; an index statbarn cannot use (text, duplicates after a merge)
+    leaves the table without record sets: it is then compared by its variables.
+    """
+    if len(index) > MAX_RECORDS or isinstance(index, pd.MultiIndex):
+        return None
+    if not pd.api.types.is_integer_dtype(index.dtype):
+        return None
+    ids = index.to_numpy(dtype=np.int64)
+    if len(ids) and (ids.min() < 0 or not index.is_unique):
+        return None
+    return ids
+
+
+def build(ids: IntArray, cells: IntArray, n_cells: int) -> RecordSets:
+    """Record sets from each contributor's id and flat body cell (any order)."""
+    order = np.argsort(ids, kind="stable")
+    return RecordSets(_narrow(ids[order]), _narrow(cells[order]), n_cells)
+
+
+__all__ = ["ENCODING", "RecordSets", "build", "record_ids"]

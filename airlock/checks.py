@@ -62,6 +62,10 @@ class CheckRefused(Exception):
     """The file (or its sidecar) is broken: refuse it at intake with this message."""
 
 
+class CheckTooLarge(CheckRefused):
+    """The file declares more than the airlock reads (rows, cells, bytes): a 413."""
+
+
 @dataclass(frozen=True)
 class Subject:
     path: Path  # readable, with the suffix of its kind (statbarn reads CSV/TSV by suffix)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,8 +122,19 @@ def _readable(staged: StagedFile, kind: Kind, work: Path) -> Path:
     return link
 
 
-def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
-    """Validate an upload; nothing is stored yet (files stay in their temp files)."""
+Detector = Callable[[Path, str, int], Kind]
+
+
+def _detect_here(path: Path, name: str, max_parse_bytes: int) -> Kind:
+    return detect(path, name, max_parse_bytes=max_parse_bytes).kind
+
+
+def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
+                detector: Detector = _detect_here) -> Submission:
+    """Validate an upload; nothing is stored yet (files stay in their temp files).
+
+    ``detector`` tells a file's kind from its content (the service runs it in a check
+    worker, under limits: it parses JSON and spreadsheets)."""
     f = upload.fields
     sub = Submission(
         project=check_identifier(f.get("project"), "project", True) or "",
@@ -156,7 +168,7 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
         if staged.size == 0:
             raise IntakeError(422, f"{staged.name} is empty", "empty_file")
         try:
-            kind = detect(staged.temp.path, staged.name, max_parse_bytes=max_parse_bytes).kind
+            kind = detector(staged.temp.path, staged.name, max_parse_bytes)
         except FormulaRefused as exc:
             raise IntakeError(422, str(exc), "formula") from None
         except Refused as exc:

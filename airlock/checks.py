@@ -16,7 +16,6 @@ researcher's own session, which must not decide.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +30,14 @@ from airlock.filetypes import Kind
 from statbarn.bare import MARGIN_NAMES, assess_bare_table, split_labels
 from statbarn.checking import check_file, check_with_sidecar, uncheckable
 from statbarn.errors import (
+    DeclaredSizeError,
     EmptyInputError,
     EvidenceError,
     MalformedTableError,
     StatbarnError,
 )
 from statbarn.evidence import TableEvidence
+from statbarn.fileio import loads_json
 from statbarn.kinds import Statbarn
 from statbarn.profile import Profile
 from statbarn.reading import read_delimited, read_parquet
@@ -178,6 +179,8 @@ class CheckRunner:
                 a = assess_bare_table(frame, self.profile, s.name)
                 if a.statbarn is Statbarn.FREQUENCY:
                     ev = bare_evidence(frame)
+        except DeclaredSizeError as exc:
+            raise CheckTooLarge(str(exc)) from None
         except (EmptyInputError, MalformedTableError, EvidenceError) as exc:
             raise CheckRefused(str(exc)) from None
         except StatbarnError as exc:  # a table statbarn will not judge: a person will
@@ -225,8 +228,8 @@ class CheckRunner:
         if s.path.stat().st_size > self.max_check_bytes:
             return self._result(records)
         try:
-            data = json.loads(s.path.read_text(encoding="utf-8-sig"))
-        except (ValueError, RecursionError) as exc:
+            data = loads_json(s.path.read_text(encoding="utf-8-sig"), s.name)
+        except ValueError as exc:
             raise CheckRefused(f"{s.name} is not a readable notebook: {exc}") from None
         for emb in notebooks.extract(data):
             if emb.kind == "image":

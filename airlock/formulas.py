@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from statbarn.wording import csv_problem
+
 MAX_FORMULA_REPORTS = 5
 
 
@@ -68,7 +70,7 @@ def check_delimited(path: Path, name: str, delimiter: str) -> None:
                             raise _formula_refusal(name, found)
         except csv.Error as exc:
             raise Refused(f"{name}: not a valid delimited table (line {reader.line_num}): "
-                          f"{exc}") from None
+                          f"{csv_problem(exc)}") from None
     if found:
         raise _formula_refusal(name, found)
 
@@ -84,6 +86,8 @@ def check_xlsx(path: Path, name: str) -> None:
         wb = openpyxl.load_workbook(fh, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for damaged files
         fh.close()
+        if isinstance(exc, MemoryError):  # the check worker's limit: not a damaged file
+            raise
         raise Refused(f"{name} is not a readable XLSX spreadsheet: {exc}") from None
     try:
         for ws in wb.worksheets:

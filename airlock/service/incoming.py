@@ -8,7 +8,6 @@ the file and what to do; the caller then discards every temporary file.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from airlock.names import same_name_key
 from airlock.store import TempBlob
 from statbarn.checking import load_sidecar
 from statbarn.errors import EvidenceError
+from statbarn.fileio import loads_json
 from statbarn.tables import SIDECAR_SUFFIX
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -82,9 +82,9 @@ def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
     try:
-        data = json.loads(raw)
+        data = loads_json(raw, "the manifest")
     except ValueError as exc:
-        raise IntakeError(422, f"the manifest is not valid JSON: {exc}", "bad_manifest") from None
+        raise IntakeError(422, str(exc), "bad_manifest") from None
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
         raise IntakeError(422, "the manifest must be a JSON list of objects with a 'name'",
                           "bad_manifest")

@@ -143,8 +143,8 @@ class AirlockSettings(BaseSettings):
         description="Longest time a client may take to send a request's headers (slow "
         "header attacks); the connection is then closed.",
     )
-    keepalive_seconds: float = Field(
-        5.0, gt=0, le=600, description="Idle keep-alive connections are closed after this.")
+    keepalive_seconds: int = Field(
+        5, ge=1, le=600, description="Idle keep-alive connections are closed after this.")
     max_connections: int = Field(
         200, ge=1, le=100_000,
         description="Concurrent connections and requests per server process (uvicorn's "

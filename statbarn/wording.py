@@ -58,3 +58,8 @@ def csv_problem(exc: csv.Error) -> str:
     if "NUL" in text or "null byte" in text:
         return "it holds a NUL byte (it is not a text table)"
     return text
+
+
+def seconds(x: float) -> str:
+    """``1 second``, ``2.5 seconds``."""
+    return f"{x:g} second" + ("" if x == 1 else "s")

@@ -86,10 +86,15 @@ def serve(
             typer.echo(f"airlock: removed {swept.temp_files} temporary file(s) and "
                        f"{swept.orphan_blobs} unreferenced blob(s) left by an interruption",
                        err=True)
+        from airlock.api.server import uvicorn_options
+
+        # Connections bounded in number and time (slow heads, slow bodies, idle keep-alive):
+        # airlock/api/server.py.
         uvicorn.run("airlock.api.app:create_app", factory=True,
                     host=host or settings.airlock.host, port=port or settings.airlock.port,
                     workers=workers, log_level=settings.platform.log_level.lower(),
-                    proxy_headers=True, server_header=False)
+                    proxy_headers=True, server_header=False,
+                    **uvicorn_options(settings.airlock))
 
 
 # ---- the researcher's client --------------------------------------------------------------------

@@ -76,6 +76,7 @@ class Subject:
     sidecar_path: Path | None = None
     dataset: str | None = None
     population: str | None = None
+    statistic: str | None = None  # what a bare table's cells hold, as declared
 
 
 @dataclass
@@ -176,7 +177,7 @@ class CheckRunner:
             else:
                 frame = (read_parquet(s.path) if s.kind is Kind.PARQUET else
                          read_delimited(s.path, "\t" if s.kind is Kind.TSV else ","))
-                a = assess_bare_table(frame, self.profile, s.name)
+                a = assess_bare_table(frame, self.profile, s.name, s.statistic)
                 if a.statbarn is Statbarn.FREQUENCY:
                     ev = bare_evidence(frame)
         except DeclaredSizeError as exc:
@@ -238,7 +239,12 @@ class CheckRunner:
             else:
                 assert emb.frame is not None
                 try:
-                    a = assess_bare_table(emb.frame, self.profile, s.name)
+                    # A notebook never passes (it escalates above), so its whole-number
+                    # tables are read as counts only to find cells that fail as counts.
+                    try:
+                        a = assess_bare_table(emb.frame, self.profile, s.name, "count")
+                    except MalformedTableError:  # not whole numbers: not counts
+                        a = assess_bare_table(emb.frame, self.profile, s.name)
                 except StatbarnError as exc:
                     a = uncheckable(s.name, self.profile, f"{emb.subject}: {exc}")
             records.append(self._record(emb.subject, a))

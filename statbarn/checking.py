@@ -73,8 +73,10 @@ def check_file(
     path: str | Path,
     evidence: str | Path | None = None,
     profile: Profile | str | Path | None = None,
+    statistic: str | None = None,
 ) -> Assessment:
-    """Check one output file; uses ``<path>.statbarn.json`` beside it when present."""
+    """Check one output file; uses ``<path>.statbarn.json`` beside it when present.
+    ``statistic``: what a table without evidence holds (see ``assess_bare_table``)."""
     path = Path(path)
     if not path.is_file():
         raise StatbarnError(f"{path}: no such file")
@@ -93,7 +95,7 @@ def check_file(
         if kind == "parquet"
         else read_delimited(path, "\t" if kind == "tsv" else ",")
     )
-    return assess_bare_table(frame, prof, path.name)
+    return assess_bare_table(frame, prof, path.name, statistic)
 
 
 def check_with_sidecar(

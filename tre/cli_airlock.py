@@ -119,6 +119,9 @@ def submit(
     context: Annotated[str | None, typer.Option(
         help="What the files are and how they were made (every file needs one).")] = None,
     dataset: Annotated[str | None, typer.Option(help="The dataset they come from.")] = None,
+    statistic: Annotated[str | None, typer.Option(
+        help="What the cells of the tables without a sidecar hold: count, mean, median, "
+        "sum, ... (without it, or a sidecar, a person reviews them).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Submit files for export as one request, and print the decision."""
@@ -126,7 +129,8 @@ def submit(
         from tre.workspace.airlock import Client
 
         with Client() as client:
-            req = client.submit(files, project=project, context=context, dataset=dataset)
+            req = client.submit(files, project=project, context=context, dataset=dataset,
+                                statistic=statistic)
         typer.echo(json.dumps(req, indent=2) if as_json else "\n".join(_summary(req)))
 
 

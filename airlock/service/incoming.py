@@ -14,18 +14,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airlock.filetypes import EXTENSIONS, FormulaRefused, Kind, Refused, detect, extension
+from airlock.filetypes import (
+    EXTENSIONS,
+    TABLE_KINDS,
+    FormulaRefused,
+    Kind,
+    Refused,
+    detect,
+    extension,
+)
 from airlock.intake import IntakeError, StagedFile, Upload
 from airlock.names import same_name_key
 from airlock.store import TempBlob
+from statbarn.bare import declared_statistic
 from statbarn.checking import load_sidecar
-from statbarn.errors import EvidenceError
+from statbarn.errors import EvidenceError, UsageError
 from statbarn.fileio import loads_json
 from statbarn.tables import SIDECAR_SUFFIX
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 MAX_TEXT = 20_000
-MANIFEST_KEYS = frozenset({"name", "context", "exception", "population"})
+MANIFEST_KEYS = frozenset({"name", "context", "exception", "population", "statistic"})
 
 
 @dataclass
@@ -45,6 +54,10 @@ class Incoming:
     sidecar_path: Path | None = None
     sidecar_sha256: str | None = None
     sidecar_temp: TempBlob | None = None
+    # What a table without evidence holds ("count", "mean", ...), as the researcher
+    # declared it.  Not stored: a draft's declaration is gone when it is submitted
+    # later, and its bare tables then go to a person (the safe side).
+    statistic: str | None = None
 
 
 @dataclass
@@ -99,6 +112,19 @@ def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
             raise IntakeError(422, "every manifest entry needs a distinct 'name'", "bad_manifest")
         out[name] = entry
     return out
+
+
+def _statistic(value: Any, name: str, kind: Kind) -> str | None:
+    text = _text(value, f"the statistic of {name}", 40)
+    if text is None:
+        return None
+    if kind not in TABLE_KINDS:
+        raise IntakeError(422, f"{name} is not a table ({kind.value}); a statistic is declared "
+                          "only for CSV, TSV or Parquet tables", "bad_manifest")
+    try:
+        return declared_statistic(text)
+    except UsageError as exc:
+        raise IntakeError(422, f"{name}: {exc}", "bad_manifest") from None
 
 
 def _draft(raw: str | None) -> bool:
@@ -178,7 +204,7 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
             path=_readable(staged, kind, work), context=context,
             exception=_text(entry.get("exception"), f"the exception request of {staged.name}"),
             population=_text(entry.get("population"), f"the population of {staged.name}", 500),
-            temp=staged.temp,
+            temp=staged.temp, statistic=_statistic(entry.get("statistic"), staged.name, kind),
         )
         sub.files.append(item)
         by_name[staged.name] = item

@@ -61,7 +61,7 @@ def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
     results = []
     for f in files:
         subject = Subject(f.path, f.name, f.kind, f.sidecar, f.sidecar_path, dataset,
-                          f.population)
+                          f.population, f.statistic)
         try:
             res = box.call(guarded.check_subject, profile, ctx.settings.airlock.max_check_bytes,
                            work, subject)

@@ -39,21 +39,24 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
+from statbarn.wording import seconds
+
 T = TypeVar("T")
 # Thread pools of numeric libraries reserve address space per thread (and arenas per
-# thread in glibc); one thread each keeps a worker near 650 MB of address space rather
+# thread in glibc); one thread each keeps a worker near 520 MB of address space rather
 # than 1.8 GB, so the memory limit measures what a check allocates.
 _WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "NUMEXPR_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2",
                "ARROW_DEFAULT_MEMORY_POOL": "system"}
 # What a worker imports before its first call (so the first upload does not pay).
 _WARM_MODULES = ("airlock.checks", "airlock.filetypes", "statbarn.reading", "pyarrow.parquet")
+STARTUP_SECONDS = 300  # a worker that cannot start in this time is broken
 RECYCLE_AFTER = 1000  # calls: a long-lived worker's heap only grows; start a fresh one
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    memory_bytes: int  # address space of a worker (imports included: ~650 MB)
+    memory_bytes: int  # address space of a worker (imports included: ~520 MB)
     cpu_seconds: int  # CPU time of one call
     file_bytes: int  # largest file a call may write
     wall_seconds: float  # one call, from outside: a worker stuck in C code is killed
@@ -112,7 +115,7 @@ def _call(limits: SandboxLimits, fn: Callable[..., Any], args: tuple[Any, ...]
     except MemoryError:
         return "limit", f"more than {limits.memory_bytes / 1024**2:,.0f} MB of memory"
     except _CpuTime:
-        return "limit", f"more than {limits.cpu_seconds} seconds of CPU time"
+        return "limit", f"more than {seconds(limits.cpu_seconds)} of CPU time"
     except OSError as exc:
         if exc.errno == errno.EFBIG:
             return "limit", f"writing a file larger than {limits.file_bytes / 1024**2:,.0f} MB"
@@ -132,9 +135,12 @@ class _Worker:
         self.calls = 0
         self.executor = ProcessPoolExecutor(1, mp_context=get_context("spawn"),
                                             initializer=_init, initargs=(limits,))
-        self.executor.submit(_ready)  # start the process (and its imports) now
+        self.ready = self.executor.submit(_ready)  # start the process (and imports) now
 
     def call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[str, Any]:
+        # The start-up (a second or two of imports, more on a busy machine) is not the
+        # call's: the wall clock starts once the worker is ready.
+        self.ready.result(timeout=STARTUP_SECONDS)
         self.calls += 1
         future = self.executor.submit(_call, self.limits, fn, args)
         return future.result(timeout=self.limits.wall_seconds)
@@ -180,7 +186,7 @@ class Sandbox:
                 status, value = worker.call(fn, args)
             except FutureTimeout:
                 worker = self._retire(worker)
-                raise LimitExceeded(f"more than {self.limits.wall_seconds:g} seconds") from None
+                raise LimitExceeded(f"more than {seconds(self.limits.wall_seconds)}") from None
             except BrokenProcessPool:
                 worker = self._retire(worker)  # killed (the kernel's memory or CPU limit)
                 raise LimitExceeded("more memory or CPU time than a check may use") from None

@@ -111,9 +111,9 @@ class AirlockSettings(BaseSettings):
         "together, so small requests are not queued behind them.",
     )
     check_memory_mb: int = Field(
-        2048, ge=256, le=1024 * 1024,
+        2048, ge=768, le=1024 * 1024,
         description="Address space (RLIMIT_AS) of each check worker process, MB.  A worker "
-        "with pandas and pyarrow loaded uses about 650 MB of it before reading a file; a "
+        "with pandas and pyarrow loaded uses about 520 MB of it before reading a file; a "
         "check that needs more is refused (413) and its worker replaced.",
     )
     check_cpu_seconds: int = Field(

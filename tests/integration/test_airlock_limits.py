@@ -4,52 +4,19 @@ carry on (issue 11: "a server killed by a tiny file")."""
 
 from __future__ import annotations
 
-import struct
 import threading
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request
 from airlock.testing import Api, Harness, api_env, safe_table
+from tests.bombs import parquet_dictionary_bomb, parquet_row_bomb, png_pixel_bomb
 
 pytestmark = pytest.mark.integration
-ROWS = 300_000_000
-
-
-def parquet_row_bomb(path: Path) -> Path:
-    """Under 1 KB on disk, 300 million rows declared (one all-null column, one page)."""
-    table = pa.table({"x": pa.nulls(ROWS, pa.int8())})
-    pq.write_table(table, path, row_group_size=ROWS, data_page_size=1 << 30,
-                   max_rows_per_page=ROWS, write_batch_size=ROWS, compression="zstd",
-                   write_statistics=False)
-    return path
-
-
-def parquet_dictionary_bomb(path: Path, rows: int = 100_000, width: int = 8000) -> Path:
-    """Honest footer (100,000 rows, 2 columns, about 1 MB declared) that decodes to
-    ``rows * width`` bytes (800 MB): one 8,000-character label, dictionary-encoded."""
-    labels = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()),
-                                            pa.array(["x" * width]))
-    table = pa.table({"region": labels, "count": pa.array([12] * rows, pa.int64())})
-    pq.write_table(table, path, compression="zstd", store_schema=False)
-    return path
-
-
-def png_pixel_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
-    """A PNG header declaring width x height pixels, with one tiny IDAT chunk."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ and still blows up (a decompression or dictionary bomb, a pathological regex)
 then costs one worker, never the server: the caller gets :class:`LimitExceeded`
 (a clean 413), the worker is replaced, and the other requests carry on.
 
-Why one single-process executor per slot, and not one pool: a
-``ProcessPoolExecutor`` whose worker dies marks *every* pending future broken, so
-a bomb would fail the requests being checked beside it.  Each slot here has its
-own process; a dead one fails only its own call.
+Why one process per slot with its own pipe, and not a ``ProcessPoolExecutor``: a
+pool whose worker dies marks *every* pending future broken, so a bomb would fail
+the requests being checked beside it; and the executor's queues and threads cost
+more CPU per call than the checks of a small table.  Each slot here has its own
+process; a dead one fails only its own call.
 
 Why pre-started: starting a Python with pandas costs about a second; a warm
 worker costs a pickle round trip (about a millisecond) per call.  The CPU limit
@@ -32,11 +33,9 @@ import resource
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 from statbarn.wording import seconds
@@ -85,6 +84,7 @@ def _on_xcpu(_signum: int, _frame: object) -> None:
 def _init(limits: SandboxLimits) -> None:
     """In the worker, before anything else: environment, limits, then the imports."""
     os.environ.update(_WORKER_ENV)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's; we end on EOF
     signal.signal(signal.SIGXCPU, _on_xcpu)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
@@ -125,32 +125,66 @@ def _call(limits: SandboxLimits, fn: Callable[..., Any], args: tuple[Any, ...]
         resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
-def _ready() -> bool:
-    return True
+class _Broken(Exception):
+    """The worker died (killed by the kernel at a hard limit) or could not start."""
+
+
+def _serve(conn: Connection, limits: SandboxLimits) -> None:
+    """The worker's loop: one call at a time, answered on the same pipe.  A plain pipe,
+    not a ProcessPoolExecutor: the executor's queues and threads cost about 1 ms of
+    CPU per call in the server and more in the worker (measured), the pipe a pickle."""
+    _init(limits)
+    conn.send(("ready", None))
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):  # the server went away
+            return
+        try:
+            answer: tuple[str, Any] = _call(limits, fn, args)
+        except BaseException as exc:  # every error goes back to the caller
+            answer = ("error", exc)
+        try:
+            conn.send(answer)
+        except Exception as exc:  # an answer that does not pickle: say so, in words
+            conn.send(("error", RuntimeError(f"a check's answer could not be sent: {exc}")))
 
 
 class _Worker:
     def __init__(self, limits: SandboxLimits) -> None:
         self.limits = limits
         self.calls = 0
-        self.executor = ProcessPoolExecutor(1, mp_context=get_context("spawn"),
-                                            initializer=_init, initargs=(limits,))
-        self.ready = self.executor.submit(_ready)  # start the process (and imports) now
+        ctx = get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, limits), daemon=True,
+                                name="airlock-check-worker")
+        self.proc.start()  # the imports happen now, in the background
+        child.close()
+        self.ready = False
 
     def call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[str, Any]:
-        # The start-up (a second or two of imports, more on a busy machine) is not the
-        # call's: the wall clock starts once the worker is ready.
-        self.ready.result(timeout=STARTUP_SECONDS)
-        self.calls += 1
-        future = self.executor.submit(_call, self.limits, fn, args)
-        return future.result(timeout=self.limits.wall_seconds)
+        try:
+            if not self.ready:
+                # The start-up (a second or two of imports, more on a busy machine) is
+                # not the call's: the wall clock starts once the worker is ready.
+                if not self.conn.poll(STARTUP_SECONDS):
+                    raise _Broken("the check worker did not start")
+                self.conn.recv()
+                self.ready = True
+            self.calls += 1
+            self.conn.send((fn, args))
+            if not self.conn.poll(self.limits.wall_seconds):
+                raise TimeoutError
+            answer: tuple[str, Any] = self.conn.recv()
+            return answer
+        except (EOFError, ConnectionError) as exc:  # it died: a hard limit, or the OOM killer
+            raise _Broken(str(exc)) from None
 
     def kill(self) -> None:
-        processes = dict(getattr(self.executor, "_processes", None) or {})
-        for proc in processes.values():
-            if proc.is_alive():
-                proc.kill()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(10)
+        self.conn.close()
 
 
 class Sandbox:
@@ -184,12 +218,14 @@ class Sandbox:
         try:
             try:
                 status, value = worker.call(fn, args)
-            except FutureTimeout:
+            except TimeoutError:
                 worker = self._retire(worker)
                 raise LimitExceeded(f"more than {seconds(self.limits.wall_seconds)}") from None
-            except BrokenProcessPool:
+            except _Broken:
                 worker = self._retire(worker)  # killed (the kernel's memory or CPU limit)
                 raise LimitExceeded("more memory or CPU time than a check may use") from None
+            if status == "error":
+                raise value
             if status == "limit":
                 worker = self._retire(worker)  # its heap may be in any state: start afresh
                 raise LimitExceeded(value)

@@ -43,6 +43,7 @@ from statbarn.profile import Profile
 from statbarn.reading import read_delimited, read_parquet
 from statbarn.result import STATBARN_VERSION, Assessment
 from statbarn.tables import TableOutput, assessment_for
+from statbarn.wording import mb
 
 MAX_REASONS = 20
 _WHY: dict[Kind, str] = {
@@ -161,7 +162,7 @@ class CheckRunner:
     # ---- tables ---------------------------------------------------------------------------------
     def _table(self, s: Subject) -> FileResult:
         if s.path.stat().st_size > self.max_check_bytes:
-            why = (f"the table is larger than {self.max_check_bytes} bytes, too large to check "
+            why = (f"the table is larger than {mb(self.max_check_bytes)}, too large to check "
                    "automatically")
             return self._result([self._record("file", uncheckable(s.name, self.profile, why))])
         frame: pd.DataFrame | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from statbarn.wording import csv_problem
+from statbarn.wording import column, csv_problem
 
 MAX_FORMULA_REPORTS = 5
 
@@ -63,9 +63,10 @@ def check_delimited(path: Path, name: str, delimiter: str) -> None:
                     header = row
                 for j, cell in enumerate(row):
                     if looks_like_formula(cell):
-                        col = header[j] if j < len(header) and row is not header else f"{j + 1}"
-                        found.append(f"the cell in row {reader.line_num}, column "
-                                     f"{col!r} holds {cell[:40]!r}")
+                        col = (column(header[j], j) if j < len(header) and row is not header
+                               else f"column {j + 1}")
+                        found.append(f"the cell in row {reader.line_num}, {col} holds "
+                                     f"{cell[:40]!r}")
                         if len(found) >= MAX_FORMULA_REPORTS:
                             raise _formula_refusal(name, found)
         except csv.Error as exc:

@@ -255,20 +255,17 @@ async def receive(
         },
     )
     chunks = aiter(stream)
+    wait = limits.body_timeout
     try:
         while True:
             try:
-                if limits.body_timeout is None:
+                with anyio.fail_after(wait):  # None: no deadline
                     chunk = await anext(chunks)
-                else:
-                    with anyio.fail_after(limits.body_timeout):
-                        chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
             except TimeoutError:
                 raise IntakeError(408, f"the upload stalled: nothing arrived for "
-                                  f"{seconds(limits.body_timeout)}; send it again",
-                                  "timeout") from None
+                                  f"{seconds(wait or 0)}; send it again", "timeout") from None
             parser.write(chunk)
             if len(rx.upload.fields) > MAX_FIELDS:
                 raise IntakeError(400, "too many form fields")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from airlock.api import errors
 from airlock.api.routes import router
+from airlock.api.server import BodyDeadline
 from airlock.db.engine import airlock_engine
 from airlock.identity import DevTokenIdentity, HubIdentity, Identity
 from airlock.profiles import ProfileResolver
@@ -107,4 +108,6 @@ def create_app(
     errors.install(app)
     app.include_router(router, prefix=settings.airlock.base_path)
     install_ui(app)  # the web pages (airlock/ui): routes, static files, session middleware
+    # outermost: a stalled body on any route is a 408 (airlock/api/server.py)
+    app.add_middleware(BodyDeadline, seconds=settings.airlock.body_timeout_seconds)
     return app

@@ -8,18 +8,22 @@ client that connects and sends nothing, or sends its headers a byte a minute
 from the moment a connection waits for a request head (on connect, and again
 after each response on a kept-alive connection), the head must be complete within
 ``TRE_AIRLOCK_HEADER_TIMEOUT_SECONDS``, or the connection is closed.  A slow
-*body* is the upload intake's business (``TRE_AIRLOCK_BODY_TIMEOUT_SECONDS``,
-answered 408: :func:`airlock.intake.receive`).
+*body* is answered 408 after ``TRE_AIRLOCK_BODY_TIMEOUT_SECONDS`` without a byte
+(:class:`BodyDeadline`, on every route; the upload intake says the same itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from typing import Any
 
+import anyio
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from statbarn.wording import mb, seconds
 
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers together
 
@@ -90,3 +94,65 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
         "timeout_keep_alive": settings.keepalive_seconds,
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
     }
+
+
+MAX_BODY_BYTES = 32 * 1024**2  # a body other than an upload: votes, forms (JSON, small)
+UPLOAD = ("POST", "/api/requests")  # streamed by the intake, with its own limits
+
+
+class BodyDeadline:
+    """ASGI middleware: every request body other than an upload is read here first,
+    each piece within ``seconds`` (else 408) and at most :data:`MAX_BODY_BYTES` in all
+    (else 413), then handed to the app.  Uploads stream to the intake, which applies
+    the same deadline itself, with its own limits.  Read here because the routes'
+    own body parsing turns any error into "There was an error parsing the body"."""
+
+    def __init__(self, app: Any, seconds: float, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.seconds, self.max_bytes = app, seconds, max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or (
+                scope["method"] == UPLOAD[0] and scope["path"].endswith(UPLOAD[1])):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                with anyio.fail_after(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                await _answer(send, 408, f"the request body stalled: nothing arrived for "
+                              f"{seconds(self.seconds)}; send it again", "timeout")
+                return
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _answer(send, 413, f"the request body is larger than the limit of "
+                              f"{mb(self.max_bytes)}", "too_large")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:  # afterwards: the client's disconnect, as the server reports it
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _answer(send: Any, status: int, detail: str, code: str) -> None:
+    body = json.dumps({"detail": detail, "code": code}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -115,3 +115,21 @@ def test_connections_beyond_the_limit_are_refused_503(few_connections: Server) -
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_stalled_json_body_is_answered_408(server: Server) -> None:
+    sock = connect(server)
+    head = (b"POST /api/requests/abc/votes HTTP/1.1\r\nHost: airlock\r\n"
+            b"Authorization: token carol-dev-token\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n")
+    sock.sendall(head + b'{"votes": [')  # ... and the rest never comes
+    answer = b""
+    while not answer.rstrip().endswith(b"}"):
+        block = sock.recv(4096)
+        if not block:
+            break
+        answer += block
+    sock.close()
+    assert answer.split(b"\r\n", 1)[0].split()[1] == b"408", answer
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["detail"] == (
+        "the request body stalled: nothing arrived for 1 second; send it again")

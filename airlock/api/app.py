@@ -21,6 +21,7 @@ from airlock.db.engine import airlock_engine
 from airlock.identity import DevTokenIdentity, HubIdentity, Identity
 from airlock.profiles import ProfileResolver
 from airlock.service.context import Ctx, Notifier
+from airlock.service.requests import sandbox
 from airlock.settings import Resolved, load_airlock_settings
 from airlock.store import Store
 from airlock.ui import install as install_ui
@@ -89,6 +90,9 @@ def create_app(
         # not stall requests (measured: p95 of a large review page 236 ms -> ~110 ms).
         gc.collect()
         gc.freeze()
+        # The check workers start now (their imports take a second or two), not on the
+        # first upload; they are shared by every app in the process (airlock/sandbox.py).
+        sandbox(ctx)
         yield
         await identity.aclose()
         for thing in owned:

@@ -299,7 +299,7 @@ def _check_extension(name: str, kind: Kind) -> None:
     if not ext or ext in EXTENSIONS[kind]:
         return
     if ext not in _BY_EXTENSION:
-        odd = [ch for ch in ext[1:] if not (ch.isascii() and ch.isalnum())]
+        odd = [ch for ch in ext[1:] if not ch.isascii()]  # a look-alike letter (Cyrillic с)
         if odd:
             looks = EXTENSIONS[kind][0]
             raise Refused(f"{name}: its extension {ext} holds {character(odd[0])}, not a "

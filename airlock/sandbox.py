@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import gc
 import os
 import queue
 import resource
@@ -99,6 +100,10 @@ def _init(limits: SandboxLimits) -> None:
         pyarrow.set_io_thread_count(1)
     except ImportError:
         pass
+    # As the server does at start-up (airlock/api/app.py): the modules' objects are moved
+    # out of the collector's reach, or every full collection walks all of pandas.
+    gc.collect()
+    gc.freeze()
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
 
 

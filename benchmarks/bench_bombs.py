@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,6 +58,14 @@ def sidecar_flood(n: int = 20_000) -> tuple[bytes, str]:
     return "".join(parts).encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def _size(kw: dict[str, Any]) -> int:
+    """The bytes a case sends: its raw body, or its files and fields."""
+    if "content" in kw:
+        return len(kw["content"])
+    files = sum(len(f[1][1]) for f in kw["files"])
+    return files + sum(len(str(v)) for v in kw["data"].values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--memory-mb", type=int, default=2048,
@@ -85,7 +94,7 @@ def main() -> int:
                                                       "context": "warm-up"},
                                files=[("file", ("w.csv", b"region,n\nNorth,25\n"))])
             assert warm.status_code == 201, warm.text
-            cases: list[tuple[str, dict[str, object]]] = [
+            cases: list[tuple[str, dict[str, Any]]] = [
                 (label, {"data": {"project": "demo-project", "context": "a bomb"},
                          "files": [("file", (name, body, "application/octet-stream"))]})
                 for label, (name, body) in files.items()]
@@ -98,13 +107,11 @@ def main() -> int:
                                                     "headers": {"Content-Type": ctype}}))
             print(f"{'bomb':<38} {'size':>9}  {'answer':<18} {'time':>7}  server growth")
             for label, kw in cases:
-                size = (len(kw["content"]) if "content" in kw  # type: ignore[arg-type]
-                        else sum(len(f[1][1]) for f in kw["files"])  # type: ignore[attr-defined]
-                        + sum(len(v) for v in kw["data"].values()))  # type: ignore[attr-defined]
+                size = _size(kw)
                 before = server.status_kb("VmRSS")
                 server.reset_peak()
                 start = time.perf_counter()
-                r = client.post("/api/requests", **kw)  # type: ignore[arg-type]
+                r = client.post("/api/requests", **kw)
                 took = time.perf_counter() - start
                 growth = (server.status_kb("VmHWM") - before) / 1024
                 code = r.json().get("code", r.json().get("state", ""))

@@ -49,9 +49,14 @@ def test_20000_sidecar_parts_are_refused_before_they_are_staged(
     env: tuple[Api, Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api, h = env
-    made = []
+    made: list[int] = []
     new_temp = h.ctx.store.new_temp
-    monkeypatch.setattr(h.ctx.store, "new_temp", lambda: made.append(1) or new_temp())
+
+    def counted_new_temp() -> Any:
+        made.append(1)
+        return new_temp()
+
+    monkeypatch.setattr(h.ctx.store, "new_temp", counted_new_temp)
     body = part("project", PROJECT.encode()) + part("context", b"counts") + \
         part("file", CSV, "t.csv") + b"".join(
             part("sidecar", b"{}", f"t{i}.csv.statbarn.json") for i in range(20_000)) + \

@@ -19,7 +19,6 @@ researcher's own session, which must not decide.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,18 +34,21 @@ from airlock.filetypes import Kind
 from statbarn.bare import MARGIN_NAMES, assess_bare_table, split_labels
 from statbarn.checking import check_file, check_with_sidecar, uncheckable
 from statbarn.errors import (
+    DeclaredSizeError,
     EmptyInputError,
     EvidenceError,
     MalformedTableError,
     StatbarnError,
 )
 from statbarn.evidence import TableEvidence
+from statbarn.fileio import loads_json
 from statbarn.kinds import Statbarn
 from statbarn.profile import Profile
 from statbarn.reading import read_delimited, read_parquet
 from statbarn.result import STATBARN_VERSION, Assessment
 from statbarn.tables import TableOutput, assessment_for
 from statbarn.text import assess_text_file
+from statbarn.wording import mb
 
 MAX_REASONS = 20
 _WHY: dict[Kind, str] = {
@@ -75,6 +77,10 @@ class CheckRefused(Exception):
         return (type(self), (str(self), self.status, self.code))
 
 
+class CheckTooLarge(CheckRefused):
+    """The file declares more than the airlock reads (rows, cells, bytes): a 413."""
+
+
 @dataclass(frozen=True)
 class Subject:
     path: Path  # readable, with the suffix of its kind (statbarn reads CSV/TSV by suffix)
@@ -84,6 +90,7 @@ class Subject:
     sidecar_path: Path | None = None
     dataset: str | None = None
     population: str | None = None
+    statistic: str | None = None  # what a bare table's cells hold, as declared
 
 
 @dataclass
@@ -196,7 +203,7 @@ class CheckRunner:
                 "leaves only rewritten from its checked table: export a smaller table, or "
                 "the table as CSV")
         if s.path.stat().st_size > self.max_check_bytes:
-            why = (f"the table is larger than {self.max_check_bytes} bytes, too large to check "
+            why = (f"the table is larger than {mb(self.max_check_bytes)}, too large to check "
                    "automatically")
             return self._result([self._record("file", uncheckable(s.name, self.profile, why))])
         frame: pd.DataFrame | None = None
@@ -215,9 +222,11 @@ class CheckRunner:
                     frame, canon = self._parquet(s)
                 else:
                     frame = read_delimited(s.path, "\t" if s.kind is Kind.TSV else ",")
-                a = assess_bare_table(frame, self.profile, s.name)
+                a = assess_bare_table(frame, self.profile, s.name, s.statistic)
                 if a.statbarn is Statbarn.FREQUENCY:
                     ev = bare_evidence(frame)
+        except DeclaredSizeError as exc:
+            raise CheckTooLarge(str(exc)) from None
         except (EmptyInputError, MalformedTableError, EvidenceError) as exc:
             raise CheckRefused(str(exc)) from None
         except StatbarnError as exc:  # a table statbarn will not judge: a person will
@@ -274,8 +283,8 @@ class CheckRunner:
         if s.path.stat().st_size > self.max_check_bytes:
             return self._result(records)
         try:
-            data = json.loads(s.path.read_text(encoding="utf-8-sig"))
-        except (ValueError, RecursionError) as exc:
+            data = loads_json(s.path.read_text(encoding="utf-8-sig"), s.name)
+        except ValueError as exc:
             raise CheckRefused(f"{s.name} is not a readable notebook: {exc}") from None
         for emb in notebooks.extract(data):
             if emb.kind == "image":
@@ -284,7 +293,12 @@ class CheckRunner:
             else:
                 assert emb.frame is not None
                 try:
-                    a = assess_bare_table(emb.frame, self.profile, s.name)
+                    # A notebook never passes (it escalates above), so its whole-number
+                    # tables are read as counts only to find cells that fail as counts.
+                    try:
+                        a = assess_bare_table(emb.frame, self.profile, s.name, "count")
+                    except MalformedTableError:  # not whole numbers: not counts
+                        a = assess_bare_table(emb.frame, self.profile, s.name)
                 except StatbarnError as exc:
                     a = uncheckable(s.name, self.profile, f"{emb.subject}: {exc}")
             records.append(self._record(emb.subject, a))

@@ -13,7 +13,6 @@ Memory stays bounded: files are read in chunks; only JSON up to a limit is parse
 from __future__ import annotations
 
 import codecs
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +22,14 @@ from typing import Any
 
 from airlock import formulas
 from airlock.formulas import FormulaRefused, Refused, looks_like_formula
+from statbarn.fileio import loads_json
+from statbarn.wording import character, mb
 
 CHUNK = 1 << 16
 HEAD = 8192
 MAX_XLSX_UNCOMPRESSED = 256 * 1024**2
+MAX_ZIP_PARTS = 10_000
+MAX_ZIP_RATIO = 200  # real spreadsheet XML compresses 10-50 times
 
 
 class Kind(StrEnum):
@@ -172,7 +175,13 @@ def _binary_kind(path: Path, name: str, head: bytes, tail: bytes) -> Kind | None
     return None
 
 
+# Office documents the airlock does not export, by a part only they have.
 def _zip_kind(path: Path, name: str) -> Kind:
+    """A zip that is a spreadsheet, within declared sizes; refused otherwise.
+
+    The declared sizes bound what is read: Python's zipfile stops each part at its
+    declared size and refuses a part whose content does not match its CRC, so a
+    part cannot decompress to more than it declares."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -184,13 +193,27 @@ def _zip_kind(path: Path, name: str) -> Kind:
             raise Refused(f"{name} is a spreadsheet with macros (code that runs when it is "
                           "opened); save it as a plain workbook without macros, or export its "
                           "tables as CSV")
-        if sum(i.file_size for i in infos) > MAX_XLSX_UNCOMPRESSED:
-            raise Refused(f"{name} expands to more than {MAX_XLSX_UNCOMPRESSED // 1024**2} MiB; "
-                          "export its tables as CSV")
+        _zip_sizes(name, infos)
         return Kind.XLSX
     from airlock.canonical.messages import zip_refusal
 
     raise Refused(zip_refusal(name, names))
+
+
+def _zip_sizes(name: str, infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > MAX_ZIP_PARTS:
+        raise Refused(f"{name} holds {len(infos):,} parts, more than the {MAX_ZIP_PARTS:,} a "
+                      "spreadsheet the airlock reads may have; export its tables as CSV")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_XLSX_UNCOMPRESSED:
+        raise Refused(f"{name} expands to {mb(total)}, more than the "
+                      f"{mb(MAX_XLSX_UNCOMPRESSED)} the airlock reads; export its tables as CSV")
+    for i in infos:
+        if i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1) and i.file_size > 1024**2:
+            raise Refused(f"{name}: its part {i.filename[:80]!r} expands from "
+                          f"{mb(i.compress_size)} to {mb(i.file_size)}, more than "
+                          f"{MAX_ZIP_RATIO} times (a decompression bomb, or padding); export "
+                          "its tables as CSV")
 
 
 def _iter_text(path: Path, name: str) -> Iterator[str]:
@@ -239,9 +262,9 @@ def _json_kind(path: Path, name: str, size: int, max_parse: int, ext: str) -> Ki
     if size > max_parse:  # too large to parse here: judged by its name, and a person looks
         return Kind.NOTEBOOK if ext == ".ipynb" else Kind.JSON
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise Refused(f"{name} is not valid JSON: {exc}") from None
+        data = loads_json(path.read_text(encoding="utf-8-sig"), name)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
     if is_notebook(data):
         return Kind.NOTEBOOK
     if ext == ".ipynb":
@@ -269,6 +292,12 @@ def _check_extension(name: str, kind: Kind) -> None:
     if not ext or ext in EXTENSIONS[kind]:
         return
     if ext not in _BY_EXTENSION:
+        odd = [ch for ch in ext[1:] if not ch.isascii()]  # a look-alike letter (Cyrillic с)
+        if odd:
+            looks = EXTENSIONS[kind][0]
+            raise Refused(f"{name}: its extension {ext} holds {character(odd[0])}, not a "
+                          f"plain letter, so it is not {looks} (the content is "
+                          f"{kind.value}); rename it to end in {looks}")
         accepted = ", ".join(sorted(_BY_EXTENSION))
         raise Refused(f"{name}: files ending in {ext} cannot be exported (accepted: {accepted})")
     if kind in TEXT_KINDS and _BY_EXTENSION[ext] in TEXT_KINDS:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from statbarn.wording import column, csv_problem
+
 MAX_FORMULA_REPORTS = 5
 
 
@@ -61,14 +63,15 @@ def check_delimited(path: Path, name: str, delimiter: str) -> None:
                     header = row
                 for j, cell in enumerate(row):
                     if looks_like_formula(cell):
-                        col = header[j] if j < len(header) and row is not header else f"{j + 1}"
-                        found.append(f"the cell in row {reader.line_num}, column "
-                                     f"{col!r} holds {cell[:40]!r}")
+                        col = (column(header[j], j) if j < len(header) and row is not header
+                               else f"column {j + 1}")
+                        found.append(f"the cell in row {reader.line_num}, {col} holds "
+                                     f"{cell[:40]!r}")
                         if len(found) >= MAX_FORMULA_REPORTS:
                             raise _formula_refusal(name, found)
         except csv.Error as exc:
             raise Refused(f"{name}: not a valid delimited table (line {reader.line_num}): "
-                          f"{exc}") from None
+                          f"{csv_problem(exc)}") from None
     if found:
         raise _formula_refusal(name, found)
 
@@ -84,6 +87,8 @@ def check_xlsx(path: Path, name: str) -> None:
         wb = openpyxl.load_workbook(fh, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for damaged files
         fh.close()
+        if isinstance(exc, MemoryError):  # the check worker's limit: not a damaged file
+            raise
         raise Refused(f"{name} is not a readable XLSX spreadsheet: {exc}") from None
     try:
         for ws in wb.worksheets:

@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
 
 from airlock.names import BadName, check_name
 from airlock.store import Store, TempBlob
+from statbarn.wording import mb, seconds
 
 FIELDS = frozenset({"project", "dataset", "context", "manifest", "draft"})
 FILE_FIELDS = frozenset({"file", "sidecar"})
@@ -43,8 +45,14 @@ class IntakeError(Exception):
 class Limits:
     max_file_bytes: int
     max_request_bytes: int
-    max_files: int
+    max_files: int  # file parts; sidecar parts too (each at most one per file)
     max_field_bytes: int
+    max_parts: int | None = None  # every part (default: 2 x max_files + MAX_FIELDS)
+    body_timeout: float | None = None  # seconds to wait for the next piece of the body
+
+    @property
+    def parts(self) -> int:
+        return self.max_parts or 2 * self.max_files + MAX_FIELDS
 
 
 @dataclass
@@ -120,6 +128,7 @@ class _Receiver:
         self.store, self.limits, self.on_field = store, limits, on_field
         self.upload = Upload()
         self.total = 0
+        self.parts = 0
         self.ended = False
         self._header_name = b""
         self._header_value = b""
@@ -129,6 +138,13 @@ class _Receiver:
         self._file: StagedFile | None = None
 
     def on_part_begin(self) -> None:
+        # Counted here, before the part's headers are even read: a body of 20,000 tiny
+        # parts is refused at the limit, not after it has made 20,000 temporary files.
+        self.parts += 1
+        if self.parts > self.limits.parts:
+            raise IntakeError(413, f"too many parts in the upload: at most "
+                              f"{self.limits.parts} (files, sidecars and fields together)",
+                              "too_large")
         self._disposition, self._field, self._file = b"", None, None
         self._data = bytearray()
 
@@ -156,12 +172,13 @@ class _Receiver:
                 filename = check_name(params["filename"])
             except BadName as exc:
                 raise IntakeError(400, str(exc), "bad_name") from None
-            staged = StagedFile(name, filename, self.store.new_temp())
             target = self.upload.files if name == "file" else self.upload.sidecars
-            target.append(staged)
-            if len(self.upload.files) > self.limits.max_files:
-                raise IntakeError(413, f"too many files: at most {self.limits.max_files} "
+            if len(target) >= self.limits.max_files:  # before its temp file is made
+                what = "files" if name == "file" else "sidecars"
+                raise IntakeError(413, f"too many {what}: at most {self.limits.max_files} "
                                   "per request", "too_large")
+            staged = StagedFile(name, filename, self.store.new_temp())
+            target.append(staged)
             self._file = staged
             return
         if name in FILE_FIELDS:
@@ -178,16 +195,16 @@ class _Receiver:
         if self._file is not None:
             if self._file.size + size > self.limits.max_file_bytes:
                 raise IntakeError(413, f"{self._file.name} is larger than the limit of "
-                                  f"{self.limits.max_file_bytes} bytes per file", "too_large")
+                                  f"{mb(self.limits.max_file_bytes)} per file", "too_large")
             self.total += size
             if self.total > self.limits.max_request_bytes:
                 raise IntakeError(413, f"the request is larger than the limit of "
-                                  f"{self.limits.max_request_bytes} bytes", "too_large")
+                                  f"{mb(self.limits.max_request_bytes)}", "too_large")
             self._file.temp.write(data[start:end])
         elif self._field is not None:
             if len(self._data) + size > self.limits.max_field_bytes:
                 raise IntakeError(413, f"form field {self._field!r} is longer than "
-                                  f"{self.limits.max_field_bytes} bytes", "too_large")
+                                  f"{mb(self.limits.max_field_bytes)}", "too_large")
             self._data += data[start:end]
 
     def on_part_end(self) -> None:
@@ -237,8 +254,18 @@ async def receive(
             "on_end": rx.on_end,
         },
     )
+    chunks = aiter(stream)
+    wait = limits.body_timeout
     try:
-        async for chunk in stream:
+        while True:
+            try:
+                with anyio.fail_after(wait):  # None: no deadline
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise IntakeError(408, f"the upload stalled: nothing arrived for "
+                                  f"{seconds(wait or 0)}; send it again", "timeout") from None
             parser.write(chunk)
             if len(rx.upload.fields) > MAX_FIELDS:
                 raise IntakeError(400, "too many form fields")

@@ -22,16 +22,18 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from statbarn.differencing import LedgerTable, differencing_check
 from statbarn.errors import EvidenceError
 from statbarn.evidence import TableEvidence
 from statbarn.profile import Profile
 from statbarn.verdict import CheckResult, Rule, Verdict
+
+if TYPE_CHECKING:  # the checks (and ``tre check`` in a workspace) need no database
+    from sqlalchemy.orm import Session
 
 CANDIDATE = "(this request)"
 MAX_REMEMBERED = 20_000  # parsed ledger tables kept per process (least recently used go)

@@ -20,7 +20,20 @@ from there.  Nothing is read at import time: call :func:`load_airlock_settings`.
                                     population, comment, file name (4000 characters)
 ``TRE_AIRLOCK_WORKSPACE_NETWORKS``  JSON list of the workspace networks' subnets
                                     (CIDR): calls from there are *inside* (none)
-``TRE_AIRLOCK_CHECK_CONCURRENCY``   uploads checked and recorded at once, per process (2)
+``TRE_AIRLOCK_CHECK_CONCURRENCY``   uploads checked and recorded at once, per process (2);
+                                    also the number of check worker processes
+``TRE_AIRLOCK_CHECK_MEMORY_MB``     address space of a check worker process (2048)
+``TRE_AIRLOCK_CHECK_CPU_SECONDS``   CPU time of the checks of one file (30)
+``TRE_AIRLOCK_CHECK_WALL_SECONDS``  wall-clock time of one check call before its worker is
+                                    killed (60)
+``TRE_AIRLOCK_CHECK_FILE_MB``       largest file a check worker may write (512)
+``TRE_AIRLOCK_MAX_PARTS``           most multipart parts (files, sidecars, fields) (2 x
+                                    MAX_FILES + 20)
+``TRE_AIRLOCK_BODY_TIMEOUT_SECONDS``  longest wait for the next piece of an upload (30)
+``TRE_AIRLOCK_HEADER_TIMEOUT_SECONDS``  longest time to send a request's headers (10)
+``TRE_AIRLOCK_KEEPALIVE_SECONDS``   idle keep-alive connections are closed after (5)
+``TRE_AIRLOCK_MAX_CONNECTIONS``     concurrent connections (and requests) per server
+                                    process; beyond it the answer is 503 (200)
 ``TRE_AIRLOCK_HOST`` / ``_PORT``    where ``tre airlock serve`` listens (127.0.0.1:8090)
 ``TRE_AIRLOCK_BASE_PATH``           URL prefix of every route (default: the hub's
                                     ``JUPYTERHUB_SERVICE_PREFIX``, else none)
@@ -144,6 +157,46 @@ class AirlockSettings(BaseSettings):
         "inside a workspace (airlock.origin).  Empty (the default): every call is outside, "
         "so drafts and refused requests' free text are shown to no one.",
     )
+    check_memory_mb: int = Field(
+        2048, ge=768, le=1024 * 1024,
+        description="Address space (RLIMIT_AS) of each check worker process, MB.  A worker "
+        "with pandas and pyarrow loaded uses about 520 MB of it before reading a file; a "
+        "check that needs more is refused (413) and its worker replaced.",
+    )
+    check_cpu_seconds: int = Field(
+        30, ge=1, le=3600, description="CPU time (RLIMIT_CPU) the checks of one file may use.")
+    check_wall_seconds: float = Field(
+        60.0, gt=0, le=3600,
+        description="Wall-clock time of one check call; a worker still busy then is killed "
+        "(a parser stuck in C code never reaches the CPU limit's exception).",
+    )
+    check_file_mb: int = Field(
+        512, ge=1, le=1024 * 1024,
+        description="Largest file (RLIMIT_FSIZE) a check worker may write (safe alternatives, "
+        "canonical copies), MB.",
+    )
+    max_parts: int | None = Field(
+        None, ge=3, le=100_000,
+        description="Most parts in one multipart body (files, sidecars and fields together), "
+        "counted while streaming. Default: 2 x max_files + 20.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, le=3600,
+        description="Longest wait for the next piece of an upload's body; a slower client "
+        "is answered 408 and its temporary files deleted.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, le=600,
+        description="Longest time a client may take to send a request's headers (slow "
+        "header attacks); the connection is then closed.",
+    )
+    keepalive_seconds: int = Field(
+        5, ge=1, le=600, description="Idle keep-alive connections are closed after this.")
+    max_connections: int = Field(
+        200, ge=1, le=100_000,
+        description="Concurrent connections and requests per server process (uvicorn's "
+        "limit_concurrency); beyond it new requests are answered 503.",
+    )
     host: str = Field("127.0.0.1", description="Address `tre airlock serve` binds to.")
     port: int = Field(8090, ge=1, le=65535, description="Port `tre airlock serve` listens on.")
     base_path: Annotated[str, AfterValidator(_base_path)] = Field(
@@ -241,6 +294,7 @@ class Resolved:
         self.max_file_bytes = airlock.max_file_bytes or platform.max_upload_bytes
         self.max_request_bytes = airlock.max_request_bytes or platform.max_request_bytes
         self.workspace_networks: tuple[Network, ...] = parse_networks(airlock.workspace_networks)
+        self.max_parts = airlock.max_parts or 2 * airlock.max_files + 20
         if airlock.identity == "dev" and platform.environment != "development":
             raise SettingsError(
                 f"{ENV_PREFIX}IDENTITY=dev (static tokens) is refused when TRE_ENVIRONMENT="

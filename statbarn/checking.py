@@ -8,7 +8,6 @@ cells must agree with the evidence they claim to come from.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pandas as pd
 from statbarn.bare import assess_bare_table
 from statbarn.errors import EvidenceError, EvidenceMismatchError, ProfileError, StatbarnError
 from statbarn.evidence import TableEvidence
-from statbarn.fileio import sha256_file
+from statbarn.fileio import loads_json, sha256_file
 from statbarn.kinds import Statbarn
 from statbarn.profile import Profile, load_profile, profile_from_mapping
 from statbarn.reading import read_delimited, read_parquet, sniff_kind
@@ -40,11 +39,13 @@ def load_sidecar(path: str | Path) -> dict[str, Any]:
     try:
         if path.stat().st_size > MAX_SIDECAR_BYTES:
             raise EvidenceError(f"{path.name}: the evidence sidecar is too large")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_json(path.read_text(encoding="utf-8"), f"{path.name} (evidence sidecar)")
     except FileNotFoundError:
         raise EvidenceError(f"{path}: evidence sidecar not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise EvidenceError(f"{path.name}: the evidence sidecar is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise EvidenceError(str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise EvidenceError(f"{path.name}: not a statbarn evidence sidecar")
     return data
@@ -73,8 +74,10 @@ def check_file(
     path: str | Path,
     evidence: str | Path | None = None,
     profile: Profile | str | Path | None = None,
+    statistic: str | None = None,
 ) -> Assessment:
-    """Check one output file; uses ``<path>.statbarn.json`` beside it when present."""
+    """Check one output file; uses ``<path>.statbarn.json`` beside it when present.
+    ``statistic``: what a table without evidence holds (see ``assess_bare_table``)."""
     path = Path(path)
     if not path.is_file():
         raise StatbarnError(f"{path}: no such file")
@@ -95,7 +98,7 @@ def check_file(
         if kind == "parquet"
         else read_delimited(path, "\t" if kind == "tsv" else ",")
     )
-    return assess_bare_table(frame, prof, path.name)
+    return assess_bare_table(frame, prof, path.name, statistic)
 
 
 def check_with_sidecar(

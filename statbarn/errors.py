@@ -39,6 +39,11 @@ class TableTooLargeError(InputError):
     """A table beyond the size statbarn will check or protect in bounded time."""
 
 
+class DeclaredSizeError(TableTooLargeError):
+    """A file whose own header or footer declares more than statbarn reads (rows, cells,
+    bytes): refused before it is loaded, so a tiny file cannot claim gigabytes."""
+
+
 class UnsupportedError(InputError):
     """An argument combination statbarn does not check (rather than guess)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from statbarn.errors import ProfileError
 
 PROFILES_ENV = "STATBARN_PROFILES"
+# The statistics a table's cells may be declared to hold (statbarn.kinds.STATISTIC_STATBARN).
+BareStatistic = Literal["count", "size", "sum", "mean", "median", "quantile", "min", "max",
+                        "mode", "std", "var"]
 
 
 class Profile(BaseModel):
@@ -64,6 +67,13 @@ class Profile(BaseModel):
     )
     max_suppression_cells: int = Field(
         20_000, ge=1, description="Largest table secondary suppression will protect"
+    )
+    bare_table_statistic: BareStatistic | None = Field(
+        None,
+        description="What the cells of a table hold when it comes with neither evidence nor "
+        "a declared statistic (e.g. 'count' for a project that only ever exports counts). "
+        "None (the default): such a table goes to a person, since whole numbers alone do "
+        "not make a frequency table",
     )
     # release policy (used by the airlock)
     allow_auto_release: bool = Field(True, description="All-pass requests are released at once")

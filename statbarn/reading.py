@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 
 from statbarn.errors import (
+    DeclaredSizeError,
     DuplicateHeaderError,
     EmptyInputError,
     MalformedTableError,
     UnsupportedError,
 )
+from statbarn.wording import counted, csv_problem, mb
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
 PARQUET_MAGIC = b"PAR1"
@@ -77,16 +79,23 @@ def read_delimited(
                 continue
             if width is None:
                 width = len(row)
+                hint = _other_delimiter(row, delimiter)
+                if width == 1 and hint:
+                    raise MalformedTableError(f"{path.name}: {hint}")
             elif len(row) != width:
+                hint = _other_delimiter(headers[0] if headers else row, delimiter)
                 raise MalformedTableError(
-                    f"{path.name}: line {lineno} has {len(row)} fields but the header has {width}"
+                    f"{path.name}: line {lineno} has {counted(len(row), 'field')} but the "
+                    f"header has {counted(width, 'field')}" + (f"; {hint}" if hint else "")
                 )
             if len(headers) < header_rows:
                 headers.append(row)
             elif rows is not None:
                 rows.append(row)
     except csv.Error as exc:
-        raise MalformedTableError(f"{path.name}: not a valid CSV file: {exc}") from None
+        raise MalformedTableError(
+            f"{path.name}: not a valid CSV file (line {reader.line_num}): {csv_problem(exc)}"
+        ) from None
     if width is None or not headers:
         raise EmptyInputError(f"{path.name}: the file is empty")
     if header_rows == 1:
@@ -116,6 +125,25 @@ def read_delimited(
     if frame.shape[0] == 0 and header_rows == 1 and index_cols is None:
         raise EmptyInputError(f"{path.name}: the table has a header but no rows")
     return frame
+
+
+# A delimiter: (one, several) in words.
+_DELIMITERS = {";": ("semicolon (;)", "semicolons (;)"), "\t": ("tab", "tabs"),
+               "|": ("vertical bar (|)", "vertical bars (|)"), ",": ("comma", "commas (,)")}
+
+
+def _other_delimiter(header: list[str], delimiter: str) -> str | None:
+    """When the header is one field holding another delimiter: which one, in words."""
+    if len(header) != 1:
+        return None
+    ours = _DELIMITERS.get(delimiter, (repr(delimiter), repr(delimiter)))
+    for other, (one, several) in _DELIMITERS.items():
+        n = header[0].count(other)
+        if other != delimiter and n:
+            return (f"the header has no {ours[0]} but {counted(n, one, several)}: the file "
+                    f"seems to be separated by {several}; save it with {ours[1]} between "
+                    "the fields")
+    return None
 
 
 def _column(cells: list[str]) -> np.ndarray | None:
@@ -171,13 +199,78 @@ def _simple_frame(
     return pd.DataFrame(dict(zip(header[1:], columns[1:], strict=True)), index=index)
 
 
+# What a Parquet file may declare in its footer before any of it is read: an 11 KB
+# file can declare hundreds of millions of rows (a dictionary or run-length bomb), so
+# the footer is read first and the table only when it fits.
+MAX_PARQUET_ROWS = 1_000_000
+MAX_PARQUET_COLUMNS = 1_000
+MAX_PARQUET_CELLS = 10_000_000
+MAX_PARQUET_BYTES = 256 * 1024**2  # declared uncompressed size of every column chunk
+MAX_PARQUET_FOOTER = 16 * 1024**2
+
+
+def check_parquet_footer(path: Path) -> None:
+    """Refuse, from the footer alone, a Parquet file that declares more than is read."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UnsupportedError(
+            "reading Parquet needs pyarrow (pip install 'tre[parquet]')"
+        ) from None
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(size - 8, 0))
+        tail = fh.read(8)
+    footer = int.from_bytes(tail[:4], "little") if len(tail) == 8 else 0
+    if tail[4:] != PARQUET_MAGIC or footer <= 0 or footer > size - 12:
+        raise MalformedTableError(f"{path.name}: not a readable Parquet file (its footer is "
+                                  "missing or damaged)")
+    if footer > MAX_PARQUET_FOOTER:
+        raise DeclaredSizeError(
+            f"{path.name}: its Parquet footer is {mb(footer)}, more than the "
+            f"{mb(MAX_PARQUET_FOOTER)} the airlock reads; write fewer row groups or columns"
+        )
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow raises many unrelated types for corrupt footers
+        if isinstance(exc, MemoryError):
+            raise
+        raise MalformedTableError(f"{path.name}: not a readable Parquet file: {exc}") from None
+    rows, cols = meta.num_rows, meta.num_columns
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    if rows < 0 or sum(g.num_rows for g in groups) != rows:
+        raise MalformedTableError(f"{path.name}: its Parquet footer is inconsistent (the row "
+                                  "groups do not add up to the rows it declares)")
+    declared = sum(g.column(j).total_uncompressed_size for g in groups
+                   for j in range(g.num_columns))
+    what = ""
+    if rows > MAX_PARQUET_ROWS:
+        what = f"{rows:,} rows (at most {MAX_PARQUET_ROWS:,})"
+    elif cols > MAX_PARQUET_COLUMNS:
+        what = f"{cols:,} columns (at most {MAX_PARQUET_COLUMNS:,})"
+    elif rows * cols > MAX_PARQUET_CELLS:
+        what = f"{rows * cols:,} cells (at most {MAX_PARQUET_CELLS:,})"
+    elif declared > MAX_PARQUET_BYTES:
+        what = f"{mb(declared)} of uncompressed data (at most {mb(MAX_PARQUET_BYTES)})"
+    if what:
+        raise DeclaredSizeError(
+            f"{path.name}: the Parquet file declares {what} in a file of {mb(size)}, more "
+            "than is read for checking; an output table is far smaller: export the "
+            "aggregated table, or split row-level data and ask a checker first"
+        )
+
+
 def read_parquet(path: Path) -> pd.DataFrame:
+    """Read a Parquet table, after :func:`check_parquet_footer` has bounded its size."""
+    check_parquet_footer(path)
     try:
         frame = pd.read_parquet(path)
     except ImportError:
         raise UnsupportedError(
             "reading Parquet needs pyarrow (pip install 'tre[parquet]')"
         ) from None
+    except MemoryError:  # the sandbox's limit: not a damaged file
+        raise
     except Exception as exc:  # pyarrow raises many unrelated types for corrupt files
         raise MalformedTableError(f"{path.name}: not a readable Parquet file: {exc}") from None
     if frame.shape[0] == 0:

@@ -158,9 +158,9 @@ def _table(rows: list[list[str]]) -> list[str]:
             for row in rows]
 
 
-def render_text(assessment: Assessment) -> str:
-    """The human-readable report of one assessment."""
-    data = assessment.to_dict()
+def render_text(assessment: Assessment | dict[str, Any]) -> str:
+    """The human-readable report of one assessment (or its ``to_dict()``)."""
+    data = assessment if isinstance(assessment, dict) else assessment.to_dict()
     profile = data["profile"]
     lines = [
         f"file:     {data['file'] or '-'}",
@@ -196,11 +196,17 @@ def check(
             "Default: TRE_PROFILE (default).",
         ),
     ] = None,
+    statistic: Annotated[
+        str | None,
+        typer.Option("--statistic", help="What the cells of a table without evidence hold: "
+                     "count, mean, median, sum, ... (as declared to the airlock)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Check one output file for disclosure risk.
+    """Check one output file for disclosure risk, as the airlock will.
 
-    Exit code 0: pass, 3: escalate (needs a human), 4: fail, 2: bad input.
+    Exit code 0: pass, 3: escalate (needs a human), 4: fail, 2: bad input (or a file
+    the airlock would refuse, with its reason).
     """
     with _user_errors():
         from tre.settings import get_settings
@@ -211,14 +217,28 @@ def check(
             _readable_file(evidence, "evidence sidecar")
         profile_arg = _profile_argument(profile, settings)
 
-        from statbarn import check_file
+        # The airlock's own path (type from content, then its check runner), so that
+        # `tre check` and a submission decide a file the same way.
+        from airlock import onefile
+        from statbarn.bare import declared_statistic
+        from statbarn.profile import load_profile
 
-        assessment = check_file(path, evidence=evidence, profile=profile_arg)
+        try:
+            judged = onefile.judge(path, load_profile(profile_arg), evidence=evidence,
+                                   statistic=declared_statistic(statistic))
+        except onefile.FileRefused as exc:
+            raise _fail(f"the airlock would refuse it: {exc}", EXIT_USAGE) from None
+        records = judged.result.records
         if as_json:
-            typer.echo(json.dumps(assessment.to_dict(), indent=2, default=str))
+            data: Any = records[0].result if len(records) == 1 else {
+                "file": judged.name, "verdict": judged.result.verdict,
+                "outputs": [{"subject": r.subject, **r.result} for r in records]}
+            typer.echo(json.dumps(data, indent=2, default=str))
         else:
-            typer.echo(render_text(assessment))
-        code = VERDICT_EXIT[str(assessment.verdict)]
+            typer.echo("\n\n".join(
+                ("" if r.subject == "file" else f"{r.subject}:\n") + render_text(r.result)
+                for r in records))
+        code = VERDICT_EXIT[judged.result.verdict]
     raise typer.Exit(code)
 
 

@@ -88,10 +88,15 @@ def serve(
             typer.echo(f"airlock: removed {swept.temp_files} temporary file(s) and "
                        f"{swept.orphan_blobs} unreferenced blob(s) left by an interruption",
                        err=True)
+        from airlock.api.server import uvicorn_options
+
+        # Connections bounded in number and time (slow heads, slow bodies, idle keep-alive):
+        # airlock/api/server.py.
         uvicorn.run("airlock.api.app:create_app", factory=True,
                     host=host or settings.airlock.host, port=port or settings.airlock.port,
                     workers=workers, log_level=settings.platform.log_level.lower(),
-                    proxy_headers=True, server_header=False)
+                    proxy_headers=True, server_header=False,
+                    **uvicorn_options(settings.airlock))
 
 
 # ---- the researcher's client --------------------------------------------------------------------
@@ -122,6 +127,9 @@ def submit(
     context: Annotated[str | None, typer.Option(
         help="What the files are and how they were made (every file needs one).")] = None,
     dataset: Annotated[str | None, typer.Option(help="The dataset they come from.")] = None,
+    statistic: Annotated[str | None, typer.Option(
+        help="What the cells of the tables without a sidecar hold: count, mean, median, "
+        "sum, ... (without it, or a sidecar, a person reviews them).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Submit files for export as one request, and print the decision."""
@@ -129,7 +137,8 @@ def submit(
         from tre.workspace.airlock import Client
 
         with Client() as client:
-            req = client.submit(files, project=project, context=context, dataset=dataset)
+            req = client.submit(files, project=project, context=context, dataset=dataset,
+                                statistic=statistic)
         typer.echo(json.dumps(req, indent=2) if as_json else "\n".join(_summary(req)))
 
 

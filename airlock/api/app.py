@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from airlock.api import errors, workspace_events
 from airlock.api.routes import router
+from airlock.api.server import BodyDeadline
 from airlock.db.engine import airlock_engine
 from airlock.identity import DevTokenIdentity, HubIdentity, Identity
 from airlock.profiles import ProfileResolver
 from airlock.service.context import Ctx, Notifier
+from airlock.service.requests import sandbox
 from airlock.settings import Resolved, load_airlock_settings
 from airlock.store import Store, open_store
 from airlock.ui import install as install_ui
@@ -88,6 +90,9 @@ def create_app(
         # not stall requests (measured: p95 of a large review page 236 ms -> ~110 ms).
         gc.collect()
         gc.freeze()
+        # The check workers start now (their imports take a second or two), not on the
+        # first upload; they are shared by every app in the process (airlock/sandbox.py).
+        sandbox(ctx)
         yield
         await identity.aclose()
         for thing in owned:
@@ -108,4 +113,6 @@ def create_app(
     app.include_router(router, prefix=settings.airlock.base_path)
     app.include_router(workspace_events.router, prefix=settings.airlock.base_path)
     install_ui(app)  # the web pages (airlock/ui): routes, static files, session middleware
+    # outermost: a stalled body on any route is a 408 (airlock/api/server.py)
+    app.add_middleware(BodyDeadline, seconds=settings.airlock.body_timeout_seconds)
     return app

@@ -19,6 +19,7 @@ from airlock.service import actions, download, queries, voting
 from airlock.service.context import Ctx, require
 from airlock.service.incoming import check_identifier
 from airlock.service.requests import NEW
+from statbarn.wording import mb
 from tre import __version__
 
 router = APIRouter()
@@ -37,7 +38,7 @@ def _checking(request: Request, ctx: Ctx) -> anyio.CapacityLimiter:
 def _limits(ctx: Ctx) -> Limits:
     a = ctx.settings.airlock
     return Limits(ctx.settings.max_file_bytes, ctx.settings.max_request_bytes, a.max_files,
-                  a.max_field_bytes)
+                  a.max_field_bytes, ctx.settings.max_parts, a.body_timeout_seconds)
 
 
 @router.get("/api/health", tags=["service"])
@@ -66,10 +67,10 @@ async def submit(request: Request, ctx: CtxDep, user: CurrentUser) -> JSONRespon
     is streamed to disk; send ``project`` first so a refusal comes before the upload."""
     limits = _limits(ctx)
     length = request.headers.get("content-length")
-    budget = limits.max_request_bytes + (limits.max_files * 2 + 10) * OVERHEAD_PER_PART
+    budget = limits.max_request_bytes + limits.parts * OVERHEAD_PER_PART
     if length and length.isdigit() and int(length) > budget:
         raise IntakeError(413, f"the request is larger than the limit of "
-                          f"{limits.max_request_bytes} bytes", "too_large")
+                          f"{mb(limits.max_request_bytes)}", "too_large")
 
     def early(name: str, value: str) -> None:
         if name == "project":  # refuse before receiving any file

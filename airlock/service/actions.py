@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from airlock import guarded
 from airlock.db import repo
 from airlock.db.models import RequestFile
 from airlock.domain.states import Owner, State, check_transition
@@ -14,14 +15,17 @@ from airlock.filetypes import EXTENSIONS, Kind, extension
 from airlock.intake import Upload
 from airlock.names import same_name_key
 from airlock.origin import Origin
+from airlock.sandbox import LimitExceeded
 from airlock.service.context import Changes, Conflict, Ctx, move, readable, require
 from airlock.service.incoming import Incoming, Submission, from_upload
 from airlock.service.requests import (
     NEW,
     check_files,
     create_request,
+    sandbox,
     store_files,
     submit_in_tx,
+    too_costly,
 )
 from airlock.store import TamperedError
 from statbarn.checking import load_sidecar
@@ -31,7 +35,15 @@ from tre.db import transaction
 
 def submit_upload(ctx: Ctx, user: str, upload: Upload, work: Path,
                   origin: Origin = Origin.OUTSIDE) -> dict[str, Any]:
-    sub = from_upload(upload, work, ctx.settings.airlock.max_check_bytes,
+    box = sandbox(ctx)
+
+    def detector(path: Path, name: str, max_parse_bytes: int) -> Kind:
+        try:
+            return box.call(guarded.detect_kind, path, name, max_parse_bytes)
+        except LimitExceeded as exc:
+            raise too_costly(name, exc) from None
+
+    sub = from_upload(upload, work, ctx.settings.airlock.max_check_bytes, detector,
                       text_limit=ctx.settings.airlock.max_text_chars)
     return create_request(ctx, user, sub, work, origin=origin)
 

@@ -8,24 +8,34 @@ the file and what to do; the caller then discards every temporary file.
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airlock.filetypes import EXTENSIONS, FormulaRefused, Kind, Refused, detect, extension
+from airlock.filetypes import (
+    EXTENSIONS,
+    TABLE_KINDS,
+    FormulaRefused,
+    Kind,
+    Refused,
+    detect,
+    extension,
+)
 from airlock.freetext import check_text
 from airlock.intake import IntakeError, StagedFile, Upload
 from airlock.names import same_name_key
 from airlock.store import TempBlob
+from statbarn.bare import declared_statistic
 from statbarn.checking import load_sidecar
-from statbarn.errors import EvidenceError
+from statbarn.errors import EvidenceError, UsageError
+from statbarn.fileio import loads_json
 from statbarn.tables import SIDECAR_SUFFIX
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 MAX_POPULATION = 500  # a label matched against the ledger's, not prose
-MANIFEST_KEYS = frozenset({"name", "context", "exception", "population"})
+MANIFEST_KEYS = frozenset({"name", "context", "exception", "population", "statistic"})
 
 
 @dataclass
@@ -45,6 +55,10 @@ class Incoming:
     sidecar_path: Path | None = None
     sidecar_sha256: str | None = None
     sidecar_temp: TempBlob | None = None
+    # What a table without evidence holds ("count", "mean", ...), as the researcher
+    # declared it.  Not stored: a draft's declaration is gone when it is submitted
+    # later, and its bare tables then go to a person (the safe side).
+    statistic: str | None = None
 
 
 @dataclass
@@ -78,9 +92,9 @@ def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
     try:
-        data = json.loads(raw)
+        data = loads_json(raw, "the manifest")
     except ValueError as exc:
-        raise IntakeError(422, f"the manifest is not valid JSON: {exc}", "bad_manifest") from None
+        raise IntakeError(422, str(exc), "bad_manifest") from None
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
         raise IntakeError(422, "the manifest must be a JSON list of objects with a 'name'",
                           "bad_manifest")
@@ -95,6 +109,19 @@ def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
             raise IntakeError(422, "every manifest entry needs a distinct 'name'", "bad_manifest")
         out[name] = entry
     return out
+
+
+def _statistic(value: Any, name: str, kind: Kind) -> str | None:
+    text = _text(value, f"the statistic of {name}", 40)
+    if text is None:
+        return None
+    if kind not in TABLE_KINDS:
+        raise IntakeError(422, f"{name} is not a table ({kind.value}); a statistic is declared "
+                          "only for CSV, TSV or Parquet tables", "bad_manifest")
+    try:
+        return declared_statistic(text)
+    except UsageError as exc:
+        raise IntakeError(422, f"{name}: {exc}", "bad_manifest") from None
 
 
 def _draft(raw: str | None) -> bool:
@@ -118,10 +145,20 @@ def _readable(staged: StagedFile, kind: Kind, work: Path) -> Path:
     return link
 
 
-def from_upload(upload: Upload, work: Path, max_parse_bytes: int, *,
-                text_limit: int) -> Submission:
+Detector = Callable[[Path, str, int], Kind]
+
+
+def _detect_here(path: Path, name: str, max_parse_bytes: int) -> Kind:
+    return detect(path, name, max_parse_bytes=max_parse_bytes).kind
+
+
+def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
+                detector: Detector = _detect_here, *, text_limit: int) -> Submission:
     """Validate an upload; nothing is stored yet (files stay in their temp files).
-    ``text_limit``: the longest free-text field (TRE_AIRLOCK_MAX_TEXT_CHARS)."""
+
+    ``detector`` tells a file's kind from its content (the service runs it in a check
+    worker, under limits: it parses JSON and spreadsheets); ``text_limit`` is the longest
+    free-text field (TRE_AIRLOCK_MAX_TEXT_CHARS)."""
     f = upload.fields
     sub = Submission(
         project=check_identifier(f.get("project"), "project", True) or "",
@@ -160,7 +197,7 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int, *,
         if staged.size == 0:
             raise IntakeError(422, f"{staged.name} is empty", "empty_file")
         try:
-            kind = detect(staged.temp.path, staged.name, max_parse_bytes=max_parse_bytes).kind
+            kind = detector(staged.temp.path, staged.name, max_parse_bytes)
         except FormulaRefused as exc:
             raise IntakeError(422, str(exc), "formula") from None
         except Refused as exc:  # a canonical-form refusal says its own status and code
@@ -173,7 +210,7 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int, *,
                             text_limit),
             population=_text(entry.get("population"), f"the population of {staged.name}",
                              min(MAX_POPULATION, text_limit)),
-            temp=staged.temp,
+            temp=staged.temp, statistic=_statistic(entry.get("statistic"), staged.name, kind),
         )
         sub.files.append(item)
         by_name[staged.name] = item

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from airlock import guarded
 from airlock import ledger as ledger_mod
-from airlock.checks import CheckRefused, CheckRunner, FileResult, Subject
+from airlock.checks import CheckRefused, CheckTooLarge, FileResult, Subject
 from airlock.db import repo
 from airlock.db.models import FileCheck, Release, Request, RequestFile
 from airlock.domain import decisions
@@ -25,6 +26,7 @@ from airlock.domain.states import Owner, State
 from airlock.filetypes import MEDIA_TYPES
 from airlock.intake import IntakeError
 from airlock.origin import Origin
+from airlock.sandbox import LimitExceeded, Sandbox, SandboxLimits, sandbox_for
 from airlock.service.context import SYSTEM, Changes, Ctx, move, require
 from airlock.service.incoming import Incoming, Submission
 from airlock.service.release import release_request
@@ -38,16 +40,45 @@ from tre.db import transaction
 NEW = "(new)"
 
 
+def sandbox(ctx: Ctx) -> Sandbox:
+    """The check workers of this process (see :mod:`airlock.sandbox`)."""
+    a = ctx.settings.airlock
+    limits = SandboxLimits(memory_bytes=a.check_memory_mb * 1024**2,
+                           cpu_seconds=a.check_cpu_seconds, file_bytes=a.check_file_mb * 1024**2,
+                           wall_seconds=a.check_wall_seconds)
+    return sandbox_for(limits, a.check_concurrency)
+
+
+def too_costly(name: str, exc: LimitExceeded) -> IntakeError:
+    return IntakeError(413, f"{name}: reading it took {exc.what}, more than the airlock "
+                       "allows for one file, so it was not checked; if it is a genuine "
+                       "output, split it into smaller files or export a summary table",
+                       "too_costly")
+
+
 def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
                files: Sequence[Incoming], dataset: str | None, work: Path) -> list[FileResult]:
-    runner = CheckRunner(profile, ledger, ctx.settings.airlock.max_check_bytes, work)
+    """Each file's checks in a check worker (under limits), then differencing here."""
+    box = sandbox(ctx)
     results = []
     for f in files:
+        subject = Subject(f.path, f.name, f.kind, f.sidecar, f.sidecar_path, dataset,
+                          f.population, f.statistic)
         try:
-            results.append(runner.run(Subject(f.path, f.name, f.kind, f.sidecar, f.sidecar_path,
-                                              dataset, f.population)))
+            res = box.call(guarded.check_subject, profile, ctx.settings.airlock.max_check_bytes,
+                           work, subject)
+        except LimitExceeded as exc:
+            raise too_costly(f.name, exc) from None
+        except CheckTooLarge as exc:
+            raise IntakeError(413, str(exc), "too_large") from None
         except CheckRefused as exc:
             raise IntakeError(exc.status, str(exc), exc.code) from None
+        ev = res.records[0].evidence
+        diff = ledger_mod.differencing(ev, ledger, profile, dataset, f.population) \
+            if ev is not None else None
+        if diff is not None:
+            _late_check(res, diff)
+        results.append(res)
     return results
 
 

@@ -155,7 +155,12 @@ def test_other_kinds(env: tuple[Api, Harness], tmp_path: Path) -> None:
     table.reset_index().to_parquet(tmp_path / "t.parquet")
     r = api.submit("alice", [("t.parquet", (tmp_path / "t.parquet").read_bytes())])
     assert r.status_code == 201 and r.json()["files"][0]["kind"] == "parquet"
-    assert r.json()["state"] == "released"  # a frequency table without evidence can pass
+    # whole numbers alone are not counts: without a declared statistic a person looks
+    assert r.json()["state"] == "in_review"
+    assert "declare what its cells hold" in r.json()["decision"]["reasons"][0]["message"]
+    r = api.submit("alice", [("t.parquet", (tmp_path / "t.parquet").read_bytes())],
+                   manifest=[{"name": "t.parquet", "statistic": "count"}])
+    assert r.json()["state"] == "released"  # a declared frequency table without evidence
     r = api.submit("alice", [("t.xlsx", _xlsx([["region", "n"], ["North", 12]]))])
     assert r.status_code == 201 and r.json()["state"] == "in_review", r.text
     r = api.submit("alice", [("a.json", b'{"n": 3}'), ("fig.pdf", b"%PDF-1.4\n%%EOF\n")])

@@ -158,18 +158,19 @@ def test_check_unknown_profile_name(tre: Tre, tmp_path: Path) -> None:
 # ---- tre check: verdicts ---------------------------------------------------------------
 
 UNSAFE = {"North": {"F": 25, "M": 31}, "South": {"F": 3, "M": 18}}
+COUNT = ("--statistic", "count")  # a table without evidence is checked as counts if declared
 
 
 def test_check_safe_count_table_passes(tre: Tre, tmp_path: Path) -> None:
     path = count_table(tmp_path / "safe.csv")
-    run = tre("check", str(path))
+    run = tre("check", str(path), *COUNT)
     assert run.exit_code == 0, (run.stdout, run.stderr)
     assert "pass" in run.stdout
     assert "safe.csv" in run.stdout
 
 
 def test_check_small_cell_fails_with_text_report(tre: Tre, tmp_path: Path) -> None:
-    run = tre("check", str(count_table(tmp_path / "unsafe.csv", UNSAFE)))
+    run = tre("check", str(count_table(tmp_path / "unsafe.csv", UNSAFE)), *COUNT)
     assert run.exit_code == 4, (run.stdout, run.stderr)
     assert "fail" in run.stdout
     assert "threshold" in run.stdout
@@ -190,7 +191,7 @@ def test_check_text_with_an_identifier_fails_naming_the_line(tre: Tre, tmp_path:
 
 def test_check_small_cell_fails_with_json(tre: Tre, tmp_path: Path) -> None:
     path = count_table(tmp_path / "unsafe.csv", UNSAFE)
-    run = tre("check", str(path), "--json")
+    run = tre("check", str(path), "--json", *COUNT)
     assert run.exit_code == 4, (run.stdout, run.stderr)
     data = json.loads(run.stdout)
     assert {"file", "statbarn", "verdict", "checks", "profile"} <= data.keys()
@@ -214,8 +215,8 @@ def test_check_strict_profile_by_name(tre: Tre, tmp_path: Path) -> None:
     # Every cell passes the default threshold (10) but one is below strict's (20).
     path = count_table(tmp_path / "t.csv", {"North": {"F": 25, "M": 31},
                                             "South": {"F": 40, "M": 18}})
-    assert tre("check", str(path)).exit_code == 0
-    run = tre("check", str(path), "--profile", "strict", "--json")
+    assert tre("check", str(path), *COUNT).exit_code == 0
+    run = tre("check", str(path), "--profile", "strict", "--json", *COUNT)
     assert run.exit_code == 4, (run.stdout, run.stderr)
     assert json.loads(run.stdout)["profile"]["name"] == "strict"
 
@@ -225,7 +226,7 @@ def test_check_uses_tre_profile_from_tre_profiles_dir(tre: Tre, tmp_path: Path) 
     profiles.mkdir()
     (profiles / "house.yaml").write_text("name: house\nversion: '7'\nmin_count: 50\n")
     env = {"TRE_PROFILES_DIR": str(profiles), "TRE_PROFILE": "house"}
-    run = tre("check", str(count_table(tmp_path / "t.csv")), "--json", env=env)
+    run = tre("check", str(count_table(tmp_path / "t.csv")), "--json", *COUNT, env=env)
     assert run.exit_code == 4, (run.stdout, run.stderr)
     data = json.loads(run.stdout)
     assert data["profile"] == {"name": "house", "version": "7"}
@@ -247,12 +248,12 @@ def test_check_magnitude_table_without_evidence_escalates(tre: Tre, tmp_path: Pa
 
 
 def test_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import statbarn
+    from airlock import onefile
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(statbarn, "check_file", broken, raising=False)
+    monkeypatch.setattr(onefile, "judge", broken, raising=False)
     path = count_table(tmp_path / "t.csv")
     run = run_inprocess("check", str(path))
     assert run.exit_code == 1

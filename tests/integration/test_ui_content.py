@@ -113,7 +113,8 @@ def test_a_large_table_renders_whole(env: tuple[Api, Harness], tmp_path: Path) -
     rows += [f"r{i}," + ",".join(str(100 + i + j) for j in range(50)) for i in range(200)]
     rows[5] = "r4," + ",".join(["3"] + [str(100 + j) for j in range(1, 50)])
     req = api.submit("alice", [("big.csv", ("\n".join(rows) + "\n").encode())],
-                     manifest=[{"name": "big.csv", "context": "big", "exception": "look"}]
+                     manifest=[{"name": "big.csv", "context": "big", "exception": "look",
+                               "statistic": "count"}]
                      ).json()
     page = Pages(h.app, "carol").get(f"/requests/{req['id']}").text
     assert page.count("<td") >= 200 * 50

@@ -4,6 +4,7 @@ uncheckable kinds, safe alternatives, the project's profile over the sidecar's."
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,15 @@ def test_failing_table_gets_a_checked_safe_alternative(tmp_path: Path) -> None:
 def test_bare_count_table(tmp_path: Path) -> None:
     ok = tmp_path / "ok.csv"
     ok.write_text("region,F,M\nNorth,25,31\nSouth,40,18\n")
+    # whole numbers alone are not counts: undeclared, a person looks
     res = runner(tmp_path).run(subject(ok, Kind.CSV))
+    assert res.verdict == "escalate" and res.records[0].evidence is None
+    counts = dataclasses.replace(subject(ok, Kind.CSV), statistic="count")
+    res = runner(tmp_path).run(counts)
     assert res.verdict == "pass" and res.records[0].evidence is not None
     bad = tmp_path / "bad.csv"
     bad.write_text("region,F,M\nNorth,25,3\nSouth,40,18\n")
-    res = runner(tmp_path).run(subject(bad, Kind.CSV))
+    res = runner(tmp_path).run(dataclasses.replace(subject(bad, Kind.CSV), statistic="count"))
     assert res.verdict == "fail" and res.alternative is not None
     assert res.alternative.verdict == "pass"
 

@@ -95,7 +95,7 @@ def test_tampered_evidence_escalates(df: pd.DataFrame, tmp_path: Path) -> None:
 def test_bare_count_table(tmp_path: Path) -> None:
     p = tmp_path / "t.csv"
     p.write_text("region,F,M\nA,12,30\nB,3,40\n")
-    result = sb.check_file(p)
+    result = sb.check_file(p, statistic="count")  # declared: whole numbers alone are not
     assert result.statbarn == "frequency" and result.verdict == "fail"
     assert [(f.row, f.col, f.value, f.limit) for f in result.flags] == [("B", "F", 3, 10)]
 
@@ -103,7 +103,7 @@ def test_bare_count_table(tmp_path: Path) -> None:
 def test_bare_count_table_with_margins(tmp_path: Path) -> None:
     p = tmp_path / "t.csv"
     p.write_text("region,F,M,All\nA,12,30,42\nB,0,40,40\nAll,12,70,82\n")
-    result = sb.check_file(p)
+    result = sb.check_file(p, statistic="count")
     cls = result.check("class_disclosure")
     assert cls is not None and [(f.row, f.col) for f in cls.cells] == [("B", "M"), ("A", "F")]
 
@@ -113,14 +113,17 @@ def test_bare_magnitude_table_escalates(tmp_path: Path) -> None:
     p.write_text("region,F,M\nA,12.5,30.1\nB,3.2,40.0\n")
     result = sb.check_file(p)
     assert result.verdict == "escalate"
+    assert "declare what its cells hold" in result.flags[0].message
+    result = sb.check_file(p, statistic="mean")
+    assert result.verdict == "escalate" and result.statbarn == "linear_aggregate"
     assert "dominance" in result.flags[0].message
 
 
 def test_tsv_and_parquet(tmp_path: Path) -> None:
     (tmp_path / "t.tsv").write_text("region\tF\nA\t12\nB\t30\n")
-    assert sb.check_file(tmp_path / "t.tsv").verdict == "pass"
+    assert sb.check_file(tmp_path / "t.tsv", statistic="count").verdict == "pass"
     pd.DataFrame({"region": ["A", "B"], "F": [12, 3]}).to_parquet(tmp_path / "t.parquet")
-    assert sb.check_file(tmp_path / "t.parquet").verdict == "fail"
+    assert sb.check_file(tmp_path / "t.parquet", statistic="count").verdict == "fail"
 
 
 def test_microdata_file_escalates(tmp_path: Path) -> None:

@@ -101,9 +101,14 @@ class Client:
         self, paths: Iterable[str | Path], *, project: str | None = None,
         context: str | None = None, contexts: Mapping[str, str] | None = None,
         exceptions: Mapping[str, str] | None = None, dataset: str | None = None,
-        draft: bool = False,
+        draft: bool = False, statistic: str | Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Submit files (with their sidecars) as one request; returns the request."""
+        """Submit files (with their sidecars) as one request; returns the request.
+
+        ``statistic``: what the cells of tables without a sidecar hold (``"count"``,
+        ``"mean"``, ``"median"``, ``"sum"``, ...): one for every table, or per file
+        (``{"outputs/t.csv": "count"}``).  Without it (or a sidecar) a table goes to a
+        person: whole numbers alone do not make a frequency table."""
         files = [Path(p) for p in paths]
         if not files:
             raise AirlockError("nothing to submit: name at least one file")
@@ -116,7 +121,8 @@ class Client:
         manifest = [{"name": f.name, **({"context": contexts[str(f)]} if contexts and str(f)
                                         in contexts else {}),
                      **({"exception": exceptions[str(f)]} if exceptions and str(f)
-                        in exceptions else {})} for f in files]
+                        in exceptions else {}),
+                     **_statistic_of(f, statistic)} for f in files]
         data: dict[str, str] = {"project": project, "manifest": json.dumps(manifest)}
         if context:
             data["context"] = context
@@ -172,6 +178,21 @@ class Client:
         finally:
             partial.unlink(missing_ok=True)
         return target
+
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq")
+
+
+def _statistic_of(f: Path, statistic: str | Mapping[str, str] | None) -> dict[str, str]:
+    """The manifest's ``statistic`` for ``f``: a single statistic goes to every table
+    without a sidecar (a sidecar already says what its table holds)."""
+    if statistic is None:
+        return {}
+    if not isinstance(statistic, str):
+        return {"statistic": statistic[str(f)]} if str(f) in statistic else {}
+    if f.suffix.lower() not in TABLE_SUFFIXES or f.with_name(f.name + SIDECAR_SUFFIX).is_file():
+        return {}
+    return {"statistic": statistic}
 
 
 def verify_bundle(path: Path) -> dict[str, Any]:

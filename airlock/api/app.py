@@ -11,10 +11,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from airlock.api import errors
+from airlock.api.deps import CurrentUser
 from airlock.api.routes import router
 from airlock.db.engine import airlock_engine
 from airlock.identity import DevTokenIdentity, HubIdentity, Identity
@@ -52,6 +55,17 @@ def default_identity(settings: Resolved) -> Identity:
     if a.identity == "dev":
         return DevTokenIdentity(a.dev_tokens, settings.platform.environment)
     return HubIdentity(a.hub_api_url, a.service_name, a.identity_cache_seconds)
+
+
+def _install_docs(app: FastAPI, base: str) -> None:
+    @app.get(f"{base}/api/openapi.json", include_in_schema=False)
+    def openapi(_user: CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get(f"{base}/api/docs", include_in_schema=False)
+    def docs(_user: CurrentUser) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=f"{base}/api/openapi.json",
+                                   title="tre airlock API")
 
 
 def create_app(
@@ -98,10 +112,11 @@ def create_app(
         if engine is not None:
             engine.dispose()
 
+    # The API's description is served to logged-in callers only (issue 13): it maps every
+    # route and field for whoever reads it, so it is not for anonymous visitors.
     app = FastAPI(title="tre airlock", version=__version__, lifespan=lifespan,
-                  docs_url=f"{settings.airlock.base_path}/api/docs",
-                  openapi_url=f"{settings.airlock.base_path}/api/openapi.json",
-                  redoc_url=None)
+                  docs_url=None, openapi_url=None, redoc_url=None)
+    _install_docs(app, settings.airlock.base_path)
     app.state.ctx = ctx
     app.state.identity = identity
     errors.install(app)

@@ -69,8 +69,9 @@ def bring_up(echo: Echo) -> UpResult:
     settings, ws = get_settings(), load_workspace_settings()
     is_demo = ws.hub_authenticator == SHARED_PASSWORD
     if is_demo and settings.environment == "production":
-        raise UpError("TRE_ENVIRONMENT=production refuses the demo's shared password: set "
-                      "TRE_HUB_AUTHENTICATOR (see docs/authentication.md)")
+        raise UpError("TRE_ENVIRONMENT=production (the default) refuses the demo's shared "
+                      "password: set TRE_HUB_AUTHENTICATOR (see docs/authentication.md), or "
+                      "TRE_ENVIRONMENT=development for the demo (scripts/up does)")
     ensure_docker(ws, echo)
     state = hub_state_dir(settings)
     ctx = hub_context()

@@ -1,0 +1,51 @@
+"""Safe defaults (issue 13): a deployment that forgets TRE_ENVIRONMENT is a production one,
+with no static tokens and no development login; the API's description needs a login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airlock.settings import load_airlock_settings
+from airlock.testing import Api, Harness, api_env
+from tre.settings import SettingsError, get_settings, reset_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
+    url = f"sqlite:///{tmp_path / 'tre.db'}"
+    from tre.db import upgrade
+
+    upgrade(url)
+    with api_env(url, tmp_path / "data") as env:
+        yield env
+
+
+def test_without_tre_environment_static_tokens_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TRE_ENVIRONMENT")
+    reset_settings()
+    assert get_settings().environment == "production"
+    with pytest.raises(SettingsError, match="IDENTITY=dev"):
+        load_airlock_settings(identity="dev")
+    with pytest.raises(SettingsError, match="DEV_TOKENS is refused outside development"):
+        load_airlock_settings(dev_tokens={"alice-dev-token": "alice"})
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/openapi.json"])
+def test_api_description_needs_a_login(env: tuple[Api, Harness], path: str) -> None:
+    api, _ = env
+    anonymous = api.client.get(path)
+    assert anonymous.status_code == 401
+    assert "paths" not in anonymous.text
+    logged_in = api.get("alice", path)
+    assert logged_in.status_code == 200
+    if path.endswith(".json"):
+        assert "/api/requests" in logged_in.json()["paths"]
+    else:
+        assert "/api/openapi.json" in logged_in.text

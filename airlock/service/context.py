@@ -16,6 +16,7 @@ from airlock.settings import Resolved
 from airlock.store import Store
 from tre import audit
 from tre.authz import Authz, Decision, Forbidden
+from tre.authz.refusals import audit_refusal
 from tre.clock import Clock
 from tre.db import transaction
 
@@ -108,10 +109,7 @@ def record_denial(ctx: Ctx, exc: Denied) -> None:
     """Audit a refusal in its own transaction (never while another is open)."""
     try:
         with transaction(ctx.db) as s:
-            audit.record(s, actor=exc.decision.subject, action="airlock.access.denied",
-                         object_type=exc.object_type, object_id=exc.object_id,
-                         project=exc.decision.domain, details=exc.decision.audit_details(),
-                         clock=ctx.clock)
+            audit_refusal(s, exc.decision, exc.object_type, exc.object_id, ctx.clock)
     except Exception:  # the refusal stands even if it cannot be recorded
         log.exception("could not audit a refusal")
 

@@ -23,6 +23,7 @@ from airlock.service.context import Changes, Conflict, Ctx, move, readable, requ
 from airlock.service.release import release_request
 from airlock.views import review_state
 from tre import audit
+from tre.authz.events import decision_details
 from tre.db import transaction
 
 
@@ -84,7 +85,7 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
                          "choice": choice.value, "comment": b.comment,
                          "override": override, "override_reason": b.override_reason,
                          "automated_verdict": verdict,
-                         "authz": [x.audit_details() for x in allowed]})
+                         **decision_details(allowed)})
         s.flush()
         outcome = review_state(req, rows)
         if outcome.decided and outcome.state is not None:

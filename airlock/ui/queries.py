@@ -21,6 +21,7 @@ from airlock.views import request_view
 from tre import audit
 from tre.audit import AuditEvent
 from tre.authz import Decision
+from tre.authz.events import decision_details
 from tre.db import transaction
 
 QUEUE_LIMIT = 1000
@@ -95,7 +96,7 @@ def record_views(ctx: Ctx, user: str, req: Request, shown: Sequence[tuple[str, s
                          object_id=req.id, project=req.project, clock=ctx.clock,
                          details={"file_id": file_id, "name": name, "sha256": sha,
                                   "alternative": alternative, "via": "review page",
-                                  "authz": decision.audit_details()})
+                                  **decision_details(decision)})
 
 
 @dataclass

@@ -136,6 +136,13 @@ def render_diff(diff: dict[str, Any]) -> list[str]:
     ):
         if diff[key]:
             lines += [f"{key.replace('_', ' ')}:", *(f"  {item}" for item in diff[key])]
+    tables = diff.get("truth_tables") or {}
+    if tables:
+        lines.append("truth tables (a second governance user must approve this change):")
+        lines += [f"  {how} {name}" for how in ("added", "removed", "changed")
+                  for name in tables.get(how, [])]
+        lines += [f"  breaks case in force: {case}" for case in
+                  tables.get("cases_in_force_broken", [])]
     lines.append(
         f"replayed {diff['replayed']} audited decision(s): "
         f"{len(diff['replay_changes'])} would change"

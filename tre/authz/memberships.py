@@ -11,7 +11,6 @@ audit event is ``membership.grant`` / ``membership.revoke`` on the project.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +37,7 @@ def _without(policy: Policy, key: tuple[str, str, str]) -> list[str]:
 def grant_membership(factory: sessionmaker[Session], *, user: str, role: str, project: str,
                      until: datetime, actor: str, reason: str, clock: Clock,
                      start: datetime | None = None, settings: PolicySettings | None = None,
-                     tables: list[Path] | None = None) -> Outcome:
+                     via: dict[str, str] | None = None) -> Outcome:
     """``user`` holds ``role`` in ``project`` from ``start`` (default now) until ``until``,
     replacing any earlier dates of the same membership."""
     settings = settings or policy_settings()
@@ -51,7 +50,7 @@ def grant_membership(factory: sessionmaker[Session], *, user: str, role: str, pr
              Assignment(user, role, project, begin, until).csv()]
     return apply_policy(factory, "\n".join(lines) + "\n",
                         f"membership: {user} as {role} in {project}", editor=actor,
-                        reason=reason, clock=clock, settings=settings, tables=tables,
+                        reason=reason, clock=clock, settings=settings, via=via,
                         permission=Requirement(project, "membership", "grant",
                                               f"grant memberships in {project}"),
                         audit_action="membership.grant", project=project)
@@ -60,7 +59,7 @@ def grant_membership(factory: sessionmaker[Session], *, user: str, role: str, pr
 def revoke_membership(factory: sessionmaker[Session], *, user: str, role: str, project: str,
                       actor: str, reason: str, clock: Clock,
                       settings: PolicySettings | None = None,
-                      tables: list[Path] | None = None) -> Outcome:
+                      via: dict[str, str] | None = None) -> Outcome:
     """Take ``role`` in ``project`` away from ``user`` now (the line leaves the policy;
     earlier versions keep it)."""
     settings = settings or policy_settings()
@@ -69,7 +68,7 @@ def revoke_membership(factory: sessionmaker[Session], *, user: str, role: str, p
         raise GovernanceError(f"{user} is not {role} in {project}")
     return apply_policy(factory, "\n".join(_without(policy, (user, role, project))) + "\n",
                         f"membership: {user} as {role} in {project} ended", editor=actor,
-                        reason=reason, clock=clock, settings=settings, tables=tables,
+                        reason=reason, clock=clock, settings=settings, via=via,
                         permission=Requirement(project, "membership", "revoke",
                                               f"revoke memberships in {project}"),
                         audit_action="membership.revoke", project=project)

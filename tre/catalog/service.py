@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tre import audit
+from tre.authz.events import decision_details
 from tre.catalog.models import TIERS, Dataset, Grant, Project
 from tre.catalog.names import check_name
 from tre.clock import Clock
@@ -62,7 +63,7 @@ def _record(session: Session, decision: Decision, action: str, object_type: str,
             details: dict[str, Any]) -> None:
     audit.record(session, actor=decision.subject, action=action, object_type=object_type,
                  object_id=object_id, project=project, clock=clock,
-                 details={**details, "decision": decision.audit_details()})
+                 details={**details, **decision_details(decision)})
 
 
 def get_project(session: Session, name: str) -> Project:

@@ -22,6 +22,7 @@ from tornado import web
 from traitlets import default
 
 from tre import audit
+from tre.authz.events import decision_details
 from tre.db import transaction
 from tre.hub.context import HubContext, hub_context
 from tre.hub.plan import DatasetMount, WorkspacePlan, make_skeleton, plan_workspace
@@ -113,7 +114,7 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
         if not decision.allowed or not exists:
             why = "no such project" if not exists else "not allowed"
             self._audit("workspace.spawn.refused", name,
-                        {**details, "why": why, "decision": decision.audit_details()})
+                        {**details, "why": why, **decision_details(decision)})
             raise SpawnRefused(f"You may not start a workspace in project {name!r}.")
         return decision
 
@@ -146,7 +147,7 @@ class WorkspaceSpawner(DockerSpawner):  # type: ignore[misc]
                               resolv_conf=ctx.resolv_conf)
         self._audit("workspace.spawn", project,
                     {"image": self.image, "datasets": plan.datasets, "network": plan.network,
-                     "decision": decision.audit_details()})
+                     **decision_details(decision)})
         return plan
 
     async def start(self) -> Any:

@@ -43,7 +43,7 @@ def can_edit(ctx: Ctx, user: str) -> bool:
 
 
 def can_approve(ctx: Ctx, user: str) -> bool:
-    return ctx.authz.user_can(user, GLOBAL, "policy", "approve")
+    return ctx.authz.in_general(user, GLOBAL, "policy", "approve")
 
 
 def second_approval() -> bool:

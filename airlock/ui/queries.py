@@ -139,7 +139,10 @@ def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, l
                                                                       dict[str, Any]]]:
     """The user's requests, newest first, each with its votes and the user's view."""
     with ctx.db() as s:
-        reqs = repo.list_requests(s, requester=user, limit=limit, with_checks=True)
+        # The same object-level rule as the API: one's own requests, where one may still
+        # read requests (a suspended user, or an ended membership, sees none of them).
+        reqs = [r for r in repo.list_requests(s, requester=user, limit=limit, with_checks=True)
+                if ctx.authz.user_can(user, r.project, "request", "read")]
         ids = [r.id for r in reqs]
         votes: dict[str, list[Vote]] = {i: [] for i in ids}
         if ids:

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from tre.authz.enforcer import Authz, Decision
+from tre.authz.invariants import general_context
 from tre.authz.policyfile import parse_time
 
 CASE_KEYS = {"subject", "domain", "object", "action", "expect", "allow", "deny", "at",
@@ -218,8 +219,10 @@ def run(authz: Authz, cases: Iterable[Case]) -> tuple[int, list[Failure]]:
     count = 0
     for case in cases:
         count += 1
+        # A case without a context asks about the typical case (tre.authz.invariants).
+        context = case.context or general_context(case.subject, case.obj, case.action)
         decision = authz.enforce(case.subject, case.domain, case.obj, case.action,
-                                 case.context or None, at=case.at)
+                                 context, at=case.at)
         if decision.allowed != case.expect:
             failures.append(Failure(case, decision))
     return count, failures

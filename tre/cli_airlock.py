@@ -169,14 +169,39 @@ def _database() -> Any:
     return session_factory(make_engine(get_settings().database_url))
 
 
+AsUser = Annotated[str | None, typer.Option(
+    "--as", help="Development only (TRE_ENVIRONMENT=development): act as this user. "
+    "Otherwise tre acts as the operating-system user running the command.")]
+
+
+def _allowed(factory: Any, as_user: str | None, action: str) -> None:
+    """``audit ACTION`` for the caller, or a refusal (audited) and exit 2."""
+    from tre.authz.caller import cli_caller
+    from tre.authz.cli_support import errors, known_and_current
+    from tre.authz.enforcer import Authz
+    from tre.authz.settings import policy_settings
+
+    caller = cli_caller(as_user)
+    with errors():
+        # The policy in force, read without seeding it: verifying writes nothing.
+        _, policy, version = known_and_current(factory)
+        settings = policy_settings()
+        authz = (Authz(policy, model=settings.model_file, version=version) if policy
+                 else Authz.from_files(settings.model_file, settings.seed_file))
+        authz.check(caller.name, "*", "audit", action)
+
+
 @audit_app.command()
-def verify() -> None:
-    """Walk the hash chain; exit 4 and name the first bad event if anything changed."""
+def verify(as_user: AsUser = None) -> None:
+    """Walk the hash chain; exit 4 and name the first bad event if anything changed.
+    Needs ``audit verify``."""
     with _errors():
         from tre import audit
         from tre.db import transaction
 
-        with transaction(_database()) as s:
+        factory = _database()
+        _allowed(factory, as_user, "verify")
+        with transaction(factory) as s:
             result = audit.verify(s)
         if not result.ok:
             raise _fail(f"audit log broken at event {result.first_bad}: {result.reason} "
@@ -187,16 +212,44 @@ def verify() -> None:
 @audit_app.command()
 def export(
     out: Annotated[Path | None, typer.Option("--out", help="Default: standard output.")] = None,
+    as_user: AsUser = None,
 ) -> None:
-    """Write every event as JSON Lines (one object per line, oldest first)."""
+    """Write every event as JSON Lines (one object per line, oldest first).  Needs
+    ``audit export``."""
     with _errors():
         from tre import audit
         from tre.db import transaction
 
-        with transaction(_database()) as s:
+        factory = _database()
+        _allowed(factory, as_user, "export")
+        with transaction(factory) as s:
             if out is None:
                 count = audit.export_jsonl(s, sys.stdout)
             else:
                 with open(out, "w", encoding="utf-8") as fh:
                     count = audit.export_jsonl(s, fh)
         typer.echo(f"exported {count} event(s)", err=True)
+
+
+@audit_app.command("list")
+def list_events(
+    last: Annotated[int, typer.Option("--last", min=1, max=10_000,
+                                      help="How many of the most recent events.")] = 20,
+    as_user: AsUser = None,
+) -> None:
+    """The most recent events, one a line (seq, time, actor, action, object).  Needs
+    ``audit read``."""
+    with _errors():
+        from sqlalchemy import select
+
+        from tre import audit
+
+        factory = _database()
+        _allowed(factory, as_user, "read")
+        with factory() as s:
+            rows = s.scalars(select(audit.AuditEvent).order_by(audit.AuditEvent.seq.desc())
+                             .limit(last)).all()
+            for ev in reversed(rows):
+                where = f" in {ev.project}" if ev.project else ""
+                typer.echo(f"{ev.seq}  {ev.at[:19]}  {ev.actor}  {ev.action}  "
+                           f"{ev.object_type} {ev.object_id}{where}")

@@ -103,11 +103,12 @@ def policy_diff(
         "else TRE_POLICY_SEED_FILE.")] = None,
     at: At = None,
     as_json: AsJson = False,
+    as_user: AsUser = None,
 ) -> None:
     """What a proposed policy would change: (who, where, what) gained or lost.
 
     Also replays the recent audited decisions under the proposal and lists those that
-    would come out differently.
+    would come out differently.  With a database, needs ``policy read``.
     """
     with errors():
         from tre.authz.diff import audited_decisions, diff_policies, replay
@@ -121,6 +122,10 @@ def policy_diff(
         if against is not None or stored is None:
             stored, version = read_policy_file(against or settings.seed_file, moment), None
         current = Authz(stored, model=settings.model_file, version=version)
+        if version is not None:  # the platform's policy and audit log: ask first
+            from tre.authz.caller import cli_caller
+
+            current.check(cli_caller(as_user).name, "*", "policy", "read")
         new = Authz(read_policy_file(proposed, moment), model=settings.model_file)
         diff = diff_policies(current, new, moment, known)
         if factory is not None and known is not None:
@@ -205,14 +210,22 @@ def policy_approve(
 def profile_diff(
     name: Annotated[str, typer.Argument(help="The profile in force to compare with.")],
     proposed: Annotated[Path, typer.Argument(help="The proposed profile YAML.")],
-    as_json: AsJson = False,
+    as_json: AsJson = False, as_user: AsUser = None,
 ) -> None:
-    """Which parameters the proposed profile changes, and whether stricter or looser."""
+    """Which parameters the proposed profile changes, and whether stricter or looser.
+    With a database, needs ``profile read``."""
     with errors():
+        from tre.authz.caller import cli_caller
+        from tre.authz.enforcer import Authz
         from tre.authz.profiles import current_profile, profile_changes, read_proposed
+        from tre.authz.settings import policy_settings
 
         new, _ = read_proposed(proposed)
         factory = database(create=False)
+        _, policy, version = known_and_current(factory)
+        if policy is not None:  # the profile in force is the platform's: ask first
+            authz = Authz(policy, model=policy_settings().model_file, version=version)
+            authz.check(cli_caller(as_user).name, "*", "profile", "read")
         try:
             session = factory() if factory is not None else None
             old, origin = current_profile(session, name)

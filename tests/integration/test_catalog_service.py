@@ -31,6 +31,8 @@ p, governance, *, dataset, register, allow
 p, governance, *, membership, grant, allow
 p, governance, *, membership, revoke, allow
 p, governance, *, policy, edit, allow
+p, governance, *, membership, read, allow
+p, governance, *, project, read, allow
 p, data_custodian, *, dataset, grant, allow
 p, data_custodian, *, dataset, revoke, allow
 p, researcher, *, workspace, spawn, allow

@@ -87,7 +87,7 @@ def test_policy_diff_replays_every_airlock_decision(db_url: str, tmp_path: Path,
     # And the command people run says the same.
     monkeypatch.setenv("TRE_DATABASE_URL", db_url)
     reset_settings()
-    result = CliRunner().invoke(app, ["policy", "diff", str(path)])
+    result = CliRunner().invoke(app, ["policy", "diff", str(path), "--as", "grace"])
     assert result.exit_code == 0, result.output
     assert "replayed 5 audited decision(s): 4 would change" in result.stdout
     assert ": carol review request in demo-project: was allowed, would be denied" in (

@@ -55,6 +55,14 @@ class GovernanceError(ValueError):
     """A governance change refused; the message says why (and nothing was changed)."""
 
 
+class Refused(GovernanceError):
+    """The authorisation point said no; ``decision`` is audited (tre.authz.refusals)."""
+
+    def __init__(self, decision: Decision, message: str) -> None:
+        self.decision = decision
+        super().__init__(message)
+
+
 @dataclass
 class Outcome:
     status: str  # applied | proposed | unchanged
@@ -74,7 +82,7 @@ def require_reason(reason: str) -> str:
 def require(decision: Decision, what: str) -> Decision:
     if not decision.allowed:
         why = ", ".join(decision.rule) if decision.rule else "no rule allows it"
-        raise GovernanceError(f"{decision.subject} may not {what} ({why})")
+        raise Refused(decision, f"{decision.subject} may not {what} ({why})")
     return decision
 
 

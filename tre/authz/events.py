@@ -51,9 +51,6 @@ class AuditAction(StrEnum):
     FILE_VIEW = "airlock.file.view"
     RELEASE_DOWNLOAD = "airlock.release.download"
     INTEGRITY_REFUSED = "airlock.integrity.refused"
-    # the audit log itself
-    AUDIT_VERIFY = "audit.verify"
-    AUDIT_EXPORT = "audit.export"
     # every refusal of the authorisation point, wherever it was asked (tre.authz.refusals)
     ACCESS_DENIED = "airlock.access.denied"  # the name the airlock first wrote; kept
 

@@ -42,12 +42,11 @@ class NullNotifier:
         return True
 
 
-def default_notifier() -> Notifier:
-    try:
-        from airlock.notify import Notifier as HttpNotifier
-    except ImportError:  # pragma: no cover - the notifier ships with the airlock
-        return NullNotifier()
-    return HttpNotifier()
+def default_notifier(db: sessionmaker[Session]) -> Notifier:
+    """The durable notifier: deliveries written with the change (airlock.outbox)."""
+    from airlock.outbox import OutboxNotifier
+
+    return OutboxNotifier(db)
 
 
 def default_identity(settings: Resolved) -> Identity:
@@ -89,7 +88,7 @@ def create_app(
         authz = load_authz(db, clock)
         owned.append(authz)
     if notifier is None:
-        notifier = default_notifier()
+        notifier = default_notifier(db)
         owned.append(notifier)
     identity = identity or default_identity(settings)
     ctx = Ctx(settings=settings, db=db, store=store or Store(settings.store_dir), authz=authz,

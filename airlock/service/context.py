@@ -16,6 +16,7 @@ from airlock.settings import Resolved
 from airlock.store import Store
 from tre import audit
 from tre.authz import Authz, Decision, Forbidden
+from tre.authz.events import AuditAction
 from tre.authz.refusals import audit_refusal
 from tre.clock import Clock
 from tre.db import transaction
@@ -81,7 +82,7 @@ def move(
     to the outbox in the same transaction (a durable notifier), announced after commit."""
     source = req.state
     check_transition(source, target, role)
-    audit.record(session, actor=actor, action="airlock.request.transition",
+    audit.record(session, actor=actor, action=AuditAction.REQUEST_TRANSITION,
                  object_type="request", object_id=req.id, project=req.project,
                  details={"from": source, "to": target.value, "by": role.value,
                           **(details or {})}, clock=ctx.clock)

@@ -24,7 +24,7 @@ from airlock.service.context import Conflict, Ctx, NotFound, readable, require
 from airlock.service.release import write_bundle
 from airlock.store import TamperedError
 from tre import audit
-from tre.authz.events import decision_details
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 
@@ -52,7 +52,7 @@ def _digest(path: Path) -> tuple[str, int]:
 
 def _refused(ctx: Ctx, user: str, project: str, object_id: str, why: str) -> None:
     with transaction(ctx.db) as s:
-        audit.record(s, actor=user, action="airlock.integrity.refused", object_type="request",
+        audit.record(s, actor=user, action=AuditAction.INTEGRITY_REFUSED, object_type="request",
                      object_id=object_id, project=project, details={"reason": why},
                      clock=ctx.clock)
 
@@ -94,7 +94,7 @@ def bundle(ctx: Ctx, user: str, request_id: str) -> Outgoing:
         return _digest(out)
 
     def log(s: Session, sha: str, size: int) -> None:
-        audit.record(s, actor=user, action="airlock.release.download", object_type="release",
+        audit.record(s, actor=user, action=AuditAction.RELEASE_DOWNLOAD, object_type="release",
                      object_id=release.id, project=req.project, clock=ctx.clock,
                      details={"request_id": req.id, "bundle_sha256": sha, "size": size,
                               **decision_details(d)})
@@ -131,7 +131,7 @@ def preview(ctx: Ctx, user: str, request_id: str, file_id: str,
         return sha, out.stat().st_size
 
     def log(s: Session, _sha: str, _size: int) -> None:
-        audit.record(s, actor=user, action="airlock.file.view", object_type="request",
+        audit.record(s, actor=user, action=AuditAction.FILE_VIEW, object_type="request",
                      object_id=req.id, project=req.project, clock=ctx.clock,
                      details={"file_id": f.id, "name": name, "sha256": sha,
                               "alternative": alternative, **decision_details(d)})

@@ -32,7 +32,7 @@ from statbarn.profile import Profile
 from statbarn.verdict import CheckResult
 from tre import audit
 from tre.authz import Decision
-from tre.authz.events import decision_details
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 NEW = "(new)"
@@ -88,7 +88,7 @@ def create_request(
                       profile_version=profile.version, profile=profile.params(),
                       reviewers_required=profile.reviewers_required, derived_from=derived_from,
                       created_at=now, updated_at=now)
-        audit.record(s, actor=user, action="airlock.request.create", object_type="request",
+        audit.record(s, actor=user, action=AuditAction.REQUEST_CREATE, object_type="request",
                      object_id=req.id, project=sub.project, clock=ctx.clock, details={
                          "dataset": sub.dataset, "derived_from": derived_from,
                          "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,

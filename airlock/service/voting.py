@@ -23,7 +23,7 @@ from airlock.service.context import Changes, Conflict, Ctx, move, readable, requ
 from airlock.service.release import release_request
 from airlock.views import review_state
 from tre import audit
-from tre.authz.events import decision_details
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 
@@ -79,7 +79,8 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
             rows.append(vote)
             existing.append(_domain(vote))
             audit.record(
-                s, actor=user, action="airlock.vote.override" if override else "airlock.vote.cast",
+                s, actor=user,
+                action=AuditAction.VOTE_OVERRIDE if override else AuditAction.VOTE_CAST,
                 object_type="request", object_id=req.id, project=req.project, clock=ctx.clock,
                 details={"file_id": b.file_id, "file": f.name if f else None,
                          "choice": choice.value, "comment": b.comment,

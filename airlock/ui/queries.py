@@ -21,7 +21,7 @@ from airlock.views import request_view
 from tre import audit
 from tre.audit import AuditEvent
 from tre.authz import Decision
-from tre.authz.events import decision_details
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 QUEUE_LIMIT = 1000
@@ -92,7 +92,7 @@ def record_views(ctx: Ctx, user: str, req: Request, shown: Sequence[tuple[str, s
         return
     with transaction(ctx.db) as s:
         for file_id, name, sha, alternative in shown:
-            audit.record(s, actor=user, action="airlock.file.view", object_type="request",
+            audit.record(s, actor=user, action=AuditAction.FILE_VIEW, object_type="request",
                          object_id=req.id, project=req.project, clock=ctx.clock,
                          details={"file_id": file_id, "name": name, "sha256": sha,
                                   "alternative": alternative, "via": "review page",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ def _airlock(url: str, data: Path) -> None:
                        ).status_code == 200  # review (preview)
         assert api.vote("carol", req["id"], fid, "approve").status_code == 200
         assert api.bundle("alice", req["id"]).status_code == 200  # release download
+        assert api.request("mallory", req["id"]).status_code == 404  # refused (audited)
         draft = api.submit("alice", [("plot.png", PNG)], extra={"draft": "true"}).json()
         assert api.post("alice", f"/api/requests/{draft['id']}/withdraw").status_code == 200
         assert api.get("carol", "/api/requests?scope=queue").status_code == 200  # queue read
@@ -113,9 +115,9 @@ def _airlock(url: str, data: Path) -> None:
 def _commands(tmp_path: Path) -> None:
     from tre.cli import app
 
-    def tre(*args: str) -> None:
+    def tre(*args: str, refused: bool = False) -> None:
         result = CliRunner().invoke(app, list(args))
-        assert result.exit_code in (0, 2), result.output  # 2: refused, still asked
+        assert result.exit_code == (2 if refused else 0), (args, result.output)
 
     proposed = tmp_path / "proposed.csv"
     proposed.write_text((REPO / "policies/policy.csv").read_text()
@@ -131,17 +133,20 @@ def _commands(tmp_path: Path) -> None:
     tre("profile", "apply", str(profile), "--reason", "r", "--as", "grace")
     ds = tmp_path / "ehr"
     ds.mkdir()
-    tre("project", "create", "proj-a", "--as", "grace")  # project create
+    (ds / "person.parquet").write_bytes(b"PAR1")
+    tre("project", "create", "demo-project", "--as", "grace")  # project create
     tre("project", "list", "--as", "grace")  # project read
     tre("dataset", "register", "ehr", str(ds), "--custodian", "cedric", "--tier", "3",
         "--as", "grace")  # dataset register
     tre("dataset", "list", "--as", "grace")
-    tre("project", "grant", "proj-a", "ehr", "--as", "cedric")  # dataset grant
-    tre("project", "revoke", "proj-a", "ehr", "--as", "cedric", "--reason", "r")
-    tre("project", "add-member", "proj-a", "zed", "--until", "2099-01-01", "--as", "grace",
+    tre("project", "grant", "demo-project", "ehr", "--as", "cedric")  # dataset grant
+    tre("project", "revoke", "demo-project", "ehr", "--as", "cedric", "--reason", "r")
+    tre("project", "add-member", "demo-project", "zed", "--until", "2099-01-01", "--as", "grace",
         "--reason", "r")  # membership grant (a proposal with second approval)
-    tre("project", "members", "proj-a", "--as", "grace")  # membership read
-    tre("project", "remove-member", "proj-a", "alice", "--as", "grace", "--reason", "r")
+    tre("project", "members", "demo-project", "--as", "grace")  # membership read
+    # asked, then refused by the truth tables in force (alice must keep her role)
+    tre("project", "remove-member", "demo-project", "alice", "--as", "grace", "--reason", "r",
+        refused=True)
     for command in ("verify", "export", "list"):
         tre("audit", command, "--as", "olivia")  # audit verify / export / read
 
@@ -161,3 +166,37 @@ def test_every_pair_is_asked_at_run_time(asked: set[tuple[str, str]], tmp_path: 
     _commands(tmp_path)
     missing = sorted(set(all_actions()) - HUB_ONLY - asked)
     assert missing == [], f"never asked while the airlock and the commands ran: {missing}"
+    # One decision shape: every event that records a decision has it under "authz", a
+    # list, and its action is one of AuditAction.
+    from sqlalchemy import select
+
+    from tre import audit
+    from tre.authz.events import AuditAction
+    from tre.db import make_engine, session_factory
+
+    with session_factory(make_engine(url))() as s:
+        events = [e.as_dict() for e in s.scalars(select(audit.AuditEvent))]
+    deciding = [e for e in events if '"allowed"' in json.dumps(e["details"])]
+    assert len(deciding) >= 15
+    for e in deciding:
+        assert e["action"] in set(AuditAction), e["action"]
+        decisions = e["details"]["authz"]
+        assert isinstance(decisions, list) and decisions, e
+        assert all({"allowed", "subject", "domain", "object", "action"} <= set(d)
+                   for d in decisions), e
+    assert {e["action"] for e in deciding} >= {
+        "airlock.request.create", "airlock.vote.cast", "airlock.release.download",
+        "airlock.access.denied", "policy.propose", "policy.apply", "project.create",
+        "dataset.grant", "airlock.request.transition"}
+
+
+def test_every_audit_record_names_its_action_with_the_enum() -> None:
+    literal = []
+    for folder in ("airlock", "tre"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and _name(node.func) == "record":
+                    for kw in node.keywords:
+                        if kw.arg == "action" and isinstance(kw.value, ast.Constant):
+                            literal.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert literal == [], f"audit actions written as literals: {literal}"

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tre import audit
 from tre.authz.diff import PolicyDiff, audited_decisions, diff_policies, replay
 from tre.authz.enforcer import Authz, Decision
-from tre.authz.events import decision_details
+from tre.authz.events import AuditAction, decision_details
 from tre.authz.lint import validate
 from tre.authz.policyfile import Policy
 from tre.authz.records import APPLIED, PENDING, Proposal
@@ -178,7 +178,7 @@ def _locked_head_at(session: Session, version: int) -> PolicyHead:
 def apply_policy(factory: sessionmaker[Session], text: str, source: str, *, editor: str,
                  reason: str, clock: Clock, settings: PolicySettings,
                  tables: Tables | None = None, permission: Requirement = EDIT_POLICY,
-                 audit_action: str = "policy.apply", project: str | None = None,
+                 audit_action: str = AuditAction.POLICY_APPLY, project: str | None = None,
                  via: dict[str, str] | None = None) -> Outcome:
     """Apply (or, with second approval on, propose) the policy in ``text``.
 
@@ -200,7 +200,8 @@ def apply_policy(factory: sessionmaker[Session], text: str, source: str, *, edit
                                 else None, at=now_text(clock), status=PENDING)
             session.add(proposal)
             session.flush()
-            audit.record(session, actor=editor, action="policy.propose", object_type="policy",
+            audit.record(session, actor=editor, action=AuditAction.POLICY_PROPOSE,
+                         object_type="policy",
                          object_id=f"proposal-{proposal.id}", clock=clock,
                          details=_details(p, editor, reason, decision, proposal=proposal.id,
                                           via=via))
@@ -252,7 +253,7 @@ def approve_policy(factory: sessionmaker[Session], proposal_id: int, *, approver
         if row is None or row.status != PENDING:
             raise GovernanceError(f"proposal {proposal_id} was decided meanwhile")
         row.status, row.decided_by, row.decided_at = APPLIED, approver, now_text(clock)
-        audit.record(session, actor=approver, action="policy.apply", object_type="policy",
+        audit.record(session, actor=approver, action=AuditAction.POLICY_APPLY, object_type="policy",
                      object_id=str(version), clock=clock,
                      details={**_details(p, editor, reason, decision, approver, proposal_id,
                                          via), "version_after": version})

@@ -40,11 +40,10 @@ class AuditAction(StrEnum):
     DATASET_GRANT = "dataset.grant"
     DATASET_REVOKE = "dataset.revoke"
     WORKSPACE_SPAWN = "workspace.spawn"
-    WORKSPACE_REFUSED = "workspace.refused"
+    WORKSPACE_REFUSED = "workspace.spawn.refused"
     WORKSPACE_STOP = "workspace.stop"
     # the airlock
     REQUEST_CREATE = "airlock.request.create"
-    REQUEST_SUBMIT = "airlock.request.submit"
     REQUEST_TRANSITION = "airlock.request.transition"
     VOTE_CAST = "airlock.vote.cast"
     VOTE_OVERRIDE = "airlock.vote.override"

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from tre.authz.apply import GovernanceError, Outcome, Requirement, apply_policy
+from tre.authz.events import AuditAction
 from tre.authz.policyfile import Assignment, Policy, show_time
 from tre.authz.settings import PolicySettings, policy_settings
 from tre.authz.store import ensure_seeded, load_version
@@ -53,7 +54,7 @@ def grant_membership(factory: sessionmaker[Session], *, user: str, role: str, pr
                         reason=reason, clock=clock, settings=settings, via=via,
                         permission=Requirement(project, "membership", "grant",
                                               f"grant memberships in {project}"),
-                        audit_action="membership.grant", project=project)
+                        audit_action=AuditAction.MEMBERSHIP_GRANT, project=project)
 
 
 def revoke_membership(factory: sessionmaker[Session], *, user: str, role: str, project: str,
@@ -71,4 +72,4 @@ def revoke_membership(factory: sessionmaker[Session], *, user: str, role: str, p
                         reason=reason, clock=clock, settings=settings, via=via,
                         permission=Requirement(project, "membership", "revoke",
                                               f"revoke memberships in {project}"),
-                        audit_action="membership.revoke", project=project)
+                        audit_action=AuditAction.MEMBERSHIP_REVOKE, project=project)

@@ -26,7 +26,7 @@ from statbarn.profile import Profile, load_profile, load_profile_file
 from tre import audit
 from tre.authz.apply import GovernanceError, Outcome, now_text, require, require_reason
 from tre.authz.enforcer import Authz
-from tre.authz.events import decision_details
+from tre.authz.events import AuditAction, decision_details
 from tre.authz.records import APPLIED, PENDING, ProfileVersion, Proposal
 from tre.authz.settings import PolicySettings
 from tre.authz.store import ensure_seeded, load_version
@@ -224,7 +224,8 @@ def apply_profile(factory: sessionmaker[Session], path: Path, *, editor: str, re
                                 status=PENDING)
             session.add(proposal)
             session.flush()
-            audit.record(session, actor=editor, action="profile.propose", object_type="profile",
+            audit.record(session, actor=editor, action=AuditAction.PROFILE_PROPOSE,
+                         object_type="profile",
                          object_id=f"proposal-{proposal.id}", clock=clock,
                          details={**details, "proposal": proposal.id})
             why = ([f"below the floor set in code: {', '.join(floors)}; a second governance "
@@ -242,7 +243,7 @@ def _store(session: Session, new: Profile, text: str, editor: str, reason: str, 
                                sha256=params_sha256(new), text=text,
                                params=json.dumps(new.model_dump(), default=str)))
     session.flush()
-    audit.record(session, actor=approver or editor, action="profile.apply",
+    audit.record(session, actor=approver or editor, action=AuditAction.PROFILE_APPLY,
                  object_type="profile", object_id=f"{new.name}@{new.version}", clock=clock,
                  details={**details, "approved_by": approver})
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from tre import audit
 from tre.authz.enforcer import Authz, Decision
+from tre.authz.events import AuditAction
 from tre.authz.lint import Known, read_policy_file
 from tre.authz.policyfile import Assignment, Policy, Rule
 from tre.authz.settings import PolicySettings
@@ -188,7 +189,7 @@ def ensure_seeded(factory: sessionmaker[Session], settings: PolicySettings, cloc
         version = store_version(session, head, policy, editor="system",
                                 reason="first use: seeded from the policy file", clock=clock)
         store_tables(session, version, tables)
-        audit.record(session, actor="system", action="policy.seed", object_type="policy",
+        audit.record(session, actor="system", action=AuditAction.POLICY_SEED, object_type="policy",
                      object_id=str(version), clock=clock,
                      details={"version": version, "source": str(settings.seed_file),
                               "sha256": policy.sha256, "truth_tables": sorted(tables)})

@@ -75,6 +75,9 @@ def serve(
         from tre.db import make_engine, session_factory, upgrade
 
         settings = load_airlock_settings()
+        from airlock.ui.session import secret_key
+
+        secret_key(settings.platform)  # refused here, in a sentence, not in a worker's traceback
         upgrade(settings.platform.database_url)
         engine = make_engine(settings.platform.database_url)
         with session_factory(engine)() as s:

@@ -49,3 +49,20 @@ def test_api_description_needs_a_login(env: tuple[Api, Harness], path: str) -> N
         assert "/api/requests" in logged_in.json()["paths"]
     else:
         assert "/api/openapi.json" in logged_in.text
+
+
+def test_serve_in_production_without_a_secret_key_is_refused_in_a_sentence(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tre.cli import app
+
+    monkeypatch.delenv("TRE_ENVIRONMENT")
+    monkeypatch.setenv("TRE_DATA_DIR", str(tmp_path))
+    reset_settings()
+    result = CliRunner().invoke(app, ["airlock", "serve"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: TRE_SECRET_KEY is not set: production signs its "
+                                    "sessions with a secret you provide")
+    assert "Traceback" not in result.output

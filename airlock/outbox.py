@@ -147,7 +147,7 @@ class Deliverer:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.take_lease():
+                if self._holding():  # renewed at half its time: an idle pass only reads
                     self.run_once()
             except Exception:  # the database away for a moment: try again next pass
                 log.exception("the notification outbox could not be read")

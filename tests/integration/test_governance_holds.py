@@ -235,3 +235,32 @@ def test_the_shipped_profiles_are_within_their_floors() -> None:
     for path in (REPO / "policies" / "profiles").glob("*.yaml"):
         assert below_floors(load_profile_file(path)) == [], path
     assert FLOORS["min_count"] == 10
+
+
+def test_a_database_from_before_stored_tables_keeps_them_from_its_next_change(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import delete
+
+    from tre.authz.store import PolicyTruthTable
+    from tre.db import transaction
+
+    load_authz(factory(database)).close()
+    with transaction(factory(database)) as s:  # as a database seeded before this change
+        s.execute(delete(PolicyTruthTable))
+    bob = SEED + "g, bob, output_checker, demo-project, 2026-01-01, 2099-01-01\n"
+    result = tre("policy", "apply", write(tmp_path, bob, "proposed.csv"),
+                 "--reason", "r", "--as", "grace")
+    assert result.exit_code == 0, result.output
+    with factory(database)() as s:
+        stored = sorted(s.scalars(select(PolicyTruthTable.name)
+                                  .where(PolicyTruthTable.version == 2)))
+    assert stored == sorted(p.name for p in (REPO / "policies/tests").glob("*.yaml"))
+    # ... so the environment cannot swap them afterwards.
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    write(folder, TRIVIAL, "trivial.yaml")
+    monkeypatch.setenv("TRE_POLICY_TESTS_DIR", str(folder))
+    result = tre("policy", "apply", write(tmp_path, LIFTED, "lifted.csv"),
+                 "--reason", "lift", "--as", "grace")
+    assert result.exit_code == 2 and "(policy version 2)" in result.stderr

@@ -99,6 +99,7 @@ class _Prepared:
     tests: int
     tables: Tables  # the tables the new version will have in force
     tables_changed: dict[str, object]  # empty: the tables in force stay
+    tables_stored: bool  # False: a database from before tables were stored (files in force)
 
     def diff_dict(self) -> dict[str, object]:
         return {**self.diff.to_dict(), "truth_tables": self.tables_changed}
@@ -150,7 +151,7 @@ def _prepare(factory: sessionmaker[Session], text: str, source: str, editor: str
     diff = diff_policies(current, proposed, clock.now(), known)
     replay(decisions, proposed, diff)
     return _Prepared(base_version, base, proposed_policy, diff, count, new_tables,
-                     changed), decision
+                     changed, origin.startswith("policy version")), decision
 
 
 def _details(p: _Prepared, editor: str, reason: str, decision: Decision,
@@ -210,6 +211,8 @@ def apply_policy(factory: sessionmaker[Session], text: str, source: str, *, edit
             return Outcome("proposed", proposal=proposal.id, diff=p.diff_dict(), messages=why)
         version = store_version(session, head, p.proposed, editor=editor,
                                 reason=reason, clock=clock)
+        if not p.tables_stored:  # from now on the tables live with the policy
+            store_tables(session, version, p.tables)
         audit.record(session, actor=editor, action=audit_action, object_type="policy",
                      object_id=str(version), clock=clock, project=project,
                      details={**_details(p, editor, reason, decision, via=via),
@@ -247,7 +250,7 @@ def approve_policy(factory: sessionmaker[Session], proposal_id: int, *, approver
         head = _locked_head_at(session, p.base_version)
         version = store_version(session, head, p.proposed, editor=editor,
                                 reason=reason, clock=clock, approved_by=approver)
-        if p.tables_changed:
+        if p.tables_changed or not p.tables_stored:
             store_tables(session, version, p.tables)
         row = session.get(Proposal, proposal_id, with_for_update=True)
         if row is None or row.status != PENDING:

@@ -24,10 +24,12 @@ from airlock.db.outbox import DELIVERED, PENDING, OutboxItem
 from airlock.notify import NotifySettings
 from airlock.outbox import OutboxNotifier
 from airlock.testing import TOKENS, auth
+from tests.integration.test_airlock_notify import CHECKERS, parse, smtp_server, smtp_settings
 from tests.integration.test_airlock_serve import REPO, Server, free_port
 from tre.db import make_engine, session_factory, transaction
 
 pytestmark = pytest.mark.integration
+__all__ = ["smtp_server"]  # the SMTP server fixture, shared with the Notifier's tests
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40  # escalates: created, submitted, checking, review
 
 
@@ -187,3 +189,28 @@ def test_deliveries_pending_at_a_crash_all_arrive_after_the_restart(
     assert all(states[-3:] == ["submitted", "checking", "in_review"]
                for states in by_request.values()), by_request
     assert all(r.status == DELIVERED for r in rows(factory))
+
+
+def test_entering_review_emails_the_checkers_from_the_outbox(
+    db: sessionmaker[Session], smtp_server: Any
+) -> None:
+    server = smtp_server(refuse_first=1)  # busy at first: retried from the outbox
+    s = smtp_settings(server)
+    notifier = OutboxNotifier(db, s, start=False)
+    with transaction(db) as session:
+        notifier.record(session, request_id="r9", project="demo-project",
+                        from_state="checking", to_state="in_review",
+                        review_url="https://airlock.example.org/requests/r9")
+    [row] = rows(db)
+    assert (row.kind, row.event_type) == ("email", "email.review_needed")
+    assert notifier.deliverer is not None and notifier.deliverer.take_lease()
+    deadline = time.monotonic() + 30
+    while rows(db)[0].status == PENDING and time.monotonic() < deadline:
+        notifier.deliverer.run_once()
+    assert (rows(db)[0].status, rows(db)[0].attempts) == (DELIVERED, 2)
+    [(_sender, recipients, data)] = server.mails
+    assert recipients == CHECKERS
+    message = parse(data)
+    assert message["Subject"] == "[tre] Export request r9 (demo-project) is waiting for review"
+    assert "Review it at https://airlock.example.org/requests/r9" in message.get_content()
+    notifier.close()

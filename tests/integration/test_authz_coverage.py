@@ -62,7 +62,7 @@ def asked_in_source() -> dict[tuple[str, str], list[str]]:
                 for pair in pairs:
                     if pair in known:
                         where = f"{path.relative_to(REPO)}:{node.lineno}"
-                        found.setdefault(pair, []).append(where)  # type: ignore[arg-type]
+                        found.setdefault(pair, []).append(where)
     return found
 
 

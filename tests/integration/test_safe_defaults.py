@@ -66,3 +66,19 @@ def test_serve_in_production_without_a_secret_key_is_refused_in_a_sentence(
     assert result.stderr.startswith("error: TRE_SECRET_KEY is not set: production signs its "
                                     "sessions with a secret you provide")
     assert "Traceback" not in result.output
+
+
+def test_tre_up_refuses_production_without_a_key_or_with_the_demo_login(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tre.hub.up import UpError, bring_up
+
+    monkeypatch.delenv("TRE_ENVIRONMENT")
+    monkeypatch.setenv("TRE_DATA_DIR", str(tmp_path))
+    reset_settings()
+    with pytest.raises(UpError, match=r"production \(the default\) refuses the demo's shared "
+                                      r"password.*TRE_ENVIRONMENT=development for the demo"):
+        bring_up(lambda _line: None)
+    monkeypatch.setenv("TRE_HUB_AUTHENTICATOR", "oauthenticator.generic.GenericOAuthenticator")
+    with pytest.raises(UpError, match="TRE_SECRET_KEY is not set"):
+        bring_up(lambda _line: None)

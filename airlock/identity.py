@@ -119,8 +119,8 @@ class HubIdentity:
         self._cache: dict[str, tuple[float, User]] = {}
 
     def _allowed(self, scopes: object) -> bool:
-        if scopes is None:  # hubs before 2.0 send no scopes: any valid token
-            return True
+        # No scopes (hubs before 2.0, or a proxy that drops the field): nothing shows that
+        # the token may use this service, so it may not (issue 13).
         if not isinstance(scopes, list):
             return False
         wanted = {"access:services", f"access:services!service={self.service_name}"}

@@ -238,14 +238,7 @@ class Notifier:
             urls = self.settings.webhook_urls
             if not urls:
                 return
-            envelope = dict(event)
-            envelope.setdefault("event_id", uuid.uuid4().hex)
-            envelope.setdefault("at", self._clock.now().isoformat())
-            envelope.setdefault("type", "event")
-            body = json.dumps(
-                envelope, sort_keys=True, separators=(",", ":"), default=_json, ensure_ascii=False
-            ).encode()
-            delivery = (str(envelope["event_id"]), str(envelope["type"]), body)
+            delivery = envelope_body(event, self._clock)
             for url in urls:
                 self._submit(url, delivery)
         except Exception:
@@ -282,12 +275,7 @@ class Notifier:
             )
         )
         if to_state == "in_review":
-            where = f"\n\nReview it at {review_url}" if review_url else ""
-            self.email_checkers(
-                f"[tre] Export request {request_id} ({project}) is waiting for review",
-                f"Export request {request_id} in project {project} needs an output "
-                f"checker's review.{where}\n",
-            )
+            self.email_checkers(*review_email(request_id, project, review_url))
 
     def close(self, timeout: float = 10.0) -> bool:
         """Deliver what is queued (up to ``timeout`` seconds), then stop the threads.
@@ -350,69 +338,19 @@ class Notifier:
 
         def send(delivery: tuple[str, str, bytes]) -> None:
             event_id, event_type, body = delivery
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "tre-airlock",
-                "X-Tre-Event-Id": event_id,
-                "X-Tre-Event-Type": event_type,
-            }
-            if secret is not None:
-                headers["X-Tre-Signature"] = sign(body, secret.get_secret_value())
             what = f"event {event_id} ({event_type}) to {_redact(url)}"
-
-            def attempt(n: int) -> tuple[bool, bool, str, float | None]:
-                headers["X-Tre-Delivery-Attempt"] = str(n)
-                try:
-                    response = client.post(url, content=body, headers=headers)
-                except httpx.TransportError as exc:
-                    return False, True, f"{type(exc).__name__}: {exc}", None
-                status = response.status_code
-                retry = status >= 500 or status in _RETRY_STATUSES
-                return 200 <= status < 300, retry, f"HTTP {status}", _retry_after(response)
-
-            self._with_retries(what, attempt)
+            self._with_retries(what, lambda n: post_webhook(
+                client, url, event_id, event_type, body, n, secret))
 
         return send
 
     def _message(self, subject: str, body: str) -> EmailMessage:
-        s = self.settings
-        message = EmailMessage()
-        message["From"] = s.smtp_from
-        message["To"] = ", ".join(s.checker_emails)
-        message["Subject"] = " ".join(subject.split())  # no header injection via newlines
-        message["Date"] = formatdate(usegmt=True)
-        message["Message-ID"] = make_msgid(domain=s.smtp_from.rpartition("@")[2] or "tre")
-        message.set_content(body)
-        return message
+        return email_message(self.settings, subject, body)
 
     def _send_email(self, message: EmailMessage) -> None:
         s = self.settings
         what = f"e-mail {message['Subject']!r} to {len(s.checker_emails)} checker(s)"
-
-        def attempt(n: int) -> tuple[bool, bool, str, float | None]:
-            try:
-                with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_seconds) as smtp:
-                    smtp.ehlo()
-                    if s.smtp_starttls:
-                        smtp.starttls(context=ssl.create_default_context())
-                        smtp.ehlo()
-                    if s.smtp_username:
-                        password = s.smtp_password.get_secret_value() if s.smtp_password else ""
-                        smtp.login(s.smtp_username, password)
-                    refused = smtp.send_message(message)
-            except smtplib.SMTPResponseException as exc:  # 4xx is "try later", 5xx is final
-                return False, 400 <= exc.smtp_code < 500, f"SMTP {exc.smtp_code}", None
-            except smtplib.SMTPServerDisconnected as exc:
-                return False, True, f"{type(exc).__name__}: {exc}", None
-            except smtplib.SMTPException as exc:  # recipients refused, STARTTLS missing, ...
-                return False, False, f"{type(exc).__name__}: {exc}", None
-            except OSError as exc:  # connection refused, timeout (SMTPException is an OSError)
-                return False, True, f"{type(exc).__name__}: {exc}", None
-            if refused:
-                logger.warning("%s: some recipients were refused: %s", what, sorted(refused))
-            return True, False, "sent", None
-
-        self._with_retries(what, attempt)
+        self._with_retries(what, lambda _n: send_email_once(s, message, what))
 
     def _with_retries(
         self, what: str, attempt: Callable[[int], tuple[bool, bool, str, float | None]]
@@ -438,6 +376,86 @@ class Notifier:
                 logger.error("%s abandoned at shutdown after %d attempt(s)", what, n)
                 return
         logger.error("%s failed after %d attempts; giving up", what, s.max_attempts)
+
+
+# One attempt of a delivery -> (delivered, worth retrying, what happened, wait asked for).
+# Shared by the in-memory Notifier and the durable outbox (airlock.outbox).
+Attempt = tuple[bool, bool, str, float | None]
+
+
+def post_webhook(client: httpx.Client, url: str, event_id: str, event_type: str, body: bytes,
+                 attempt: int, secret: SecretStr | None) -> Attempt:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "tre-airlock",
+        "X-Tre-Event-Id": event_id,
+        "X-Tre-Event-Type": event_type,
+        "X-Tre-Delivery-Attempt": str(attempt),
+    }
+    if secret is not None:
+        headers["X-Tre-Signature"] = sign(body, secret.get_secret_value())
+    try:
+        response = client.post(url, content=body, headers=headers)
+    except httpx.TransportError as exc:
+        return False, True, f"{type(exc).__name__}: {exc}", None
+    status = response.status_code
+    retry = status >= 500 or status in _RETRY_STATUSES
+    return 200 <= status < 300, retry, f"HTTP {status}", _retry_after(response)
+
+
+def email_message(s: NotifySettings, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = s.smtp_from
+    message["To"] = ", ".join(s.checker_emails)
+    message["Subject"] = " ".join(subject.split())  # no header injection via newlines
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=s.smtp_from.rpartition("@")[2] or "tre")
+    message.set_content(body)
+    return message
+
+
+def send_email_once(s: NotifySettings, message: EmailMessage, what: str) -> Attempt:
+    try:
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_seconds) as smtp:
+            smtp.ehlo()
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.smtp_username:
+                password = s.smtp_password.get_secret_value() if s.smtp_password else ""
+                smtp.login(s.smtp_username, password)
+            refused = smtp.send_message(message)
+    except smtplib.SMTPResponseException as exc:  # 4xx is "try later", 5xx is final
+        return False, 400 <= exc.smtp_code < 500, f"SMTP {exc.smtp_code}", None
+    except smtplib.SMTPServerDisconnected as exc:
+        return False, True, f"{type(exc).__name__}: {exc}", None
+    except smtplib.SMTPException as exc:  # recipients refused, STARTTLS missing, ...
+        return False, False, f"{type(exc).__name__}: {exc}", None
+    except OSError as exc:  # connection refused, timeout (SMTPException is an OSError)
+        return False, True, f"{type(exc).__name__}: {exc}", None
+    if refused:
+        logger.warning("%s: some recipients were refused: %s", what, sorted(refused))
+    return True, False, "sent", None
+
+
+def envelope_body(event: Mapping[str, Any], clock: Clock) -> tuple[str, str, bytes]:
+    """(event id, type, the JSON body) of an event, with ``event_id`` and ``at`` added."""
+    envelope = dict(event)
+    envelope.setdefault("event_id", uuid.uuid4().hex)
+    envelope.setdefault("at", clock.now().isoformat())
+    envelope.setdefault("type", "event")
+    body = json.dumps(
+        envelope, sort_keys=True, separators=(",", ":"), default=_json, ensure_ascii=False
+    ).encode()
+    return str(envelope["event_id"]), str(envelope["type"]), body
+
+
+def review_email(request_id: str, project: str, review_url: str | None) -> tuple[str, str]:
+    """(subject, body) of the e-mail that asks the checkers for a review."""
+    where = f"\n\nReview it at {review_url}" if review_url else ""
+    return (f"[tre] Export request {request_id} ({project}) is waiting for review",
+            f"Export request {request_id} in project {project} needs an output "
+            f"checker's review.{where}\n")
 
 
 def _json(value: Any) -> Any:

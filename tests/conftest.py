@@ -3,7 +3,8 @@
 Every test runs with a clean tre environment: no ``TRE_*`` variable from the
 caller's shell leaks in, ``XDG_DATA_HOME`` points into the test's temporary
 directory (so defaults never touch the real home), and the settings cache is
-reset before and after.
+reset before and after.  ``TRE_ENVIRONMENT=development`` is set explicitly (the
+default is production); tests of production behaviour set or delete it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def _isolated_settings(
         if name.startswith("TRE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    monkeypatch.setenv("TRE_ENVIRONMENT", "development")
     reset_settings()
     yield
     reset_settings()

@@ -76,6 +76,9 @@ def serve(
         from tre.db import make_engine, session_factory, upgrade
 
         settings = load_airlock_settings()
+        from airlock.ui.session import secret_key
+
+        secret_key(settings.platform)  # refused here, in a sentence, not in a worker's traceback
         upgrade(settings.platform.database_url)
         engine = make_engine(settings.platform.database_url)
         with session_factory(engine)() as s:
@@ -187,31 +190,61 @@ def _database() -> Any:
     return session_factory(make_engine(get_settings().database_url))
 
 
+AsUser = Annotated[str | None, typer.Option(
+    "--as", help="Development only (TRE_ENVIRONMENT=development): act as this user. "
+    "Otherwise tre acts as the operating-system user running the command.")]
+
+
+def _allowed(factory: Any, as_user: str | None, action: str) -> None:
+    """``audit ACTION`` for the caller, or a refusal (audited) and exit 2."""
+    from tre.authz.caller import cli_caller
+    from tre.authz.cli_support import errors, known_and_current
+    from tre.authz.enforcer import Authz
+    from tre.authz.settings import policy_settings
+
+    caller = cli_caller(as_user)
+    with errors():
+        # The policy in force, read without seeding it: verifying writes nothing.
+        _, policy, version = known_and_current(factory)
+        settings = policy_settings()
+        authz = (Authz(policy, model=settings.model_file, version=version) if policy
+                 else Authz.from_files(settings.model_file, settings.seed_file))
+        authz.check(caller.name, "*", "audit", action)
+
+
 @audit_app.command()
 def verify(
     public_key: Annotated[Path | None, typer.Option(
         "--public-key", help="The audit public key (PEM) to trust. Default: "
         "TRE_AUDIT_PUBLIC_KEY_FILE, else the public half of TRE_AUDIT_KEY_FILE.")] = None,
     as_json: AsJson = False,
+    as_user: AsUser = None,
 ) -> None:
     """Check the log against every signed checkpoint; exit 4 and name the change
-    (modified, missing, rewritten, truncated, emptied, forged, unanchored) if any."""
+    (modified, missing, rewritten, truncated, emptied, forged, unanchored) if any.
+    Needs ``audit verify``."""
     from tre.cli_audit import _guard, verify_command
 
     with _guard():
-        verify_command(_database(), public_key, as_json)
+        factory = _database()
+        _allowed(factory, as_user, "verify")
+        verify_command(factory, public_key, as_json)
 
 
 @audit_app.command()
 def export(
     out: Annotated[Path | None, typer.Option("--out", help="Default: standard output.")] = None,
+    as_user: AsUser = None,
 ) -> None:
-    """Write every event as JSON Lines (one object per line, oldest first)."""
+    """Write every event as JSON Lines (one object per line, oldest first).  Needs
+    ``audit export``."""
     with _errors():
         from tre import audit
         from tre.db import transaction
 
-        with transaction(_database()) as s:
+        factory = _database()
+        _allowed(factory, as_user, "export")
+        with transaction(factory) as s:
             if out is None:
                 count = audit.export_jsonl(s, sys.stdout)
             else:
@@ -220,10 +253,34 @@ def export(
         typer.echo(f"exported {count} event(s)", err=True)
 
 
+@audit_app.command("list")
+def list_events(
+    last: Annotated[int, typer.Option("--last", min=1, max=10_000,
+                                      help="How many of the most recent events.")] = 20,
+    as_user: AsUser = None,
+) -> None:
+    """The most recent events, one a line (seq, time, actor, action, object).  Needs
+    ``audit read``."""
+    with _errors():
+        from sqlalchemy import select
+
+        from tre import audit
+
+        factory = _database()
+        _allowed(factory, as_user, "read")
+        with factory() as s:
+            rows = s.scalars(select(audit.AuditEvent).order_by(audit.AuditEvent.seq.desc())
+                             .limit(last)).all()
+            for ev in reversed(rows):
+                where = f" in {ev.project}" if ev.project else ""
+                typer.echo(f"{ev.seq}  {ev.at[:19]}  {ev.actor}  {ev.action}  "
+                           f"{ev.object_type} {ev.object_id}{where}")
+
+
 def _register_audit() -> None:
     from tre.cli_audit import register
 
-    register(audit_app, _database)
+    register(audit_app, _database, _allowed, AsUser)
 
 
 _register_audit()

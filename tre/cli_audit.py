@@ -75,15 +75,20 @@ def verify_command(database: Any, public_key: Path | None, as_json: bool) -> Non
     typer.echo(line)
 
 
-def register(app: typer.Typer, database: Any) -> None:
+def register(app: typer.Typer, database: Any, allowed: Any, as_user_option: Any) -> None:
+    """``allowed(factory, as_user, action)`` asks tre.authz for ``audit ACTION`` (and
+    audits a refusal); ``as_user_option`` is the CLI's ``--as`` option type."""
+
     @app.command()
-    def checkpoint() -> None:
+    def checkpoint(as_user: as_user_option = None) -> None:
         """Sign a checkpoint of the log as it is now (after checking it), e.g. once after
-        upgrading a log written before checkpoints, or from a timer."""
+        upgrading a log written before checkpoints, or from a timer.  Needs
+        ``audit verify``."""
         from tre import audit, notary
         from tre.db import transaction
 
         factory = database()
+        allowed(factory, as_user, "verify")
         with _guard():
             bind = factory.kw.get("bind")
             if bind is not None and bind.dialect.name == "postgresql":

@@ -2,9 +2,10 @@
 
 Exit codes: 0 ok; 2 bad input, a refused change or lint errors (nothing was
 changed); 4 truth-table cases that fail (``policy test``); 1 unexpected.  Errors
-are ``error: ...`` lines on stderr, never a traceback.  ``--as USER`` names the
-governance user making the change: the CLI runs on the server, so whoever may
-run it is trusted to say who they are, and the audit log records it.
+are ``error: ...`` lines on stderr, never a traceback.  A change is made by the
+operating-system user running the command (tre.authz.caller); ``--as USER`` plays
+another user only with ``TRE_ENVIRONMENT=development``, and the audit log records
+both names.
 """
 
 from __future__ import annotations
@@ -33,13 +34,17 @@ policy_app = typer.Typer(help="Lint, test, diff and apply the authorisation poli
 profile_app = typer.Typer(help="Diff and apply disclosure profiles (versioned, audited).",
                           no_args_is_help=True, add_completion=False)
 
-AsUser = Annotated[str, typer.Option("--as", help="The governance user making the change.")]
+AsUser = Annotated[str | None, typer.Option(
+    "--as", help="Development only (TRE_ENVIRONMENT=development): act as this user. "
+    "Otherwise the change is made by the operating-system user running the command.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why: kept in the audit log.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 At = Annotated[str | None, typer.Option("--at", help="Evaluate at this time (ISO date or "
                                         "date-time with zone). Default: now.")]
 Tests = Annotated[list[Path] | None, typer.Option(
-    "--tests", help="Truth tables to run (files or directories). Default: TRE_POLICY_TESTS_DIR.")]
+    "--tests", help="New truth tables proposed with the policy (files or directories): they "
+    "replace the tables in force only when a second governance user approves. "
+    "Default: keep the tables in force (stored in the database).")]
 
 
 @policy_app.command("lint")
@@ -98,11 +103,12 @@ def policy_diff(
         "else TRE_POLICY_SEED_FILE.")] = None,
     at: At = None,
     as_json: AsJson = False,
+    as_user: AsUser = None,
 ) -> None:
     """What a proposed policy would change: (who, where, what) gained or lost.
 
     Also replays the recent audited decisions under the proposal and lists those that
-    would come out differently.
+    would come out differently.  With a database, needs ``policy read``.
     """
     with errors():
         from tre.authz.diff import audited_decisions, diff_policies, replay
@@ -116,6 +122,10 @@ def policy_diff(
         if against is not None or stored is None:
             stored, version = read_policy_file(against or settings.seed_file, moment), None
         current = Authz(stored, model=settings.model_file, version=version)
+        if version is not None:  # the platform's policy and audit log: ask first
+            from tre.authz.caller import cli_caller
+
+            current.check(cli_caller(as_user).name, "*", "policy", "read")
         new = Authz(read_policy_file(proposed, moment), model=settings.model_file)
         diff = diff_policies(current, new, moment, known)
         if factory is not None and known is not None:
@@ -135,7 +145,9 @@ def _report(outcome: Outcome, what: str, as_json: bool) -> None:
         return
     if outcome.status == "proposed":
         typer.echo(f"proposed: {what} proposal {outcome.proposal}, waiting for a second "
-                   f"governance user: tre {what} approve {outcome.proposal} --as USER")
+                   f"governance user: tre {what} approve {outcome.proposal}")
+        for message in outcome.messages:
+            typer.echo(f"  ({message})")
     elif outcome.status == "unchanged":
         typer.echo(f"nothing to apply: {'; '.join(outcome.messages)}")
     else:
@@ -145,22 +157,28 @@ def _report(outcome: Outcome, what: str, as_json: bool) -> None:
 @policy_app.command("apply")
 def policy_apply(
     proposed: Annotated[Path, typer.Argument(help="The proposed policy.csv.")],
-    reason: Reason, as_user: AsUser, tests: Tests = None, as_json: AsJson = False,
+    reason: Reason, as_user: AsUser = None, tests: Tests = None, as_json: AsJson = False,
 ) -> None:
     """Put a new policy in force (governance role only).
 
-    Validates it, runs the truth tables, and records the diff, the editor and the reason
-    in the audit log in the same transaction as the change.
+    Validates it, runs the truth tables in force (or proposes new ones, --tests), and
+    records the diff, the editor and the reason in the audit log in the same transaction
+    as the change.
     """
     with errors():
         from tre.authz.apply import apply_policy
+        from tre.authz.caller import cli_caller
         from tre.authz.settings import policy_settings
+        from tre.authz.truthtable import read_tables
         from tre.clock import SystemClock
 
+        caller = cli_caller(as_user)
+        tables = read_tables(tests) if tests else None
         factory = database(create=True)
         outcome = apply_policy(factory, proposed.read_text(encoding="utf-8"), str(proposed),
-                               editor=as_user, reason=reason, clock=SystemClock(),
-                               settings=policy_settings(), tables=tests)
+                               editor=caller.name, reason=reason, clock=SystemClock(),
+                               settings=policy_settings(), tables=tables,
+                               via=caller.audit_details())
         _report(outcome, "policy", as_json)
         if not as_json and outcome.diff:
             typer.echo("\n".join(render_diff(outcome.diff)))
@@ -169,17 +187,20 @@ def policy_apply(
 @policy_app.command("approve")
 def policy_approve(
     proposal: Annotated[int, typer.Argument(help="The proposal's number.")],
-    as_user: AsUser, tests: Tests = None, as_json: AsJson = False,
+    as_user: AsUser = None, as_json: AsJson = False,
 ) -> None:
-    """Apply a policy proposal as the second governance user (never its editor)."""
+    """Apply a policy proposal as the second governance user (never its editor), with the
+    truth tables it proposed (if any)."""
     with errors():
         from tre.authz.apply import approve_policy
+        from tre.authz.caller import cli_caller
         from tre.authz.settings import policy_settings
         from tre.clock import SystemClock
 
+        caller = cli_caller(as_user)
         factory = database(create=True)
-        outcome = approve_policy(factory, proposal, approver=as_user, clock=SystemClock(),
-                                 settings=policy_settings(), tables=tests)
+        outcome = approve_policy(factory, proposal, approver=caller.name, clock=SystemClock(),
+                                 settings=policy_settings(), via=caller.audit_details())
         _report(outcome, "policy", as_json)
         if not as_json and outcome.diff:
             typer.echo("\n".join(render_diff(outcome.diff)))
@@ -189,14 +210,22 @@ def policy_approve(
 def profile_diff(
     name: Annotated[str, typer.Argument(help="The profile in force to compare with.")],
     proposed: Annotated[Path, typer.Argument(help="The proposed profile YAML.")],
-    as_json: AsJson = False,
+    as_json: AsJson = False, as_user: AsUser = None,
 ) -> None:
-    """Which parameters the proposed profile changes, and whether stricter or looser."""
+    """Which parameters the proposed profile changes, and whether stricter or looser.
+    With a database, needs ``profile read``."""
     with errors():
+        from tre.authz.caller import cli_caller
+        from tre.authz.enforcer import Authz
         from tre.authz.profiles import current_profile, profile_changes, read_proposed
+        from tre.authz.settings import policy_settings
 
         new, _ = read_proposed(proposed)
         factory = database(create=False)
+        _, policy, version = known_and_current(factory)
+        if policy is not None:  # the profile in force is the platform's: ask first
+            authz = Authz(policy, model=policy_settings().model_file, version=version)
+            authz.check(cli_caller(as_user).name, "*", "profile", "read")
         try:
             session = factory() if factory is not None else None
             old, origin = current_profile(session, name)
@@ -224,32 +253,37 @@ def profile_diff(
 @profile_app.command("apply")
 def profile_apply(
     proposed: Annotated[Path, typer.Argument(help="The proposed profile YAML.")],
-    reason: Reason, as_user: AsUser, as_json: AsJson = False,
+    reason: Reason, as_user: AsUser = None, as_json: AsJson = False,
 ) -> None:
     """Validate, store and audit a new profile version (governance role only)."""
     with errors():
+        from tre.authz.caller import cli_caller
         from tre.authz.profiles import apply_profile
         from tre.authz.settings import policy_settings
         from tre.clock import SystemClock
 
+        caller = cli_caller(as_user)
         factory = database(create=True)
-        outcome = apply_profile(factory, proposed, editor=as_user, reason=reason,
-                                clock=SystemClock(), settings=policy_settings())
+        outcome = apply_profile(factory, proposed, editor=caller.name, reason=reason,
+                                clock=SystemClock(), settings=policy_settings(),
+                                via=caller.audit_details())
         _report(outcome, "profile", as_json)
 
 
 @profile_app.command("approve")
 def profile_approve(
     proposal: Annotated[int, typer.Argument(help="The proposal's number.")],
-    as_user: AsUser, as_json: AsJson = False,
+    as_user: AsUser = None, as_json: AsJson = False,
 ) -> None:
     """Apply a profile proposal as the second governance user (never its editor)."""
     with errors():
+        from tre.authz.caller import cli_caller
         from tre.authz.profiles import approve_profile
         from tre.authz.settings import policy_settings
         from tre.clock import SystemClock
 
+        caller = cli_caller(as_user)
         factory = database(create=True)
-        outcome = approve_profile(factory, proposal, approver=as_user, clock=SystemClock(),
-                                  settings=policy_settings())
+        outcome = approve_profile(factory, proposal, approver=caller.name, clock=SystemClock(),
+                                  settings=policy_settings(), via=caller.audit_details())
         _report(outcome, "profile", as_json)

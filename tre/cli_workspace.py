@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from tre.authz.caller import cli_caller
 from tre.authz.cli_support import database, errors
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ image_app = typer.Typer(help="The workspace image.", no_args_is_help=True, add_c
 network_app = typer.Typer(help="Workspace networks and the host firewall.",
                           no_args_is_help=True, add_completion=False)
 
-AsUser = Annotated[str, typer.Option("--as", help="Who makes the change (audited).")]
+AsUser = Annotated[str | None, typer.Option(
+    "--as", help="Development only (TRE_ENVIRONMENT=development): act as this user. "
+    "Otherwise tre acts as the operating-system user running the command.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why: kept in the audit log.")]
 T = TypeVar("T")
@@ -47,6 +50,11 @@ def _catalog() -> Iterator[tuple[sessionmaker[Session], Authz]]:
         yield factory, authz
     finally:
         authz.close()
+
+
+def _who(as_user: str | None) -> str:
+    """The caller's name: the OS user, or ``--as`` in development (tre.authz.caller)."""
+    return cli_caller(as_user).name
 
 
 def _change(action: Callable[[Session, Authz], T]) -> T:
@@ -77,10 +85,10 @@ def _print(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> Non
 @project_app.command("create")
 def project_create(
     name: Annotated[str, typer.Argument(help="Short name: lowercase letters, digits, '-'.")],
-    as_user: AsUser,
     title: Annotated[str, typer.Option("--title", help="A human title.")] = "",
     profile: Annotated[str, typer.Option(
         "--profile", help="Disclosure profile of the project's outputs.")] = "default",
+    as_user: AsUser = None,
 ) -> None:
     """Create a project (needs ``project create``)."""
     with errors():
@@ -88,20 +96,22 @@ def project_create(
         from tre.clock import SystemClock
 
         _change(lambda s, a: create_project(s, a, name=name, title=title, profile=profile,
-                                            actor=as_user, clock=SystemClock()))
+                                            actor=_who(as_user), clock=SystemClock()))
         typer.echo(f"project {name} created")
 
 
 @project_app.command("list")
-def project_list(as_json: AsJson = False) -> None:
-    """List projects with their granted datasets."""
-    with errors(), _catalog() as (factory, _):
+def project_list(as_json: AsJson = False, as_user: AsUser = None) -> None:
+    """List the projects you may read (``project read``) with their granted datasets."""
+    with errors(), _catalog() as (factory, authz):
         from tre.catalog.service import as_dict, granted_datasets, list_projects
 
+        who = _who(as_user)
         with factory() as session:
             rows = [{**as_dict(p), "datasets": ",".join(d.name for d in
                                                          granted_datasets(session, p.name))}
-                    for p in list_projects(session)]
+                    for p in list_projects(session)
+                    if authz.user_can(who, p.name, "project", "read")]
         _print(rows, ["name", "title", "profile", "datasets", "created_by"], as_json)
 
 
@@ -111,9 +121,9 @@ def project_add_member(
     user: Annotated[str, typer.Argument()],
     until: Annotated[str, typer.Option("--until", help="End date (YYYY-MM-DD, or ISO "
                                        "date-time with zone): the membership ends by itself.")],
-    as_user: AsUser,
     reason: Reason,
     role: Annotated[str, typer.Option("--role", help="The role in the project.")] = "researcher",
+    as_user: AsUser = None,
 ) -> None:
     """Give USER a role in PROJECT until a date (a new policy version, audited)."""
     with errors():
@@ -123,7 +133,7 @@ def project_add_member(
 
         factory = database(create=True)
         outcome = add_member(factory, project=project, user=user, role=role,
-                             until=parse_time(until), actor=as_user, reason=reason,
+                             until=parse_time(until), actor=_who(as_user), reason=reason,
                              clock=SystemClock())
         where = (f"policy version {outcome.version}" if outcome.status == "applied"
                  else f"proposal {outcome.proposal}, waiting for a second approval")
@@ -134,9 +144,9 @@ def project_add_member(
 def project_remove_member(
     project: Annotated[str, typer.Argument()],
     user: Annotated[str, typer.Argument()],
-    as_user: AsUser,
     reason: Reason,
     role: Annotated[str, typer.Option("--role", help="The role to end.")] = "researcher",
+    as_user: AsUser = None,
 ) -> None:
     """End USER's role in PROJECT now (their workspace stops within TRE_MEMBERSHIP_CHECK)."""
     with errors():
@@ -145,14 +155,16 @@ def project_remove_member(
 
         factory = database(create=True)
         outcome = remove_member(factory, project=project, user=user, role=role,
-                                actor=as_user, reason=reason, clock=SystemClock())
+                                actor=_who(as_user), reason=reason, clock=SystemClock())
         typer.echo(f"{user} is no longer {role} in {project} ({outcome.status})")
 
 
 @project_app.command("members")
-def project_members(project: Annotated[str, typer.Argument()], as_json: AsJson = False) -> None:
-    """Who holds which role in PROJECT now, and until when."""
+def project_members(project: Annotated[str, typer.Argument()], as_json: AsJson = False,
+                    as_user: AsUser = None) -> None:
+    """Who holds which role in PROJECT now, and until when (needs ``membership read``)."""
     with errors(), _catalog() as (factory, authz):
+        authz.check(_who(as_user), project, "membership", "read")
         from tre.authz.policyfile import show_time
         from tre.catalog.members import members
         from tre.catalog.service import get_project
@@ -169,9 +181,8 @@ def project_members(project: Annotated[str, typer.Argument()], as_json: AsJson =
 def project_grant(
     project: Annotated[str, typer.Argument()],
     dataset: Annotated[str, typer.Argument()],
-    as_user: Annotated[str, typer.Option("--as", help="The dataset's custodian: running this "
-                                         "is their approval (audited).")],
     note: Annotated[str, typer.Option("--note", help="Approval reference or conditions.")] = "",
+    as_user: AsUser = None,
 ) -> None:
     """Grant DATASET to PROJECT, as its custodian (needs ``dataset grant``)."""
     with errors():
@@ -179,16 +190,16 @@ def project_grant(
         from tre.clock import SystemClock
 
         _change(lambda s, a: grant_dataset(s, a, project=project, dataset=dataset,
-                                           actor=as_user, note=note, clock=SystemClock()))
-        typer.echo(f"{dataset} granted to {project} (approved by {as_user})")
+                                           actor=_who(as_user), note=note, clock=SystemClock()))
+        typer.echo(f"{dataset} granted to {project} (approved by {_who(as_user)})")
 
 
 @project_app.command("revoke")
 def project_revoke(
     project: Annotated[str, typer.Argument()],
     dataset: Annotated[str, typer.Argument()],
-    as_user: AsUser,
     reason: Reason,
+    as_user: AsUser = None,
 ) -> None:
     """Withdraw DATASET from PROJECT (workspaces lose it when they next start)."""
     with errors():
@@ -196,7 +207,8 @@ def project_revoke(
         from tre.clock import SystemClock
 
         _change(lambda s, a: revoke_dataset(s, a, project=project, dataset=dataset,
-                                            actor=as_user, reason=reason, clock=SystemClock()))
+                                            actor=_who(as_user), reason=reason,
+                                            clock=SystemClock()))
         typer.echo(f"{dataset} revoked from {project}")
 
 
@@ -209,10 +221,10 @@ def dataset_register(
     location: Annotated[Path, typer.Argument(help="A directory of Parquet or CSV files.")],
     custodian: Annotated[str, typer.Option("--custodian", help="Who approves its use.")],
     tier: Annotated[int, typer.Option("--tier", help="Sensitivity tier, 0 (open) to 4.")],
-    as_user: AsUser,
     profile: Annotated[str, typer.Option(
         "--profile", help="Disclosure profile for outputs made from it.")] = "default",
     description: Annotated[str, typer.Option("--description")] = "",
+    as_user: AsUser = None,
 ) -> None:
     """Register a dataset (needs ``dataset register``)."""
     with errors():
@@ -221,15 +233,18 @@ def dataset_register(
 
         ds = _change(lambda s, a: register_dataset(
             s, a, name=name, location=location, custodian=custodian, tier=tier,
-            profile=profile, description=description, actor=as_user, clock=SystemClock()))
+            profile=profile, description=description, actor=_who(as_user), clock=SystemClock()))
         typer.echo(f"dataset {name} registered at {ds.location}")
 
 
 @dataset_app.command("list")
-def dataset_list(as_json: AsJson = False) -> None:
-    """List datasets with the projects they are granted to."""
-    with errors(), _catalog() as (factory, _):
+def dataset_list(as_json: AsJson = False, as_user: AsUser = None) -> None:
+    """List datasets with the projects they are granted to (needs ``project read`` in every
+    project: the catalog as a whole)."""
+    with errors(), _catalog() as (factory, authz):
         from tre.catalog.service import as_dict, list_datasets, projects_of_dataset
+
+        authz.check(_who(as_user), "*", "project", "read")
 
         with factory() as session:
             rows = [{**as_dict(d), "projects": ",".join(projects_of_dataset(session, d.name))}

@@ -102,7 +102,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def import_models() -> None:
     """Import every module that defines tables, so Base.metadata is complete."""
-    import airlock.db.models  # noqa: F401
+    import airlock.db.models
+    import airlock.db.outbox
+    import airlock.db.sessions  # noqa: F401
     import tre.audit
     import tre.catalog.models  # noqa: F401
     from tre.authz import records, store  # noqa: F401

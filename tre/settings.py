@@ -1,9 +1,11 @@
 """Typed settings for the tre platform, read from ``TRE_*`` environment variables.
 
 Every setting has a documented default, so a fresh checkout runs with no
-configuration at all.  Nothing is read at import time: call :func:`get_settings`
-(cached) where a setting is needed, and :func:`reset_settings` in tests after
-changing the environment.
+configuration at all.  The default environment is ``production``: static tokens, the
+development login and lenient governance only exist where somebody wrote
+``TRE_ENVIRONMENT=development`` (the demo, ``scripts/up`` and the tests do).
+Nothing is read at import time: call :func:`get_settings` (cached) where a setting is
+needed, and :func:`reset_settings` in tests after changing the environment.
 
 Settings:
 
@@ -15,14 +17,16 @@ Settings:
 ``TRE_LOG_LEVEL``           DEBUG, INFO, WARNING, ERROR or CRITICAL
 ``TRE_MAX_UPLOAD_BYTES``    largest single file accepted
 ``TRE_MAX_REQUEST_BYTES``   largest export request (all files together)
-``TRE_ENVIRONMENT``         development or production
-``TRE_SECRET_KEY``          signing key; must be a real secret in production
+``TRE_ENVIRONMENT``         production (default) or development
+``TRE_SECRET_KEY``          signing key; checked for strength in production
 ==========================  ==================================================
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -41,7 +45,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "TRE_"
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "changethis", "secret"})
+PLACEHOLDER_WORDS = ("changeme", "change-me", "changethis", "password", "secret", "example")
 MIN_PRODUCTION_SECRET_LENGTH = 32
+# Estimated from the characters' frequencies: 32 random hex digits give 100-128 bits,
+# `openssl rand -hex 32` about 240; 'a' * 32 gives 0 and 'changeme' * 4 is a repetition.
+MIN_SECRET_BITS = 80
 _REPO_PROFILES = Path(__file__).resolve().parent.parent / "policies" / "profiles"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -125,28 +133,30 @@ class Settings(BaseSettings):
         description="Largest export request (all its files together), in bytes. Default: 1 GiB.",
     )
     environment: Environment = Field(
-        "development",
-        description="development or production. Production refuses placeholder secrets.",
+        "production",
+        description="production (the default) or development. Only development accepts "
+        "static tokens, the development login, `--as` on the command line, placeholder "
+        "secrets and governance changes without a second approver; set it explicitly.",
     )
     secret_key: SecretStr = Field(
-        SecretStr("change-me"),
-        description="Key for signing sessions and tokens. The placeholder default is only "
-        "accepted in development; in production set a random value of at least "
-        f"{MIN_PRODUCTION_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`).",
+        SecretStr(""),
+        description="Key for signing sessions and tokens. Unset: development keeps a random "
+        "key in the data directory; production refuses to serve pages. In production set a "
+        f"random value of at least {MIN_PRODUCTION_SECRET_LENGTH} characters "
+        "(e.g. `openssl rand -hex 32`): placeholders, repetitions and low-entropy values "
+        "are refused.",
     )
 
     @field_validator("secret_key")
     @classmethod
     def _real_secret_in_production(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
-        if info.data.get("environment") != "production":
-            return value
+        environment = info.data.get("environment")
         secret = value.get_secret_value()
-        if secret.strip().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("is a placeholder; production needs a real secret")
-        if len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
-            raise ValueError(
-                f"is too short for production (at least {MIN_PRODUCTION_SECRET_LENGTH} characters)"
-            )
+        if environment != "production" or secret == "":  # unset: refused where it is used
+            return value
+        problem = secret_weakness(secret)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -157,6 +167,36 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}MAX_UPLOAD_BYTES ({self.max_upload_bytes})"
             )
         return self
+
+
+def _estimated_bits(secret: str) -> float:
+    counts = Counter(secret)
+    n = len(secret)
+    per_char = -sum(c / n * math.log2(c / n) for c in counts.values())
+    return per_char * n
+
+
+def _repeats(secret: str) -> bool:
+    n = len(secret)
+    return any(n % p == 0 and secret[:p] * (n // p) == secret for p in range(1, n // 2 + 1))
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is not good enough for production, as a sentence; None if it is."""
+    how = "make one with `openssl rand -hex 32`"
+    lowered = secret.strip().lower()
+    if lowered in PLACEHOLDER_SECRETS or any(w in lowered for w in PLACEHOLDER_WORDS):
+        return f"is a placeholder; production needs a random secret ({how})"
+    if len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+        return (f"is too short for production (at least {MIN_PRODUCTION_SECRET_LENGTH} "
+                f"characters; {how})")
+    if _repeats(secret):
+        return f"repeats a shorter piece, so it is easy to guess ({how})"
+    bits = _estimated_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        return (f"has too little randomness (about {bits:.0f} bits, at least "
+                f"{MIN_SECRET_BITS} needed; {how})")
+    return None
 
 
 def env_var(field: str) -> str:

@@ -11,10 +11,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from airlock.api import errors, workspace_events
+from airlock.api.deps import CurrentUser
 from airlock.api.routes import router
 from airlock.api.server import BodyDeadline
 from airlock.db.engine import airlock_engine
@@ -41,12 +44,11 @@ class NullNotifier:
         return True
 
 
-def default_notifier() -> Notifier:
-    try:
-        from airlock.notify import Notifier as HttpNotifier
-    except ImportError:  # pragma: no cover - the notifier ships with the airlock
-        return NullNotifier()
-    return HttpNotifier()
+def default_notifier(db: sessionmaker[Session]) -> Notifier:
+    """The durable notifier: deliveries written with the change (airlock.outbox)."""
+    from airlock.outbox import OutboxNotifier
+
+    return OutboxNotifier(db)
 
 
 def default_identity(settings: Resolved) -> Identity:
@@ -54,6 +56,17 @@ def default_identity(settings: Resolved) -> Identity:
     if a.identity == "dev":
         return DevTokenIdentity(a.dev_tokens, settings.platform.environment)
     return HubIdentity(a.hub_api_url, a.service_name, a.identity_cache_seconds)
+
+
+def _install_docs(app: FastAPI, base: str) -> None:
+    @app.get(f"{base}/api/openapi.json", include_in_schema=False)
+    def openapi(_user: CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get(f"{base}/api/docs", include_in_schema=False)
+    def docs(_user: CurrentUser) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=f"{base}/api/openapi.json",
+                                   title="tre airlock API")
 
 
 def create_app(
@@ -77,7 +90,7 @@ def create_app(
         authz = load_authz(db, clock)
         owned.append(authz)
     if notifier is None:
-        notifier = default_notifier()
+        notifier = default_notifier(db)
         owned.append(notifier)
     identity = identity or default_identity(settings)
     ctx = Ctx(settings=settings, db=db, store=store or open_store(settings), authz=authz,
@@ -103,10 +116,11 @@ def create_app(
         if engine is not None:
             engine.dispose()
 
+    # The API's description is served to logged-in callers only (issue 13): it maps every
+    # route and field for whoever reads it, so it is not for anonymous visitors.
     app = FastAPI(title="tre airlock", version=__version__, lifespan=lifespan,
-                  docs_url=f"{settings.airlock.base_path}/api/docs",
-                  openapi_url=f"{settings.airlock.base_path}/api/openapi.json",
-                  redoc_url=None)
+                  docs_url=None, openapi_url=None, redoc_url=None)
+    _install_docs(app, settings.airlock.base_path)
     app.state.ctx = ctx
     app.state.identity = identity
     errors.install(app)

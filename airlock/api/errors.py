@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +22,7 @@ from airlock.service.context import Conflict, Denied, NotFound, record_denial
 from airlock.store import StoreError, TamperedError
 from statbarn.errors import ProfileError
 from tre.authz import Forbidden
+from tre.authz.refusals import record_refusal
 
 log = logging.getLogger("airlock.api")
 
@@ -47,7 +49,10 @@ def install(app: FastAPI) -> None:
         return problem(exc.status, "not_found" if exc.status == 404 else "forbidden", str(exc))
 
     @app.exception_handler(Forbidden)
-    async def _forbidden(_r: Request, exc: Forbidden) -> JSONResponse:
+    async def _forbidden(r: Request, exc: Forbidden) -> JSONResponse:
+        ctx = r.app.state.ctx
+        d = exc.decision
+        await anyio.to_thread.run_sync(record_refusal, ctx.db, d, d.obj, d.domain, ctx.clock)
         return problem(403, "forbidden", str(exc))
 
     @app.exception_handler(NotFound)

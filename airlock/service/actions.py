@@ -30,6 +30,7 @@ from airlock.service.requests import (
 from airlock.store import TamperedError
 from statbarn.checking import load_sidecar
 from statbarn.tables import SIDECAR_SUFFIX
+from tre.authz.events import decision_details
 from tre.db import transaction
 
 
@@ -55,7 +56,7 @@ def withdraw(ctx: Ctx, user: str, request_id: str) -> None:
         d = require(ctx, user, req.project, "request", "withdraw", req.id, req.requester)
         check_transition(req.state, State.WITHDRAWN, Owner.RESEARCHER)
         move(ctx, s, changes, req, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
-             details={"authz": d.audit_details()})
+             details=decision_details(d))
     changes.publish(ctx)
 
 
@@ -87,7 +88,7 @@ def submit_draft(ctx: Ctx, user: str, request_id: str) -> None:
     with the project's profile as it is now."""
     with ctx.db() as s:
         req = readable(ctx, user, repo.get_request(s, request_id), request_id)
-        require(ctx, user, req.project, "request", "submit", req.id, req.requester)
+        decision = require(ctx, user, req.project, "request", "submit", req.id, req.requester)
         check_transition(req.state, State.SUBMITTED, Owner.RESEARCHER)
         files = list(req.files)
     changes = Changes()
@@ -100,7 +101,7 @@ def submit_draft(ctx: Ctx, user: str, request_id: str) -> None:
             assert locked is not None
             check_transition(locked.state, State.SUBMITTED, Owner.RESEARCHER)  # raced?
             submit_in_tx(ctx, s, changes, locked, user, items, results, alternatives, profile,
-                         seen)
+                         seen, authz=[decision])
     changes.publish(ctx)
 
 

@@ -16,6 +16,8 @@ from airlock.settings import Resolved
 from airlock.store import Store
 from tre import audit
 from tre.authz import Authz, Decision, Forbidden
+from tre.authz.events import AuditAction
+from tre.authz.refusals import audit_refusal
 from tre.clock import Clock
 from tre.db import transaction
 
@@ -58,8 +60,7 @@ class Changes:
 
     def publish(self, ctx: Ctx) -> None:
         for req, src, dst, actor in self.moves:
-            url = f"{ctx.settings.airlock.public_url}{ctx.settings.airlock.base_path}" \
-                  f"/requests/{req.id}"
+            url = review_url(ctx, req)
             try:
                 ctx.notifier.state_changed(request_id=req.id, project=req.project,
                                            from_state=src, to_state=dst, actor=actor,
@@ -68,17 +69,27 @@ class Changes:
                 log.exception("notification of %s failed", req.id)
 
 
+def review_url(ctx: Ctx, req: Request) -> str:
+    return f"{ctx.settings.airlock.public_url}{ctx.settings.airlock.base_path}" \
+           f"/requests/{req.id}"
+
+
 def move(
     ctx: Ctx, session: Session, changes: Changes, req: Request, target: State, *,
     actor: str, role: Owner, details: Mapping[str, Any] | None = None,
 ) -> None:
-    """One lifecycle step: checked against the table, audited, announced after commit."""
+    """One lifecycle step: checked against the table, audited, its notifications written
+    to the outbox in the same transaction (a durable notifier), announced after commit."""
     source = req.state
     check_transition(source, target, role)
-    audit.record(session, actor=actor, action="airlock.request.transition",
+    audit.record(session, actor=actor, action=AuditAction.REQUEST_TRANSITION,
                  object_type="request", object_id=req.id, project=req.project,
                  details={"from": source, "to": target.value, "by": role.value,
                           **(details or {})}, clock=ctx.clock)
+    record = getattr(ctx.notifier, "record", None)
+    if record is not None:  # airlock.outbox: the deliveries commit with the change
+        record(session, request_id=req.id, project=req.project, from_state=source,
+               to_state=target.value, actor=actor, review_url=review_url(ctx, req))
     req.state = target.value
     req.updated_at = ctx.clock.now()
     changes.moves.append((req, source, target.value, actor))
@@ -108,10 +119,7 @@ def record_denial(ctx: Ctx, exc: Denied) -> None:
     """Audit a refusal in its own transaction (never while another is open)."""
     try:
         with transaction(ctx.db) as s:
-            audit.record(s, actor=exc.decision.subject, action="airlock.access.denied",
-                         object_type=exc.object_type, object_id=exc.object_id,
-                         project=exc.decision.domain, details=exc.decision.audit_details(),
-                         clock=ctx.clock)
+            audit_refusal(s, exc.decision, exc.object_type, exc.object_id, ctx.clock)
     except Exception:  # the refusal stands even if it cannot be recorded
         log.exception("could not audit a refusal")
 

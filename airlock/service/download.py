@@ -24,6 +24,7 @@ from airlock.service.context import Conflict, Ctx, NotFound, readable, require
 from airlock.service.release import write_bundle
 from airlock.store import TamperedError
 from tre import audit
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 
@@ -51,7 +52,7 @@ def _digest(path: Path) -> tuple[str, int]:
 
 def _refused(ctx: Ctx, user: str, project: str, object_id: str, why: str) -> None:
     with transaction(ctx.db) as s:
-        audit.record(s, actor=user, action="airlock.integrity.refused", object_type="request",
+        audit.record(s, actor=user, action=AuditAction.INTEGRITY_REFUSED, object_type="request",
                      object_id=object_id, project=project, details={"reason": why},
                      clock=ctx.clock)
 
@@ -93,13 +94,19 @@ def bundle(ctx: Ctx, user: str, request_id: str) -> Outgoing:
         return _digest(out)
 
     def log(s: Session, sha: str, size: int) -> None:
-        audit.record(s, actor=user, action="airlock.release.download", object_type="release",
+        audit.record(s, actor=user, action=AuditAction.RELEASE_DOWNLOAD, object_type="release",
                      object_id=release.id, project=req.project, clock=ctx.clock,
                      details={"request_id": req.id, "bundle_sha256": sha, "size": size,
-                              "authz": d.audit_details()})
+                              **decision_details(d)})
 
     out, sha, size = _send(ctx, user, req.project, req.id, fill, log)
     return Outgoing(out, f"release-{req.id}.zip", "application/zip", sha, size)
+
+
+# A checker previews files once a request has been put to review (issue 13: drafts and
+# withdrawn requests were previewable): not before, and not after the requester took it back.
+PREVIEWABLE = frozenset({State.IN_REVIEW.value, State.APPROVED.value, State.REJECTED.value,
+                         State.RETURNED.value, State.RELEASED.value})
 
 
 def preview(ctx: Ctx, user: str, request_id: str, file_id: str,
@@ -108,6 +115,10 @@ def preview(ctx: Ctx, user: str, request_id: str, file_id: str,
     with ctx.db() as s:
         req = readable(ctx, user, repo.get_request(s, request_id), request_id)
         d = require(ctx, user, req.project, "request", "review", req.id, req.requester)
+        if req.state not in PREVIEWABLE:
+            raise Conflict(f"the request is {req.state}: checkers see the files of requests "
+                           "that were put to review, not drafts, requests still being "
+                           "checked or withdrawn ones")
         f = next((x for x in req.files if x.id == file_id), None)
         if f is None or (alternative and not f.alternative):
             raise NotFound(f"no such file in request {request_id!r}")
@@ -120,10 +131,10 @@ def preview(ctx: Ctx, user: str, request_id: str, file_id: str,
         return sha, out.stat().st_size
 
     def log(s: Session, _sha: str, _size: int) -> None:
-        audit.record(s, actor=user, action="airlock.file.view", object_type="request",
+        audit.record(s, actor=user, action=AuditAction.FILE_VIEW, object_type="request",
                      object_id=req.id, project=req.project, clock=ctx.clock,
                      details={"file_id": f.id, "name": name, "sha256": sha,
-                              "alternative": alternative, "authz": d.audit_details()})
+                              "alternative": alternative, **decision_details(d)})
 
     out, _, size = _send(ctx, user, req.project, req.id, fill, log)
     return Outgoing(out, name, f.media_type, sha, size)

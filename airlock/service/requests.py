@@ -35,6 +35,8 @@ from airlock.visibility import content_visible
 from statbarn.profile import Profile
 from statbarn.verdict import CheckResult
 from tre import audit
+from tre.authz import Decision
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 NEW = "(new)"
@@ -123,13 +125,13 @@ def create_request(
                       profile_version=profile.version, profile=profile.params(),
                       reviewers_required=profile.reviewers_required, derived_from=derived_from,
                       created_at=now, updated_at=now)
-        audit.record(s, actor=user, action="airlock.request.create", object_type="request",
+        audit.record(s, actor=user, action=AuditAction.REQUEST_CREATE, object_type="request",
                      object_id=req.id, project=sub.project, clock=ctx.clock, details={
                          "dataset": sub.dataset, "derived_from": derived_from,
                          "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,
                                     "kind": f.kind.value, "evidence_sha256": f.sidecar_sha256}
                                    for f in sub.files],
-                         "authz": [d.audit_details() for d in decisions_made]})
+                         **decision_details(decisions_made)})
         rows = [RequestFile(id=uuid.uuid4().hex, position=i, name=f.name,
                             kind=f.kind.value, media_type=MEDIA_TYPES[f.kind], size=f.size,
                             sha256=f.sha256, sidecar_sha256=f.sidecar_sha256, context=f.context,
@@ -162,6 +164,7 @@ def submit_in_tx(
     ctx: Ctx, s: Session, changes: Changes, req: Request, user: str,
     files: Sequence[Incoming], results: Sequence[FileResult],
     alternatives: Sequence[dict[str, Any] | None], profile: Profile, seen: int,
+    authz: Sequence[Decision] = (),
 ) -> Release | None:
     """draft -> submitted, then the checks' results and the decision.
 
@@ -170,7 +173,9 @@ def submit_in_tx(
     new ones are checked too).
     """
     repo.lock_ledger(s, req.project)
-    move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER)
+    # A draft's submission records its own decision (a new request's is on its create).
+    move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER,
+         details=decision_details(authz) if authz else None)
     newer, _ = ledger_mod.load(s, req.project, after_id=seen)
     for f, res in zip(files, results, strict=True):
         ev = res.records[0].evidence

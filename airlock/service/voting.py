@@ -32,6 +32,7 @@ from airlock.service.context import Changes, Conflict, Ctx, move, readable, requ
 from airlock.service.release import release_request
 from airlock.views import review_state
 from tre import audit
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 
@@ -104,12 +105,13 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
             rows.append(vote)
             existing.append(_domain(vote))
             audit.record(
-                s, actor=user, action="airlock.vote.cast",
+                s, actor=user, action=AuditAction.VOTE_CAST,
                 object_type="request", object_id=req.id, project=req.project, clock=ctx.clock,
                 details={"file_id": b.file_id, "file": f.name if f else None,
                          "automated_verdict": verdict,
                          "commitment": sealing.commitment(nonce, opened),
-                         "authz": [d.audit_details()]})
+                         # only the review's decision: the override's is sealed with the vote
+                         **decision_details([d])})
         s.flush()
         outcome = review_state(req, rows)
         if outcome.quorum_reached:
@@ -144,7 +146,7 @@ def reveal(ctx: Ctx, s: Session, req: Request, rows: Sequence[Vote]) -> None:
         nonce = str(seal["nonce"])
         audit.record(
             s, actor=v.reviewer,
-            action="airlock.vote.override" if override else "airlock.vote.reveal",
+            action=AuditAction.VOTE_OVERRIDE if override else AuditAction.VOTE_REVEAL,
             object_type="request", object_id=req.id, project=req.project, clock=ctx.clock,
             details={"file_id": v.file_id, "file": names.get(v.file_id), **opened,
                      "nonce": nonce,

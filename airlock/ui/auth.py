@@ -21,6 +21,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -28,6 +29,7 @@ from starlette.datastructures import FormData
 from airlock.identity import DevTokenIdentity, IdentityError, User
 from airlock.ui.errors import LoginRequired, PageError
 from airlock.ui.render import UI, ctx_of, render, session_of, set_session, ui_of
+from airlock.ui.revocation import end_session
 from airlock.ui.session import CSRF_FIELD, Session
 
 log = logging.getLogger("airlock.ui")
@@ -164,6 +166,10 @@ async def oauth_callback(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await checked_form(request)
+    session = session_of(request)
+    if session is not None and session.user is not None:
+        # Ended on the server too: a copy of the cookie is worth nothing from now on.
+        await anyio.to_thread.run_sync(end_session, request.app.state.ctx, session, "logout")
     response = render(request, "logged_out.html")
     set_session(response, ui_of(request), None)
     return response

@@ -17,6 +17,7 @@ from airlock.service.context import Conflict, Ctx, Denied, NotFound, record_deni
 from airlock.store import StoreError, TamperedError
 from statbarn.errors import ProfileError
 from tre.authz import Forbidden
+from tre.authz.refusals import record_refusal
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -45,6 +46,7 @@ def page_error(ctx: Ctx, exc: Exception) -> PageError | None:
     if isinstance(exc, NotFound):
         return PageError(404, "Not found", str(exc))
     if isinstance(exc, Forbidden):
+        record_refusal(ctx.db, exc.decision, exc.decision.obj, exc.decision.domain, ctx.clock)
         return PageError(403, "Not allowed", str(exc))
     if isinstance(exc, OwnRequest):
         return PageError(403, "Not allowed", str(exc))

@@ -29,8 +29,8 @@ from tre.authz.lint import Known, check_text
 from tre.authz.policyfile import PolicyError, Problem
 from tre.authz.records import PENDING, Proposal
 from tre.authz.settings import policy_settings
-from tre.authz.store import known_names
-from tre.authz.truthtable import TableError, load_tables, run
+from tre.authz.store import known_names, tables_in_force
+from tre.authz.truthtable import TableError, run, table_cases
 from tre.authz.vocabulary import GLOBAL
 
 SOURCE = "proposed policy.csv"
@@ -43,7 +43,7 @@ def can_edit(ctx: Ctx, user: str) -> bool:
 
 
 def can_approve(ctx: Ctx, user: str) -> bool:
-    return ctx.authz.user_can(user, GLOBAL, "policy", "approve")
+    return ctx.authz.in_general(user, GLOBAL, "policy", "approve")
 
 
 def second_approval() -> bool:
@@ -182,7 +182,9 @@ def preview(ctx: Ctx, text: str) -> Preview:
         return out
     proposed = Authz(policy, ctx.clock, model=settings.model_file)
     try:
-        out.table_cases, failures = run(proposed, load_tables([settings.tests_dir]))
+        with ctx.db() as session:
+            tables, _ = tables_in_force(session, settings)
+        out.table_cases, failures = run(proposed, table_cases(tables))
     except TableError as exc:
         out.message = str(exc)
         return out

@@ -1,7 +1,9 @@
 """One ASGI middleware for the browser side: who the session says the user is, and
 the security headers of every response.
 
-- The signed session cookie (:mod:`airlock.ui.session`) is read once per request.
+- The signed session cookie (:mod:`airlock.ui.session`) is read once per request,
+  and a logged-in one is checked against the sessions ended early (logout,
+  suspension: :mod:`airlock.ui.revocation`); an ended one counts as no session.
   Its user is put where :func:`airlock.api.deps.current_user` looks first
   (``request.state.user``), for the pages and for *safe* API calls (GET, HEAD:
   images and PDFs shown in a page, bundle downloads).  An unsafe API call (POST)
@@ -19,10 +21,12 @@ from __future__ import annotations
 from http.cookies import SimpleCookie
 from typing import Any
 
+import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airlock.identity import User
+from airlock.ui.revocation import is_live
 from airlock.ui.session import COOKIE, Signer
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -53,6 +57,10 @@ class BrowserMiddleware:
             await self.app(scope, receive, send)
             return
         session = self.signer.load(_cookie(scope))
+        if session is not None and session.user is not None:
+            ctx = scope["app"].state.ctx
+            if not await anyio.to_thread.run_sync(is_live, ctx, session):
+                session = None
         state: dict[str, Any] = scope.setdefault("state", {})
         state["ui_session"] = session
         path: str = scope.get("path", "")

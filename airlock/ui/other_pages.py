@@ -111,6 +111,8 @@ def governance(ctx: Ctx, user: str) -> GovernancePage:
     for name in sorted(names):
         if not everything and name not in projects:
             continue
+        if not ctx.authz.user_can(user, name, "profile", "read"):
+            continue  # the disclosure profile is for those who may read it
         try:
             profile = ctx.profiles(name)
         except ProfileError as exc:

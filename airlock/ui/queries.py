@@ -23,6 +23,7 @@ from airlock.visibility import hidden_event, redact_rows
 from tre import audit
 from tre.audit import AuditEvent
 from tre.authz import Decision
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 
 QUEUE_LIMIT = 1000
@@ -99,11 +100,11 @@ def record_views(ctx: Ctx, user: str, req: Request, shown: Sequence[tuple[str, s
         return
     with transaction(ctx.db) as s:
         for file_id, name, sha, alternative in shown:
-            audit.record(s, actor=user, action="airlock.file.view", object_type="request",
+            audit.record(s, actor=user, action=AuditAction.FILE_VIEW, object_type="request",
                          object_id=req.id, project=req.project, clock=ctx.clock,
                          details={"file_id": file_id, "name": name, "sha256": sha,
                                   "alternative": alternative, "via": "review page",
-                                  "authz": decision.audit_details()})
+                                  **decision_details(decision)})
 
 
 @dataclass
@@ -146,7 +147,10 @@ def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, l
                                                                       dict[str, Any]]]:
     """The user's requests, newest first, each with its votes and the user's view."""
     with ctx.db() as s:
-        reqs = repo.list_requests(s, requester=user, limit=limit, with_checks=True)
+        # The same object-level rule as the API: one's own requests, where one may still
+        # read requests (a suspended user, or an ended membership, sees none of them).
+        reqs = [r for r in repo.list_requests(s, requester=user, limit=limit, with_checks=True)
+                if ctx.authz.user_can(user, r.project, "request", "read")]
         ids = [r.id for r in reqs]
         votes: dict[str, list[Vote]] = {i: [] for i in ids}
         if ids:

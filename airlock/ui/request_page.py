@@ -20,6 +20,7 @@ from typing import Any
 from airlock.db.models import Request, RequestFile
 from airlock.domain.states import State
 from airlock.service.context import Ctx
+from airlock.service.download import PREVIEWABLE
 from airlock.store import StoreError
 from airlock.ui import explain, notebook, tables
 from airlock.ui import history as trail
@@ -201,9 +202,12 @@ def build(ctx: Ctx, user: str, request_id: str) -> RequestPage:
         panel.needs_override = f.verdict == "fail"
         panel.can_vote = (review_d.allowed and in_review and panel.my_vote is None
                           and len(votes) < required)
-        if review_d.allowed:
+        if review_d.allowed and req.state in PREVIEWABLE:
             _contents(ctx, panel, req, shown)
             _earlier(ctx, panel, req, shown)
+        elif review_d.allowed:  # the API's preview refuses these states too
+            panel.note = (f"This request is {req.state.replace('_', ' ')}: its files are "
+                          "shown to reviewers once it is put to review.")
         else:
             panel.note = "File contents are shown to the request's reviewers only."
         panels.append(panel)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tre.settings import PLACEHOLDER_SECRETS, Settings
+from tre.settings import PLACEHOLDER_SECRETS, Settings, SettingsError
 
 COOKIE = "tre-airlock-session"
 CSRF_FIELD = "csrf_token"
@@ -99,10 +99,16 @@ class Signer:
 
 def secret_key(settings: Settings) -> bytes:
     """``TRE_SECRET_KEY``; in development with the placeholder, a random key kept in the
-    data directory (so every worker, and a restart, agree), never the well-known default."""
+    data directory (so every worker, and a restart, agree), never the well-known default.
+    Production without a key is refused (tre.settings checked the strength of a given one)."""
     configured = settings.secret_key.get_secret_value()
     if configured.strip().lower() not in PLACEHOLDER_SECRETS:
         return configured.encode()
+    if settings.environment != "development":
+        raise SettingsError(
+            "TRE_SECRET_KEY is not set: production signs its sessions with a secret you "
+            "provide (make one with `openssl rand -hex 32`), or set "
+            "TRE_ENVIRONMENT=development for a local trial")
     path = settings.data_dir / "airlock" / "ui-session-key"
     return _key_file(path)
 

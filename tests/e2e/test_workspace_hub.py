@@ -89,7 +89,7 @@ def test_forged_spawns_are_refused_and_audited(hub: RunningTre) -> None:
         assert r.status_code == status, (options, r.text)
     refused = _audit("workspace.spawn.refused", "alice")[before:]
     assert [e["project"] for e in refused] == ["registry-study", "nope", None, "demo-project"]
-    assert refused[0]["details"]["decision"]["allowed"] is False
+    assert refused[0]["details"]["authz"][0]["allowed"] is False
     assert not hub.rest("GET", "/users/alice").json()["servers"]
 
 

@@ -131,9 +131,9 @@ def test_cli_against_a_real_server(server: Server, tmp_path: Path) -> None:
     r = server.cli("airlock", "download", request_id, str(dest), user="bob")
     assert r.returncode == 2 and "may not download" in r.stderr
     assert "Traceback" not in r.stderr
-    r = server.cli("audit", "verify")
+    r = server.cli("audit", "verify", "--as", "olivia")
     assert r.returncode == 0 and "intact" in r.stdout
-    r = server.cli("audit", "export")
+    r = server.cli("audit", "export", "--as", "olivia")
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.returncode == 0 and events[0]["seq"] == 1
     assert "airlock.release.download" in {e["action"] for e in events}
@@ -147,7 +147,7 @@ def test_audit_verify_names_the_first_changed_event(server: Server, db_url: str,
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3"))
     engine.dispose()
-    r = server.cli("audit", "verify")
+    r = server.cli("audit", "verify", "--as", "olivia")
     assert r.returncode == 4
     assert r.stderr.strip() == ("error: audit log broken at event 3 (modified): event 3 was "
                                 "modified (its contents no longer give its stored hash)")
@@ -192,7 +192,7 @@ def test_sigkill_during_a_streamed_upload(server: Server, db_url: str, tmp_path:
     blobs_after = sorted(p.name for p in (server.data / "airlock/store/blobs").rglob("*")
                          if p.is_file())
     assert blobs_after == blobs_before  # no orphan
-    r = server.cli("audit", "verify")
+    r = server.cli("audit", "verify", "--as", "olivia")
     assert r.returncode == 0, r.stderr
     r = server.cli("airlock", "status", "--json")
     assert len(json.loads(r.stdout)["requests"]) == requests_before

@@ -46,16 +46,22 @@ def test_the_catalog_flow(env: Path) -> None:
     code, _, err = tre("project", "add-member", "proj-a", "alice", "--until", "2099-01-01",
                          "--as", "grace", "--reason", "joins")
     assert code == 0, err
-    code, out, _ = tre("project", "members", "proj-a", "--json")
+    code, out, _ = tre("project", "members", "proj-a", "--json", "--as", "grace")
     assert [(m["user"], m["until"]) for m in json.loads(out)] == [("alice", "2099-01-01")]
     assert tre("project", "remove-member", "proj-a", "alice", "--as", "grace",
                "--reason", "left")[0] == 0
-    assert tre("project", "members", "proj-a")[1].strip() == "(none)"
-    code, out, _ = tre("dataset", "list", "--json")
+    assert tre("project", "members", "proj-a", "--as", "grace")[1].strip() == "(none)"
+    code, out, _ = tre("dataset", "list", "--json", "--as", "grace")
     (row,) = json.loads(out)
     assert (row["name"], row["tier"], row["projects"]) == ("ehr", 3, "proj-a")
-    code, out, _ = tre("project", "list")
+    code, out, _ = tre("project", "list", "--as", "grace")
     assert "proj-a" in out and "ehr" in out
+    # The commands that read ask the authorisation point too (issue 13).
+    code, out, _ = tre("project", "list", "--as", "zed")
+    assert (code, "proj-a" in out) == (0, False)  # zed may read no project
+    for args in (["project", "members", "proj-a"], ["dataset", "list"]):
+        code, _, err = tre(*args, "--as", "zed")
+        assert code == 2 and err.startswith("error: zed may not read "), err
     code, out, _ = tre("project", "revoke", "proj-a", "ehr", "--as", "cedric",
                        "--reason", "done")
     assert code == 0

@@ -31,6 +31,8 @@ p, governance, *, dataset, register, allow
 p, governance, *, membership, grant, allow
 p, governance, *, membership, revoke, allow
 p, governance, *, policy, edit, allow
+p, governance, *, membership, read, allow
+p, governance, *, project, read, allow
 p, data_custodian, *, dataset, grant, allow
 p, data_custodian, *, dataset, revoke, allow
 p, researcher, *, workspace, spawn, allow
@@ -104,8 +106,8 @@ def test_create_register_grant_are_audited_with_their_decision(
         assert audit.verify(s).ok
     (create,) = _events(db, "project.create")
     assert create["actor"] == "grace" and create["project"] == "proj-a"
-    assert create["details"]["decision"]["allowed"] is True
-    assert create["details"]["decision"]["rule"]  # the rule that allowed it
+    assert create["details"]["authz"][0]["allowed"] is True
+    assert create["details"]["authz"][0]["rule"]  # the rule that allowed it
     (grant,) = _events(db, "dataset.grant")
     assert grant["details"]["approved_by"] == "cedric"
     assert grant["details"]["note"] == "DAC-2026-7"

@@ -43,7 +43,7 @@ def version(db: DB) -> int:
 
 
 def apply(db: DB, clock: FixedClock, text: str, editor: str = "grace", reason: str = "why",
-          tables: list[Path] | None = None, **settings: Any) -> Any:
+          tables: dict[str, str] | None = None, **settings: Any) -> Any:
     return apply_policy(db, text, "proposed.csv", editor=editor, reason=reason, clock=clock,
                         settings=PolicySettings(**settings), tables=tables)
 
@@ -88,7 +88,7 @@ def test_apply_puts_the_change_in_force_with_its_audit_event(db: DB, clock: Fixe
     assert details["reason"] == "bob checks outputs this term"
     assert (details["version_before"], details["version_after"]) == (1, 2)
     assert details["sha256_before"] != details["sha256_after"]
-    assert details["decision"]["rule"] == ["governance", "*", "policy", "edit", "allow"]
+    assert details["authz"][0]["rule"] == ["governance", "*", "policy", "edit", "allow"]
     gained = {(p["user"], p["domain"], p["obj"], p["action"]) for p in details["diff"]["gained"]}
     assert ("bob", "demo-project", "request", "review") in gained
     assert details["diff"]["lost"] == []
@@ -234,9 +234,10 @@ def test_diff_replays_audited_decisions(db: DB, clock: FixedClock, tmp_path: Pat
         authz.close()
     no_alice = SEED.replace("g, alice, researcher, demo-project, 2025-01-01, 2099-01-01",
                             "g, alice, researcher, demo-project, 2025-01-01, 2026-05-01")
-    table = tmp_path / "minimal.yaml"  # the shipped tables rightly insist on alice
-    table.write_text("cases: [{subject: grace, domain: '*', allow: [policy edit]}]\n")
-    outcome = apply(db, clock, no_alice, reason="alice's project ended", tables=[table])
+    # the shipped tables rightly insist on alice: new tables go with the proposal
+    table = {"minimal.yaml": "cases: [{subject: grace, domain: '*', allow: [policy edit]}]\n"}
+    outcome = apply(db, clock, no_alice, reason="alice's project ended", tables=table)
+    assert outcome.status == "proposed"  # new truth tables: never one person's decision
     diff = outcome.diff
     assert diff["replayed"] == 3
     assert [(r["subject"], r["was"], r["would_be"]) for r in diff["replay_changes"]] == [

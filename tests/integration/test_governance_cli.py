@@ -111,11 +111,12 @@ def test_apply_only_for_governance_and_audited(
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("applied: policy version 2\n")
     assert "+ bob may review request in demo-project" in result.stdout
-    result = tre("policy", "diff", proposed)
+    result = tre("policy", "diff", proposed, "--as", "grace")
     assert result.stdout.startswith("policy diff: version 2 -> ")
     with db() as s:
         actions = list(s.scalars(select(audit.AuditEvent.action).order_by(audit.AuditEvent.seq)))
-    assert actions == ["policy.seed", "policy.apply"]
+    # alice's refusal is audited too (issue 13: one refusal path, always audited)
+    assert actions == ["policy.seed", "airlock.access.denied", "policy.apply"]
 
 
 def test_a_bad_policy_is_refused_line_by_line(tmp_path: Path, database: str) -> None:
@@ -152,7 +153,7 @@ def test_profile_diff_and_apply(tmp_path: Path, database: str) -> None:
     text = (REPO / "policies/profiles/strict.yaml").read_text()
     text = text.replace('version: "1"', 'version: "2"').replace("min_count: 20", "min_count: 25")
     path = file(tmp_path, text, "strict.yaml")
-    result = tre("profile", "diff", "strict", path)
+    result = tre("profile", "diff", "strict", path, "--as", "grace")
     assert result.exit_code == 0, result.output
     assert "  min_count: 20 -> 25 (stricter)" in result.stdout
     result = tre("profile", "apply", path, "--reason", "tier 3", "--as", "carol")
@@ -160,7 +161,7 @@ def test_profile_diff_and_apply(tmp_path: Path, database: str) -> None:
         2, "error: carol may not edit disclosure profiles (no rule allows it)\n")
     result = tre("profile", "apply", path, "--reason", "tier 3", "--as", "grace")
     assert (result.exit_code, result.stdout) == (0, "applied: profile version 2\n")
-    result = tre("profile", "diff", "strict", path, "--json")
+    result = tre("profile", "diff", "strict", path, "--json", "--as", "grace")
     assert json.loads(result.stdout)["changes"] == []
     bad = file(tmp_path, text.replace("min_count: 25", "min_count: 0"), "strict.yaml")
     result = tre("profile", "apply", bad, "--reason", "r", "--as", "grace")

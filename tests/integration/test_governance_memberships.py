@@ -55,7 +55,7 @@ def test_a_granted_membership_starts_now_and_ends_by_itself(db: DB, clock: Fixed
     details = event.as_dict()["details"]
     assert details["diff"]["memberships_added"] == [
         "zoe as researcher in demo-project (2026-06-01 to 2026-09-30T17:00:00Z)"]
-    assert details["decision"]["action"] == "grant"
+    assert details["authz"][0]["action"] == "grant"
 
 
 def test_granting_again_replaces_the_dates(db: DB, clock: FixedClock) -> None:

@@ -26,6 +26,8 @@ from tre.authz import Authz, policy_settings
 from tre.db import session_factory, upgrade
 from tre.settings import load_settings
 
+STRONG_KEY = "f3a9c1d27be84e6a90d5c3b71e2f48a6"  # random hex: production accepts it
+
 pytestmark = pytest.mark.integration
 
 PREFIX = "/services/airlock"
@@ -106,7 +108,7 @@ def hub_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[A
     url = f"sqlite:///{tmp_path / 'tre.db'}"
     upgrade(url)
     platform = load_settings(data_dir=tmp_path / "data", database_url=url,
-                             environment="production", secret_key="k" * 40)
+                             environment="production", secret_key=STRONG_KEY)
     settings = load_airlock_settings(platform, identity="hub", hub_api_url=f"{hub.url}/hub/api",
                                      base_path=PREFIX)
     engine = airlock_engine(url)

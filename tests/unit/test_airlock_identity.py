@@ -19,6 +19,8 @@ from airlock.identity import (
 from airlock.settings import load_airlock_settings
 from tre.settings import SettingsError, load_settings
 
+STRONG_KEY = "f3a9c1d27be84e6a90d5c3b71e2f48a6"  # random hex: production accepts it
+
 pytestmark = pytest.mark.unit
 
 
@@ -64,6 +66,23 @@ def test_hub_token_is_validated_scoped_and_cached() -> None:
     asyncio.run(go())
 
 
+def test_a_hub_answer_without_scopes_is_refused() -> None:
+    # A hub before 2.0, or a proxy that drops the field: nothing says the token may use
+    # this service (issue 13: such tokens were accepted).
+    client = hub({"no-scopes": httpx.Response(200, json={"name": "mallory", "kind": "user"}),
+                  "null-scopes": httpx.Response(200, json={"name": "mallory", "scopes": None})},
+                 [])
+    ident = HubIdentity("http://hub:8081/hub/api", "airlock", 30, client)
+
+    async def go() -> None:
+        for token in ("no-scopes", "null-scopes"):
+            with pytest.raises(IdentityError, match="does not grant access to the airlock"):
+                await ident.authenticate(token)
+        await client.aclose()
+
+    asyncio.run(go())
+
+
 def test_hub_unreachable_is_503() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
@@ -85,7 +104,7 @@ def test_dev_tokens_only_in_development() -> None:
 
 
 def test_dev_identity_setting_refused_in_production(tmp_path: Path) -> None:
-    prod = load_settings(environment="production", secret_key="x" * 40, data_dir=tmp_path)
+    prod = load_settings(environment="production", secret_key=STRONG_KEY, data_dir=tmp_path)
     with pytest.raises(SettingsError, match="IDENTITY=dev"):
         load_airlock_settings(prod, identity="dev")
     with pytest.raises(SettingsError, match="DEV_TOKENS"):

@@ -15,7 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tre.authz import Authz
-from tre.authz.invariants import EDITOR_NEVER_APPROVES, REQUESTER_NEVER_REVIEWS
+from tre.authz.invariants import (
+    CONTEXT_REQUIRED,
+    EDITOR_NEVER_APPROVES,
+    REQUESTER_NEVER_REVIEWS,
+    general_context,
+)
 from tre.authz.policyfile import Assignment, Policy, Rule
 from tre.authz.vocabulary import ACTIONS, APPROVE_ACTIONS, OWN_ONLY, REVIEW_ACTIONS, all_actions
 from tre.clock import FixedClock
@@ -94,7 +99,7 @@ def test_the_engine_means_what_the_policy_says(policy: Policy, user: str, domain
                                                 question: tuple[str, str], at: datetime) -> None:
     obj, act = question
     authz = Authz(policy, FixedClock(EPOCH))
-    decision = authz.enforce(user, domain, obj, act, at=at)
+    decision = authz.enforce(user, domain, obj, act, general_context(user, obj, act), at=at)
     matching = [r for r in policy.rules if _matches(r, policy, user, domain, obj, act, at)]
     allows = [r.fields() for r in matching if r.effect == "allow"]
     denies = [r.fields() for r in matching if r.effect == "deny"]
@@ -105,3 +110,20 @@ def test_the_engine_means_what_the_policy_says(policy: Policy, user: str, domain
         assert decision.rule in denies  # the rule named is one that denied
     else:
         assert decision.rule is None
+
+
+def test_invariants_fail_closed_without_a_context() -> None:
+    # Issue 13: the invariants applied only when the caller passed a context, so a caller
+    # that forgot it let a requester review their own request.  Now: refused outright.
+    everything = Policy((Rule("custom_role", "*", "*", "*", "allow"),),
+                        (Assignment("alice", "custom_role", "*", EPOCH, EPOCH + timedelta(9)),))
+    authz = Authz(everything, FixedClock(EPOCH))
+    guarded = sorted(OWN_ONLY | REVIEW_ACTIONS | APPROVE_ACTIONS)
+    assert len(guarded) == 7
+    for obj, act in guarded:
+        for context in (None, {}, {"other": "x"}):
+            d = authz.enforce("alice", "p1", obj, act, context)
+            assert (d.allowed, d.rule) == (False, ("invariant", CONTEXT_REQUIRED)), (obj, act)
+        assert not authz.user_can("alice", "p1", obj, act)
+        assert authz.in_general("alice", "p1", obj, act)  # the typical case is allowed
+    assert authz.user_can("alice", "p1", "workspace", "spawn")  # others need no context

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tre.authz import Authz
+from tre.authz.invariants import general_context
 from tre.authz.truthtable import TableError, load_table, load_tables, run
 from tre.authz.vocabulary import all_actions
 
@@ -40,7 +41,8 @@ def test_every_role_is_asked_every_action(shipped: Authz) -> None:
 
 
 def test_every_rule_of_the_shipped_policy_decides_some_case(shipped: Authz) -> None:
-    decided = {shipped.enforce(c.subject, c.domain, c.obj, c.action, c.context or None,
+    decided = {shipped.enforce(c.subject, c.domain, c.obj, c.action,
+                               c.context or general_context(c.subject, c.obj, c.action),
                                at=c.at).rule for c in load_tables([TABLES])}
     assert {r.fields() for r in shipped.policy.rules} <= decided
     assert any(rule and rule[0] == "invariant" for rule in decided)

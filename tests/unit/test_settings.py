@@ -19,6 +19,7 @@ pytestmark = pytest.mark.unit
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("TRE_ENVIRONMENT")  # the test suite sets development explicitly
     settings = get_settings()
     assert settings.data_dir == tmp_path / "xdg" / "tre"
     assert settings.database_url == f"sqlite:///{tmp_path / 'xdg' / 'tre' / 'tre.db'}"
@@ -26,8 +27,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.log_level == "INFO"
     assert settings.max_upload_bytes == 100 * 1024 * 1024
     assert settings.max_request_bytes == 1024**3
-    assert settings.environment == "development"
-    assert settings.secret_key.get_secret_value() == "change-me"
+    # A deployment that forgets TRE_ENVIRONMENT is a production one (issue 13).
+    assert settings.environment == "production"
+    assert settings.secret_key.get_secret_value() == ""
     assert settings.profiles_dir is not None
     assert (settings.profiles_dir / "default.yaml").is_file()
 
@@ -83,7 +85,8 @@ def test_data_dir_fixture_sets_the_variable(data_dir: Path) -> None:
     assert get_settings().data_dir == data_dir
 
 
-@pytest.mark.parametrize("secret", ["change-me", "changethis", ""])
+@pytest.mark.parametrize(
+    "secret", ["change-me", "changethis", "CHANGEME-but-longer-than-32-characters"])
 def test_production_refuses_placeholder_secret(
     monkeypatch: pytest.MonkeyPatch, secret: str
 ) -> None:
@@ -94,10 +97,32 @@ def test_production_refuses_placeholder_secret(
     assert "placeholder" in str(info.value)
 
 
-def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_to_sign_sessions_without_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airlock.ui.session import secret_key
+
     monkeypatch.setenv("TRE_ENVIRONMENT", "production")
-    with pytest.raises(SettingsError, match="TRE_SECRET_KEY"):
+    settings = get_settings()  # commands that sign nothing still run without a key
+    with pytest.raises(SettingsError, match=r"TRE_SECRET_KEY is not set.*openssl rand"):
+        secret_key(settings)
+
+
+@pytest.mark.parametrize(("secret", "why"), [
+    ("a" * 32, "repeats a shorter piece"),
+    ("changeme" * 4, "placeholder"),
+    ("0123456789" * 4, "repeats a shorter piece"),
+    ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "too little randomness"),
+    ("abababababababababababababababac", "too little randomness"),
+])
+def test_production_refuses_weak_secrets(
+    monkeypatch: pytest.MonkeyPatch, secret: str, why: str
+) -> None:
+    monkeypatch.setenv("TRE_ENVIRONMENT", "production")
+    monkeypatch.setenv("TRE_SECRET_KEY", secret)
+    with pytest.raises(SettingsError, match=f"TRE_SECRET_KEY: .*{why}") as info:
         get_settings()
+    assert secret not in str(info.value)
 
 
 def test_production_refuses_short_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +133,7 @@ def test_production_refuses_short_secret(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_production_accepts_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    secret = "9f2c" * 16
+    secret = "9f2c17e0b8a34d6c5e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d"
     monkeypatch.setenv("TRE_ENVIRONMENT", "production")
     monkeypatch.setenv("TRE_SECRET_KEY", secret)
     settings = get_settings()
@@ -127,7 +152,8 @@ def test_secret_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "changeme" not in str(info.value)
 
 
-def test_development_accepts_placeholder_secret() -> None:
+def test_development_accepts_placeholder_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRE_SECRET_KEY", "change-me")
     assert get_settings().secret_key.get_secret_value() == "change-me"
 
 

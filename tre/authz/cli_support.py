@@ -30,12 +30,14 @@ def _profile_error() -> tuple[type[Exception], ...]:
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Every refusal becomes ``error: ...`` lines and exit 2; a bug, exit 1 (tre.cli)."""
+    """Every refusal becomes ``error: ...`` lines and exit 2; a bug, exit 1 (tre.cli).
+    A refusal of the authorisation point is audited first (tre.authz.refusals)."""
     try:
         yield
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
+        _audit_refusal(exc)
         lines = _refusal(exc)
         if lines is None:
             from tre.cli import _unexpected
@@ -44,6 +46,28 @@ def errors() -> Iterator[None]:
         for line in lines:
             stderr(line)
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _audit_refusal(exc: Exception) -> None:
+    from tre.authz.apply import Refused
+    from tre.authz.enforcer import Forbidden
+
+    if not isinstance(exc, (Forbidden, Refused)):
+        return
+    from tre.authz.refusals import record_refusal
+
+    try:
+        factory = database(create=False)
+    except Exception:  # no usable database: nothing to record in, the refusal stands
+        return
+    if factory is not None:
+        d = exc.decision
+        record_refusal(factory, d, d.obj, d.domain)
+
+
+def ask(authz: Any, caller: Any, domain: str, obj: str, action: str) -> Any:
+    """The decision for a command's caller; raises Forbidden (audited by :func:`errors`)."""
+    return authz.check(caller.name, domain, obj, action)
 
 
 def _refusal(exc: Exception) -> list[str] | None:
@@ -136,6 +160,13 @@ def render_diff(diff: dict[str, Any]) -> list[str]:
     ):
         if diff[key]:
             lines += [f"{key.replace('_', ' ')}:", *(f"  {item}" for item in diff[key])]
+    tables = diff.get("truth_tables") or {}
+    if tables:
+        lines.append("truth tables (a second governance user must approve this change):")
+        lines += [f"  {how} {name}" for how in ("added", "removed", "changed")
+                  for name in tables.get(how, [])]
+        lines += [f"  breaks case in force: {case}" for case in
+                  tables.get("cases_in_force_broken", [])]
     lines.append(
         f"replayed {diff['replayed']} audited decision(s): "
         f"{len(diff['replay_changes'])} would change"

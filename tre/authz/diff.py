@@ -6,8 +6,8 @@ Two views, both computed by asking the real decision engine:
   for every object and action tre asks about, under the policy in force and under
   the proposal, at one moment (default now); the differences are listed as
   (who, where, what) gained or lost;
-* **replay**: the most recent audited decisions (audit events whose details carry
-  a decision, as written by ``Decision.audit_details()``) asked again under the
+* **replay**: the most recent audited decisions (``details["authz"]`` of audit
+  events, the one shape every writer uses: tre.authz.events) asked again under the
   proposal, at the time they were made; those that would come out differently.
 
 The textual changes (rules and memberships added, removed or re-dated) are listed
@@ -25,12 +25,11 @@ from sqlalchemy.orm import Session
 
 from tre.audit import AuditEvent
 from tre.authz.enforcer import Authz
+from tre.authz.events import decisions_in
 from tre.authz.lint import Known, assignment_label
 from tre.authz.policyfile import Policy
 from tre.authz.vocabulary import GLOBAL, all_actions
 from tre.clock import utc
-
-DECISION_KEYS = ("allowed", "domain", "object", "action")
 
 
 @dataclass(frozen=True, order=True)
@@ -139,17 +138,24 @@ def diff_policies(before: Authz, after: Authz, at: datetime, known: Known | None
 
 
 def audited_decisions(session: Session, limit: int) -> list[tuple[AuditEvent, dict[str, object]]]:
-    """The most recent audit events that record a decision (oldest first)."""
+    """The decisions of the ``limit`` most recent audit events that record any (oldest
+    first), read where every writer puts them (``details["authz"]``, tre.authz.events)."""
     if limit <= 0:
         return []
     found: list[tuple[AuditEvent, dict[str, object]]] = []
     query = (select(AuditEvent).where(AuditEvent.details.like('%"allowed"%'))
-             .order_by(AuditEvent.seq.desc()).limit(limit))
-    for event in session.scalars(query):
-        details = json.loads(event.details)
-        decision = details.get("decision", details) if isinstance(details, dict) else None
-        if isinstance(decision, dict) and all(k in decision for k in DECISION_KEYS):
-            found.append((event, decision))
+             .order_by(AuditEvent.seq.desc()))
+    events = 0
+    # Read in pages: an event that mentions "allowed" without recording a decision is
+    # skipped and does not count towards the limit.
+    for event in session.scalars(query.execution_options(yield_per=500)):
+        decisions = decisions_in(json.loads(event.details))
+        if not decisions:
+            continue
+        found += [(event, dict(d)) for d in reversed(decisions)]
+        events += 1
+        if events >= limit:
+            break
     return found[::-1]
 
 

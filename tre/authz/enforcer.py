@@ -37,7 +37,7 @@ from casbin.constant.constants import ALLOW_AND_DENY_EFFECT, ALLOW_OVERRIDE_EFFE
 from casbin.model import Model
 from casbin.persist import Adapter
 
-from tre.authz.invariants import violated
+from tre.authz.invariants import general_context, violated
 from tre.authz.policyfile import Assignment, Policy
 from tre.authz.settings import POLICIES
 from tre.authz.vocabulary import GLOBAL
@@ -242,11 +242,20 @@ class Authz:
             raise Forbidden(decision)
         return decision
 
+    def in_general(self, subject: str, domain: str, obj: str, action: str) -> bool:
+        """Whether the subject may do this in the typical case (their own request for
+        own-only actions, somebody else's for reviews and approvals): to show a page or a
+        button, never to let the action itself through (that asks with the real context)."""
+        return self.enforce(subject, domain, obj, action,
+                            general_context(subject, obj, action)).allowed
+
     def allowed_quick(self, subject: str, domain: str, obj: str, action: str,
                       at: datetime) -> bool:
-        """Allow or deny without naming the rule (for evaluating whole policies)."""
+        """Allow or deny in the typical case without naming the rule (for evaluating whole
+        policies)."""
         with self._lock:
-            if violated(subject, obj, action, None, self._roles):
+            if violated(subject, obj, action, general_context(subject, obj, action),
+                        self._roles):
                 return False
             self._now = at
             return bool(self._main.enforce(subject, domain, obj, action))

@@ -11,11 +11,11 @@ audit event is ``membership.grant`` / ``membership.revoke`` on the project.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from tre.authz.apply import GovernanceError, Outcome, Requirement, apply_policy
+from tre.authz.events import AuditAction
 from tre.authz.policyfile import Assignment, Policy, show_time
 from tre.authz.settings import PolicySettings, policy_settings
 from tre.authz.store import ensure_seeded, load_version
@@ -38,7 +38,7 @@ def _without(policy: Policy, key: tuple[str, str, str]) -> list[str]:
 def grant_membership(factory: sessionmaker[Session], *, user: str, role: str, project: str,
                      until: datetime, actor: str, reason: str, clock: Clock,
                      start: datetime | None = None, settings: PolicySettings | None = None,
-                     tables: list[Path] | None = None) -> Outcome:
+                     via: dict[str, str] | None = None) -> Outcome:
     """``user`` holds ``role`` in ``project`` from ``start`` (default now) until ``until``,
     replacing any earlier dates of the same membership."""
     settings = settings or policy_settings()
@@ -51,16 +51,16 @@ def grant_membership(factory: sessionmaker[Session], *, user: str, role: str, pr
              Assignment(user, role, project, begin, until).csv()]
     return apply_policy(factory, "\n".join(lines) + "\n",
                         f"membership: {user} as {role} in {project}", editor=actor,
-                        reason=reason, clock=clock, settings=settings, tables=tables,
+                        reason=reason, clock=clock, settings=settings, via=via,
                         permission=Requirement(project, "membership", "grant",
                                               f"grant memberships in {project}"),
-                        audit_action="membership.grant", project=project)
+                        audit_action=AuditAction.MEMBERSHIP_GRANT, project=project)
 
 
 def revoke_membership(factory: sessionmaker[Session], *, user: str, role: str, project: str,
                       actor: str, reason: str, clock: Clock,
                       settings: PolicySettings | None = None,
-                      tables: list[Path] | None = None) -> Outcome:
+                      via: dict[str, str] | None = None) -> Outcome:
     """Take ``role`` in ``project`` away from ``user`` now (the line leaves the policy;
     earlier versions keep it)."""
     settings = settings or policy_settings()
@@ -69,7 +69,7 @@ def revoke_membership(factory: sessionmaker[Session], *, user: str, role: str, p
         raise GovernanceError(f"{user} is not {role} in {project}")
     return apply_policy(factory, "\n".join(_without(policy, (user, role, project))) + "\n",
                         f"membership: {user} as {role} in {project} ended", editor=actor,
-                        reason=reason, clock=clock, settings=settings, tables=tables,
+                        reason=reason, clock=clock, settings=settings, via=via,
                         permission=Requirement(project, "membership", "revoke",
                                               f"revoke memberships in {project}"),
-                        audit_action="membership.revoke", project=project)
+                        audit_action=AuditAction.MEMBERSHIP_REVOKE, project=project)

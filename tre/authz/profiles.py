@@ -26,6 +26,7 @@ from statbarn.profile import Profile, load_profile, load_profile_file
 from tre import audit
 from tre.authz.apply import GovernanceError, Outcome, now_text, require, require_reason
 from tre.authz.enforcer import Authz
+from tre.authz.events import AuditAction, decision_details
 from tre.authz.records import APPLIED, PENDING, ProfileVersion, Proposal
 from tre.authz.settings import PolicySettings
 from tre.authz.store import ensure_seeded, load_version
@@ -43,6 +44,53 @@ _STRICTER_WHEN_LARGER = {"min_count": 1, "nk_n": -1, "nk_k": -1, "p_ratio": 1, "
 _STRICTER_BOOL = {"zeros_are_disclosive": True, "allow_auto_release": False,
                   "allow_microdata_release": False}
 _IGNORED = {"name", "version", "description", "extends"}  # shown apart, or not parameters
+
+# Floors set in code: a profile change that takes a parameter beyond its floor (looser than
+# the value here) always needs a second governance user, whatever TRE_POLICY_SECOND_APPROVAL
+# says.  The values are the defaults of ACRO and of the SDC handbooks (Eurostat, ONS SRS)
+# that policies/profiles/default.yaml follows: a profile may be looser, but never by the
+# decision of one person.  policies/README.md lists them.
+FLOORS: dict[str, int | float | bool] = {
+    "min_count": 10,  # threshold: fewest contributors per cell
+    "min_dof": 10,  # residual degrees of freedom
+    "nk_n": 2,  # NK dominance: n largest ...
+    "nk_k": 0.9,  # ... hold at most k of the total (larger k: fewer cells fail)
+    "p_ratio": 0.1,  # p% rule
+    "k_anonymity": 5,
+    "l_diversity": 2,
+    "protection_level": 0.1,  # interval audit of suppressed cells
+    "zeros_are_disclosive": True,
+    "allow_microdata_release": False,
+}
+# Whether a value below the floor is looser (True) or above it (False, for nk_k).
+_LOOSER_WHEN_SMALLER = {"min_count": True, "min_dof": True, "nk_n": True, "nk_k": False,
+                        "p_ratio": True, "k_anonymity": True, "l_diversity": True,
+                        "protection_level": True}
+
+
+def below_floors(profile: Profile) -> list[str]:
+    """Each parameter of ``profile`` looser than its floor, as 'key value (floor F)'."""
+    values = profile.model_dump()
+    found: list[str] = []
+    for key, floor in FLOORS.items():
+        value = values.get(key)
+        if value is None:
+            continue
+        if isinstance(floor, bool):
+            looser = value != floor
+        elif _LOOSER_WHEN_SMALLER[key]:
+            looser = value < floor
+        else:
+            looser = value > floor
+        if looser:
+            found.append(f"{key} {value} (floor {floor})")
+    return found
+
+
+def _newly_below(old: Profile | None, new: Profile) -> list[str]:
+    """Floors the change crosses: below in ``new`` and not exactly so in ``old``."""
+    before = set(below_floors(old)) if old is not None else set()
+    return [item for item in below_floors(new) if item not in before]
 
 
 def params_sha256(profile: Profile) -> str:
@@ -146,8 +194,10 @@ def _authz(factory: sessionmaker[Session], clock: Clock, settings: PolicySetting
 
 
 def apply_profile(factory: sessionmaker[Session], path: Path, *, editor: str, reason: str,
-                  clock: Clock, settings: PolicySettings) -> Outcome:
-    """Store and audit a new profile version (or, with second approval on, propose it)."""
+                  clock: Clock, settings: PolicySettings,
+                  via: dict[str, str] | None = None) -> Outcome:
+    """Store and audit a new profile version (or, with second approval on, or when the
+    change takes a parameter below its floor, propose it)."""
     reason = require_reason(reason)
     new, text = read_proposed(path)
     decision = require(_authz(factory, clock, settings).enforce(editor, GLOBAL, "profile", "edit"),
@@ -159,21 +209,29 @@ def apply_profile(factory: sessionmaker[Session], path: Path, *, editor: str, re
             return Outcome("unchanged", new.version, messages=[f"unchanged ({origin})"])
         _check_version(session, old, new)
         changes = profile_changes(old, new)
-        details = {"name": new.name, "version_before": old.version if old else None,
-                   "version_after": new.version, "changes": changes, "editor": editor,
-                   "reason": reason, "source": str(path), "sha256": params_sha256(new),
-                   "decision": decision.audit_details()}
-        if settings.second_approval:
+        floors = _newly_below(old, new)
+        details: dict[str, Any] = {
+            "name": new.name, "version_before": old.version if old else None,
+            "version_after": new.version, "changes": changes, "editor": editor,
+            "reason": reason, "source": str(path), "sha256": params_sha256(new),
+            "below_floors": floors, **decision_details(decision)}
+        if via:
+            details["caller"] = via
+        if settings.second_approval or floors:
             proposal = Proposal(kind="profile", name=new.name, base=old.version if old else "",
                                 source=str(path)[:500], text=text, editor=editor, reason=reason,
                                 params=new.model_dump_json(), at=now_text(clock),
                                 status=PENDING)
             session.add(proposal)
             session.flush()
-            audit.record(session, actor=editor, action="profile.propose", object_type="profile",
+            audit.record(session, actor=editor, action=AuditAction.PROFILE_PROPOSE,
+                         object_type="profile",
                          object_id=f"proposal-{proposal.id}", clock=clock,
                          details={**details, "proposal": proposal.id})
-            return Outcome("proposed", proposal=proposal.id, diff={"changes": changes})
+            why = ([f"below the floor set in code: {', '.join(floors)}; a second governance "
+                    "user must approve"] if floors else [])
+            return Outcome("proposed", proposal=proposal.id, diff={"changes": changes},
+                           messages=why)
         _store(session, new, text, editor, reason, clock, None, details)
     return Outcome("applied", new.version, diff={"changes": changes})
 
@@ -185,13 +243,14 @@ def _store(session: Session, new: Profile, text: str, editor: str, reason: str, 
                                sha256=params_sha256(new), text=text,
                                params=json.dumps(new.model_dump(), default=str)))
     session.flush()
-    audit.record(session, actor=approver or editor, action="profile.apply",
+    audit.record(session, actor=approver or editor, action=AuditAction.PROFILE_APPLY,
                  object_type="profile", object_id=f"{new.name}@{new.version}", clock=clock,
                  details={**details, "approved_by": approver})
 
 
 def approve_profile(factory: sessionmaker[Session], proposal_id: int, *, approver: str,
-                    clock: Clock, settings: PolicySettings) -> Outcome:
+                    clock: Clock, settings: PolicySettings,
+                    via: dict[str, str] | None = None) -> Outcome:
     """Apply a pending profile proposal as a second governance user (never its editor)."""
     with factory() as session:
         pending = session.get(Proposal, proposal_id)
@@ -214,10 +273,13 @@ def approve_profile(factory: sessionmaker[Session], proposal_id: int, *, approve
                                   "was made: propose it again")
         _check_version(session, old, new)
         changes = profile_changes(old, new)
-        details = {"name": new.name, "version_before": row.base or None,
-                   "version_after": new.version, "changes": changes, "editor": row.editor,
-                   "reason": row.reason, "proposal": proposal_id, "sha256": params_sha256(new),
-                   "decision": decision.audit_details()}
+        details: dict[str, Any] = {
+            "name": new.name, "version_before": row.base or None,
+            "version_after": new.version, "changes": changes, "editor": row.editor,
+            "reason": row.reason, "proposal": proposal_id, "sha256": params_sha256(new),
+            "below_floors": _newly_below(old, new), **decision_details(decision)}
+        if via:
+            details["caller"] = via
         _store(session, new, row.text, row.editor, row.reason, clock, approver, details)
         row.status, row.decided_by, row.decided_at = APPLIED, approver, now_text(clock)
     return Outcome("applied", new.version, proposal=proposal_id, diff={"changes": changes})

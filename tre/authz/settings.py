@@ -6,7 +6,9 @@ governance commands use them.  Every setting has a documented default.
 ================================  ===============================================
 ``TRE_POLICY_POLL_SECONDS``       how often a process looks for a policy change
 ``TRE_POLICY_SECOND_APPROVAL``    policy and profile edits need a second
-                                  governance user's approval
+                                  governance user's approval (default: on, except
+                                  with TRE_ENVIRONMENT=development; off is refused
+                                  outside development)
 ``TRE_POLICY_REPLAY_LIMIT``       audited decisions replayed by ``policy diff``
 ``TRE_POLICY_MODEL_FILE``         the Casbin model
 ``TRE_POLICY_SEED_FILE``          the policy an empty database starts with
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tre.settings import SettingsError
@@ -50,9 +52,11 @@ class PolicySettings(BaseSettings):
         "the 5-second promise. Default: 2.",
     )
     second_approval: bool = Field(
-        False,
+        None,  # type: ignore[assignment]  # resolved from TRE_ENVIRONMENT below
         description="When true, `policy apply` and `profile apply` only propose; a second "
-        "governance user (never the editor) applies with `approve`. Default: false.",
+        "governance user (never the editor) applies with `approve`. Default: true, except "
+        "with TRE_ENVIRONMENT=development; false is refused outside development. A change "
+        "of the truth tables, or of a profile below a floor, always needs a second user.",
     )
     replay_limit: int = Field(
         1000,
@@ -75,12 +79,31 @@ class PolicySettings(BaseSettings):
     )
 
 
+    @model_validator(mode="before")
+    @classmethod
+    def _second_approval_by_default(cls, data: object) -> object:
+        from tre.settings import get_settings
+
+        if not isinstance(data, dict):
+            return data
+        environment = get_settings().environment
+        value = data.get("second_approval")
+        if value is None:
+            data = {**data, "second_approval": environment != "development"}
+        elif str(value).strip().lower() in ("false", "0", "no", "off") \
+                and environment != "development":
+            raise ValueError(f"TRE_POLICY_SECOND_APPROVAL=false is refused when TRE_ENVIRONMENT="
+                             f"{environment}: one person alone may not change who may do what")
+        return data
+
+
 def policy_settings(**overrides: object) -> PolicySettings:
     """Read the settings now (not cached: they are cheap, and tests change the environment)."""
     try:
         return PolicySettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         parts = [
-            f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
+            f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" if err["loc"]
+            else str(err["msg"]).removeprefix("Value error, ") for err in exc.errors()
         ]
         raise SettingsError("invalid settings: " + "; ".join(parts)) from None

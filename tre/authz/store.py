@@ -16,6 +16,11 @@ Tables (migration 0003_governance):
   wrote it), editor, approver, reason and time.  Versions are never changed.
 * ``policy_rules``: the rules and memberships of each version, one row per line,
   so reports can query them; the authorisation point loads from here.
+* ``policy_truth_tables`` (migration 0007_governance_tables): the truth tables in force
+  from a version on, stored with the version that brought them (the seed, or a change
+  that proposed new tables and was approved by a second governance user).  Every apply
+  runs the tables in force: they are part of what is proposed and reviewed, never an
+  option of the command that applies.
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from tre import audit
 from tre.authz.enforcer import Authz, Decision
+from tre.authz.events import AuditAction
 from tre.authz.lint import Known, read_policy_file
 from tre.authz.policyfile import Assignment, Policy, Rule
 from tre.authz.settings import PolicySettings
+from tre.authz.truthtable import Tables, read_tables
 from tre.clock import Clock, SystemClock
 from tre.db import Base, transaction
 
@@ -74,6 +81,38 @@ class PolicyRuleRow(Base):
     v2: Mapped[str] = mapped_column(String(200))  # object | project
     v3: Mapped[str] = mapped_column(String(200))  # action | from (ISO, UTC)
     v4: Mapped[str] = mapped_column(String(200))  # effect | until (ISO, UTC)
+
+
+class PolicyTruthTable(Base):
+    __tablename__ = "policy_truth_tables"
+
+    version: Mapped[int] = mapped_column(
+        ForeignKey("policy_versions.version"), primary_key=True, autoincrement=False
+    )
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+
+
+def store_tables(session: Session, version: int, tables: Tables) -> None:
+    import hashlib
+
+    for name, text in sorted(tables.items()):
+        session.add(PolicyTruthTable(version=version, name=name, text=text,
+                                     sha256=hashlib.sha256(text.encode()).hexdigest()))
+    session.flush()
+
+
+def tables_in_force(session: Session, settings: PolicySettings) -> tuple[Tables, str]:
+    """The truth tables every change must pass, and where they come from: those stored
+    with the latest version that has any; a database from before they were stored: the
+    files of ``TRE_POLICY_TESTS_DIR`` (stored with the next change)."""
+    latest = session.scalar(select(PolicyTruthTable.version)
+                            .order_by(PolicyTruthTable.version.desc()).limit(1))
+    if latest is None:
+        return read_tables([settings.tests_dir]), str(settings.tests_dir)
+    rows = session.scalars(select(PolicyTruthTable).where(PolicyTruthTable.version == latest))
+    return {r.name: r.text for r in rows}, f"policy version {latest}"
 
 
 def lock_head(session: Session) -> PolicyHead:
@@ -142,16 +181,18 @@ def ensure_seeded(factory: sessionmaker[Session], settings: PolicySettings, cloc
     if version:
         return version
     policy = read_policy_file(settings.seed_file, clock.now())  # before locking: may be refused
+    tables = read_tables([settings.tests_dir])
     with transaction(factory) as session:
         head = lock_head(session)
         if head.version:  # another process seeded while we read the file
             return head.version
         version = store_version(session, head, policy, editor="system",
                                 reason="first use: seeded from the policy file", clock=clock)
-        audit.record(session, actor="system", action="policy.seed", object_type="policy",
+        store_tables(session, version, tables)
+        audit.record(session, actor="system", action=AuditAction.POLICY_SEED, object_type="policy",
                      object_id=str(version), clock=clock,
                      details={"version": version, "source": str(settings.seed_file),
-                              "sha256": policy.sha256})
+                              "sha256": policy.sha256, "truth_tables": sorted(tables)})
     return version
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from tre.authz.enforcer import Authz, Decision
+from tre.authz.invariants import general_context
 from tre.authz.policyfile import parse_time
 
 CASE_KEYS = {"subject", "domain", "object", "action", "expect", "allow", "deny", "at",
@@ -143,9 +144,13 @@ def _cases(entry: Any, source: str, default_at: datetime | None) -> list[Case]:
 
 
 def load_table(path: Path) -> list[Case]:
-    source = str(path)
+    return parse_table(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_table(text: str, source: str) -> list[Case]:
+    """The cases of one table's text; ``source`` names it in every message."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         raise TableError(f"{source}: not valid YAML: {exc}") from None
     if isinstance(data, dict):
@@ -178,14 +183,46 @@ def load_tables(paths: Iterable[Path]) -> list[Case]:
     return [case for path in table_files(paths) for case in load_table(path)]
 
 
+# Truth tables as a governance change carries them: file name -> text.  The tables in force
+# live in the database with the policy version they were applied with (tre.authz.store).
+Tables = dict[str, str]
+MAX_TABLE_CHARS = 1_000_000
+
+
+def read_tables(paths: Iterable[Path]) -> Tables:
+    """The files named (directories expanded) as name -> text; two of one name are refused."""
+    tables: Tables = {}
+    for path in table_files(paths):
+        if path.name in tables:
+            raise TableError(f"{path}: two truth tables are called {path.name}: rename one")
+        text = path.read_text(encoding="utf-8")
+        if len(text) > MAX_TABLE_CHARS:
+            raise TableError(f"{path}: longer than {MAX_TABLE_CHARS:,} characters")
+        tables[path.name] = text
+    return tables
+
+
+def table_cases(tables: Tables) -> list[Case]:
+    return [case for name in sorted(tables) for case in parse_table(tables[name], name)]
+
+
+def tables_change(before: Tables, after: Tables) -> dict[str, list[str]]:
+    """Which tables a change adds, removes or edits (empty lists: none)."""
+    return {"added": sorted(set(after) - set(before)),
+            "removed": sorted(set(before) - set(after)),
+            "changed": sorted(n for n in set(before) & set(after) if before[n] != after[n])}
+
+
 def run(authz: Authz, cases: Iterable[Case]) -> tuple[int, list[Failure]]:
     """How many cases ran, and those whose answer differs from the expected one."""
     failures: list[Failure] = []
     count = 0
     for case in cases:
         count += 1
+        # A case without a context asks about the typical case (tre.authz.invariants).
+        context = case.context or general_context(case.subject, case.obj, case.action)
         decision = authz.enforce(case.subject, case.domain, case.obj, case.action,
-                                 case.context or None, at=case.at)
+                                 context, at=case.at)
         if decision.allowed != case.expect:
             failures.append(Failure(case, decision))
     return count, failures

@@ -21,9 +21,10 @@ ROLES: tuple[str, ...] = (
 )
 
 ACTIONS: dict[str, dict[str, str]] = {
+    # Stopping somebody else's workspace is the hub's own right (JupyterHub's admin and
+    # the idle culler), not a question tre is asked: so it is no word of the policy.
     "workspace": {
         "spawn": "start a workspace in the project",
-        "stop": "stop somebody else's workspace",
     },
     "dataset": {
         "read": "see the project's datasets inside its workspaces",

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tre import audit
+from tre.authz.events import AuditAction, decision_details
 from tre.catalog.models import TIERS, Dataset, Grant, Project
 from tre.catalog.names import check_name
 from tre.clock import Clock
@@ -62,7 +63,7 @@ def _record(session: Session, decision: Decision, action: str, object_type: str,
             details: dict[str, Any]) -> None:
     audit.record(session, actor=decision.subject, action=action, object_type=object_type,
                  object_id=object_id, project=project, clock=clock,
-                 details={**details, "decision": decision.audit_details()})
+                 details={**details, **decision_details(decision)})
 
 
 def get_project(session: Session, name: str) -> Project:
@@ -89,7 +90,7 @@ def create_project(session: Session, authz: Authz, *, name: str, title: str, pro
                       created_at=_now(clock), created_by=actor)
     session.add(project)
     session.flush()
-    _record(session, decision, "project.create", "project", name, clock, name,
+    _record(session, decision, AuditAction.PROJECT_CREATE, "project", name, clock, name,
             {"title": project.title, "profile": profile})
     return project
 
@@ -120,7 +121,7 @@ def register_dataset(session: Session, authz: Authz, *, name: str, location: Pat
                       registered_at=_now(clock), registered_by=actor)
     session.add(dataset)
     session.flush()
-    _record(session, decision, "dataset.register", "dataset", name, clock, None,
+    _record(session, decision, AuditAction.DATASET_REGISTER, "dataset", name, clock, None,
             {"location": dataset.location, "custodian": custodian, "tier": tier,
              "profile": profile})
     return dataset
@@ -149,7 +150,7 @@ def grant_dataset(session: Session, authz: Authz, *, project: str, dataset: str,
     grant.approved_by, grant.granted_at, grant.note = actor, _now(clock), note
     grant.revoked_at = grant.revoked_by = None
     session.flush()
-    _record(session, decision, "dataset.grant", "dataset", dataset, clock, project,
+    _record(session, decision, AuditAction.DATASET_GRANT, "dataset", dataset, clock, project,
             {"approved_by": actor, "custodian": ds.custodian, "note": note})
     return grant
 
@@ -166,7 +167,7 @@ def revoke_dataset(session: Session, authz: Authz, *, project: str, dataset: str
         raise CatalogError(f"{dataset} is not granted to {project}")
     grant.revoked_at, grant.revoked_by = _now(clock), actor
     session.flush()
-    _record(session, decision, "dataset.revoke", "dataset", dataset, clock, project,
+    _record(session, decision, AuditAction.DATASET_REVOKE, "dataset", dataset, clock, project,
             {"reason": reason})
     return grant
 

@@ -27,6 +27,7 @@ from tornado import web
 from traitlets import default
 
 from tre import audit
+from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
 from tre.hub.context import HubContext, hub_context
 from tre.hub.plan import (
@@ -118,18 +119,19 @@ class ProjectSpawner:
                                    "options": sorted(map(str, self.user_options))[:20]}
         unexpected = set(self.user_options) - {"project"}
         if unexpected:  # e.g. an image: only the configured one ever runs
-            self._audit("workspace.spawn.refused", name, {**details, "why": "unexpected options"})
+            self._audit(AuditAction.WORKSPACE_REFUSED, name,
+                        {**details, "why": "unexpected options"})
             raise SpawnRefused(f"Unexpected options: {', '.join(sorted(map(str, unexpected)))}.")
         if not name:
-            self._audit("workspace.spawn.refused", "", {**details, "why": "no valid project"})
+            self._audit(AuditAction.WORKSPACE_REFUSED, "", {**details, "why": "no valid project"})
             raise SpawnRefused("Choose a project to start a workspace in.")
         decision = self.ctx.authz.enforce(self.user.name, name, "workspace", "spawn")
         with self.ctx.factory() as session:
             exists = session.get(Project, name) is not None
         if not decision.allowed or not exists:
             why = "no such project" if not exists else "not allowed"
-            self._audit("workspace.spawn.refused", name,
-                        {**details, "why": why, "decision": decision.audit_details()})
+            self._audit(AuditAction.WORKSPACE_REFUSED, name,
+                        {**details, "why": why, **decision_details(decision)})
             raise SpawnRefused(f"You may not start a workspace in project {name!r}.")
         return decision
 
@@ -222,9 +224,9 @@ class WorkspaceSpawner(ProjectSpawner, DockerSpawner):  # type: ignore[misc]
         plan = plan_workspace(user=self.escaped_name, project=project, datasets=mounts,
                               net=net, settings=ctx.workspace, skeleton=skeleton,
                               resolv_conf=ctx.resolv_conf)
-        self._audit("workspace.spawn", project,
+        self._audit(AuditAction.WORKSPACE_SPAWN, project,
                     {"image": self.image, "datasets": plan.datasets, "network": plan.network,
-                     "decision": decision.audit_details()})
+                     **decision_details(decision)})
         return plan
 
     async def start(self) -> Any:

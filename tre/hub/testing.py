@@ -359,7 +359,10 @@ def running_tre(tmp: Path, api: Any, **settings: str) -> Iterator[RunningTre]:
     token, prefix = secrets.token_hex(16), f"e{secrets.token_hex(2)}-"
     extra = tmp / "harness_config.py"
     extra.write_text(_EXTRA_CONFIG.format(token=token, scopes=ADMIN_SCOPES))
-    env = {"TRE_DATA_DIR": str(tmp / "data"), "TRE_HUB_PUBLIC_PORT": str(_public_port()),
+    # The demo (shared password, static secrets) is a development setup: said explicitly,
+    # since tre defaults to production.
+    env = {"TRE_ENVIRONMENT": "development",
+           "TRE_DATA_DIR": str(tmp / "data"), "TRE_HUB_PUBLIC_PORT": str(_public_port()),
            "TRE_HUB_PORT": str(free_port()), "TRE_HUB_GATE_PORT": str(free_port()),
            "TRE_AIRLOCK_PORT": str(free_port()),
            "TRE_NETWORK_PREFIX": prefix, "TRE_HUB_EXTRA_CONFIG": str(extra), **settings}

@@ -69,8 +69,17 @@ def bring_up(echo: Echo) -> UpResult:
     settings, ws = get_settings(), load_workspace_settings()
     is_demo = ws.hub_authenticator == SHARED_PASSWORD
     if is_demo and settings.environment == "production":
-        raise UpError("TRE_ENVIRONMENT=production refuses the demo's shared password: set "
-                      "TRE_HUB_AUTHENTICATOR (see docs/authentication.md)")
+        raise UpError("TRE_ENVIRONMENT=production (the default) refuses the demo's shared "
+                      "password: set TRE_HUB_AUTHENTICATOR (see docs/authentication.md), or "
+                      "TRE_ENVIRONMENT=development for the demo (scripts/up does)")
+    if not is_demo:  # the airlock's pages sign sessions: refuse now, not in a service log
+        from airlock.ui.session import secret_key
+        from tre.settings import SettingsError
+
+        try:
+            secret_key(settings)
+        except SettingsError as exc:
+            raise UpError(str(exc)) from None
     ensure_docker(ws, echo)
     state = hub_state_dir(settings)
     ctx = hub_context()

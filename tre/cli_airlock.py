@@ -20,6 +20,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tre.cli_audit import AsUser  # one --as option for every audit command
+
 EXIT_UNEXPECTED, EXIT_USAGE, EXIT_BROKEN = 1, 2, 4
 
 airlock_app = typer.Typer(help="The output airlock: run it, submit to it, follow requests.",
@@ -190,9 +192,6 @@ def _database() -> Any:
     return session_factory(make_engine(get_settings().database_url))
 
 
-AsUser = Annotated[str | None, typer.Option(
-    "--as", help="Development only (TRE_ENVIRONMENT=development): act as this user. "
-    "Otherwise tre acts as the operating-system user running the command.")]
 
 
 def _allowed(factory: Any, as_user: str | None, action: str) -> None:
@@ -280,7 +279,7 @@ def list_events(
 def _register_audit() -> None:
     from tre.cli_audit import register
 
-    register(audit_app, _database, _allowed, AsUser)
+    register(audit_app, _database, _allowed)
 
 
 _register_audit()

@@ -75,12 +75,17 @@ def verify_command(database: Any, public_key: Path | None, as_json: bool) -> Non
     typer.echo(line)
 
 
-def register(app: typer.Typer, database: Any, allowed: Any, as_user_option: Any) -> None:
+AsUser = Annotated[str | None, typer.Option(
+    "--as", help="Development only (TRE_ENVIRONMENT=development): act as this user. "
+    "Otherwise tre acts as the operating-system user running the command.")]
+
+
+def register(app: typer.Typer, database: Any, allowed: Any) -> None:
     """``allowed(factory, as_user, action)`` asks tre.authz for ``audit ACTION`` (and
-    audits a refusal); ``as_user_option`` is the CLI's ``--as`` option type."""
+    audits a refusal)."""
 
     @app.command()
-    def checkpoint(as_user: as_user_option = None) -> None:
+    def checkpoint(as_user: AsUser = None) -> None:
         """Sign a checkpoint of the log as it is now (after checking it), e.g. once after
         upgrading a log written before checkpoints, or from a timer.  Needs
         ``audit verify``."""

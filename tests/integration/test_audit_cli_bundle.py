@@ -57,15 +57,15 @@ def test_verify_names_the_attack_on_the_command_line(env: tuple[Api, Harness],
                                                      tmp_path: Path) -> None:
     api, h = env
     released_bundle(api, tmp_path)
-    code, out = tre("audit", "verify")
+    code, out = tre("audit", "verify", "--as", "olivia")
     assert code == 0 and out.startswith("audit log intact: ") and "signed checkpoint" in out
     with transaction(h.ctx.db) as s:
         s.execute(delete(audit.AuditEvent))
         s.execute(delete(audit.AuditHead))
-    code, out = tre("audit", "verify")
+    code, out = tre("audit", "verify", "--as", "olivia")
     assert code == 4
     assert "error: audit log broken at event 1 (emptied): every event was deleted" in out
-    code, out = tre("audit", "verify", "--json")
+    code, out = tre("audit", "verify", "--json", "--as", "olivia")
     assert code == 4 and json.loads(out)["attack"] == "emptied"
 
 

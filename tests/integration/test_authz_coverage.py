@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.hostile import png_bytes
 from tre.authz.enforcer import Authz, Decision
 from tre.authz.vocabulary import all_actions
 from tre.settings import reset_settings
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 ASKERS = {"enforce", "check", "user_can", "in_general", "require", "decide", "Requirement"}
 HUB_ONLY = {("workspace", "spawn"), ("dataset", "read")}  # the spawner (tre/hub/spawner.py)
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+PNG = png_bytes()  # a real image (fake ones are refused)
 
 
 def _name(func: ast.expr) -> str:

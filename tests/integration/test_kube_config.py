@@ -60,7 +60,7 @@ def test_the_airlock_token_must_be_given(hub_env: Path, monkeypatch: pytest.Monk
 def test_production_refuses_the_shared_password_on_kubernetes(
         hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRE_ENVIRONMENT", "production")
-    monkeypatch.setenv("TRE_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("TRE_SECRET_KEY", "4f1c9e2b7a6d3058e1b2c4d6f8a0913e57b2d4c6")
     reset_hub_context()
     from tre.settings import reset_settings
 

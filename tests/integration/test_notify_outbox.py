@@ -24,13 +24,15 @@ from airlock.db.outbox import DELIVERED, PENDING, OutboxItem
 from airlock.notify import NotifySettings
 from airlock.outbox import OutboxNotifier
 from airlock.testing import TOKENS, auth
+from tests.hostile import png_bytes
 from tests.integration.test_airlock_notify import CHECKERS, parse, smtp_server, smtp_settings
 from tests.integration.test_airlock_serve import REPO, Server, free_port
 from tre.db import make_engine, session_factory, transaction
 
 pytestmark = pytest.mark.integration
 __all__ = ["smtp_server"]  # the SMTP server fixture, shared with the Notifier's tests
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40  # escalates: created, submitted, checking, review
+# a real image (fake ones are refused); escalates: created, submitted, checking, review
+PNG = png_bytes()
 
 
 class Receiver:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from airlock.testing import api_env
+from tests.hostile import png_bytes
 from tre.authz.diff import audited_decisions, diff_policies, replay
 from tre.authz.enforcer import Authz
 from tre.authz.lint import read_policy_file
@@ -25,7 +26,7 @@ from tre.settings import reset_settings
 pytestmark = pytest.mark.integration
 
 SEED = Path("policies/policy.csv").read_text()
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40  # escalates: a person must look at it
+PNG = png_bytes()  # a real image (fake ones are refused); escalates: a person must look at it
 
 
 def airlock_flow(db_url: str, data_dir: Path) -> None:

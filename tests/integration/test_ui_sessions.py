@@ -17,13 +17,14 @@ from airlock import testing as airlock_testing
 from airlock.testing import PROJECT, Api, Harness, airlock_app
 from airlock.ui.session import COOKIE
 from airlock.ui.testing import Pages, TestClient
+from tests.hostile import png_bytes
 from tre.authz.lint import read_policy_file
 from tre.clock import FixedClock
 from tre.db import upgrade
 
 pytestmark = pytest.mark.integration
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40  # escalates to a person
+PNG = png_bytes()  # a real image (fake ones are refused); escalates to a person
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 

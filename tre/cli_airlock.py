@@ -96,6 +96,8 @@ def serve(
 def _summary(req: dict[str, Any]) -> list[str]:
     lines = [f"request {req['id']}: {req['state']} ({req['project']}, "
              f"{len(req['files'])} file(s))"]
+    if req.get("title"):
+        lines.append(f"  title: {req['title']}")
     for f in req["files"]:
         alt = f.get("alternative")
         extra = f"; safe alternative {alt['name']} ({alt['verdict']})" if alt else ""
@@ -118,6 +120,9 @@ def submit(
     context: Annotated[str | None, typer.Option(
         help="What the files are and how they were made (every file needs one).")] = None,
     dataset: Annotated[str | None, typer.Option(help="The dataset they come from.")] = None,
+    title: Annotated[str | None, typer.Option(
+        help="One line naming the request for the output checkers (at most 200 "
+        "characters).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Submit files for export as one request, and print the decision."""
@@ -125,7 +130,8 @@ def submit(
         from tre.workspace.airlock import Client
 
         with Client() as client:
-            req = client.submit(files, project=project, context=context, dataset=dataset)
+            req = client.submit(files, project=project, context=context, dataset=dataset,
+                                 title=title)
         typer.echo(json.dumps(req, indent=2) if as_json else "\n".join(_summary(req)))
 
 

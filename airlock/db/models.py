@@ -39,6 +39,8 @@ class Request(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project: Mapped[str] = mapped_column(PROJECT, index=True)
     dataset: Mapped[str | None] = mapped_column(String(200))
+    # The researcher's one-line title (migration 0009; limit in airlock.review_limits).
+    title: Mapped[str | None] = mapped_column(String(200))
     requester: Mapped[str] = mapped_column(USER, index=True)
     state: Mapped[str] = mapped_column(String(20), index=True)
     profile_name: Mapped[str] = mapped_column(String(200))

@@ -17,6 +17,7 @@ from typing import Any
 from airlock.filetypes import EXTENSIONS, FormulaRefused, Kind, Refused, detect, extension
 from airlock.intake import IntakeError, StagedFile, Upload
 from airlock.names import same_name_key
+from airlock.review_limits import TextRefused, check_title
 from airlock.store import TempBlob
 from statbarn.checking import load_sidecar
 from statbarn.errors import EvidenceError
@@ -52,6 +53,7 @@ class Submission:
     dataset: str | None
     draft: bool
     files: list[Incoming] = field(default_factory=list)
+    title: str | None = None  # what the researcher calls the request (one line, bounded)
 
 
 def check_identifier(value: str | None, what: str, required: bool) -> str | None:
@@ -75,6 +77,13 @@ def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str | None:
     if len(value) > limit:
         raise IntakeError(422, f"{what} is longer than {limit} characters", "bad_field")
     return value or None
+
+
+def _title(raw: str | None) -> str | None:
+    try:
+        return check_title(raw)
+    except TextRefused as exc:
+        raise IntakeError(422, str(exc), "bad_field") from None
 
 
 def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
@@ -128,6 +137,7 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int) -> Submission:
         project=check_identifier(f.get("project"), "project", True) or "",
         dataset=check_identifier(f.get("dataset"), "dataset", False),
         draft=_draft(f.get("draft")),
+        title=_title(f.get("title")),
     )
     if not upload.files:
         raise IntakeError(422, "the request holds no file: add at least one", "no_files")

@@ -17,7 +17,14 @@ from starlette.concurrency import run_in_threadpool
 
 from airlock.service import actions, download, voting
 from airlock.service.queries import queue_projects
-from airlock.ui import governance_edit, notebook, other_pages, queue_page, request_page
+from airlock.ui import (
+    governance_edit,
+    notebook,
+    other_pages,
+    queue_page,
+    request_page,
+    triage,
+)
 from airlock.ui.auth import checked_form, page_user
 from airlock.ui.errors import PageError, call
 from airlock.ui.render import ctx_of, render, ui_of
@@ -37,9 +44,14 @@ def queue(request: Request) -> Response:
     user, ctx = page_user(request), ctx_of(request)
     if queue_projects(ctx, user) == []:
         raise PageError(403, "Not allowed", "The review queue is for output checkers.")
+    if request.query_params.get("tab") == "decided":
+        q = str(request.query_params.get("q") or "")
+        done = call(ctx, queue_page.decided, ctx, user, q)
+        return render(request, "queue_decided.html", user=user, page=done)
     filters = queue_page.Filters.parse(request.query_params)
     page = call(ctx, queue_page.build, ctx, user, filters)
-    return render(request, "queue.html", user=user, page=page, ages=queue_page.AGES)
+    return render(request, "queue.html", user=user, page=page, ages=queue_page.AGES,
+                  reasons=triage.REASONS)
 
 
 def _request_page(request: Request, user: str, request_id: str, status: int = 200,

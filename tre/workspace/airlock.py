@@ -101,7 +101,7 @@ class Client:
         self, paths: Iterable[str | Path], *, project: str | None = None,
         context: str | None = None, contexts: Mapping[str, str] | None = None,
         exceptions: Mapping[str, str] | None = None, dataset: str | None = None,
-        draft: bool = False,
+        draft: bool = False, title: str | None = None,
     ) -> dict[str, Any]:
         """Submit files (with their sidecars) as one request; returns the request."""
         files = [Path(p) for p in paths]
@@ -122,6 +122,8 @@ class Client:
             data["context"] = context
         if dataset:
             data["dataset"] = dataset
+        if title:
+            data["title"] = title
         if draft:
             data["draft"] = "true"
         with ExitStack() as stack:

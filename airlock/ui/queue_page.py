@@ -7,9 +7,10 @@ differencing, no evidence, an exception asked, a type statbarn cannot check:
 :mod:`airlock.ui.triage`).  Each row shows the researcher's title, the file
 names and the start of the context, so fifty waiting requests are told apart.
 The "decided" tab lists requests no longer in review that the checker may read,
-newest first, with a search over title, id, requester and file names.  "Reviewers still needed" is the
-number of further people who must vote before the quorum: the profile's
-reviewers required minus the votes on the least-reviewed file.
+newest first, with a search over title, id, requester and file names.
+
+"Reviewers still needed" is the number of further people who must vote before
+the quorum: the profile's reviewers required minus the votes on the least-reviewed file.
 """
 
 from __future__ import annotations

@@ -62,13 +62,35 @@ def sentence(action: str, details: dict[str, Any], visible: bool) -> str:
     return text if len(text) <= 300 else text[:300] + "…"
 
 
+def _view_key(e: dict[str, Any]) -> tuple[str, str, str] | None:
+    d = e.get("details") if isinstance(e.get("details"), dict) else None
+    if e.get("action") != "airlock.file.view" or d is None:
+        return None
+    return (str(e.get("actor")), str(d.get("file_id")), str(d.get("alternative")))
+
+
 def rows(events: list[dict[str, Any]], viewer: str, quorum_reached: bool) -> list[EventRow]:
+    """Every event in order, except that looks at one file by one person are one row
+    (the last, with how many times): each page load records one per file shown, and
+    fifty "viewed" rows would bury the votes.  The audit log itself keeps every one."""
+    views: dict[tuple[str, str, str], int] = {}
+    last: dict[tuple[str, str, str], int] = {}
+    for i, e in enumerate(events):
+        k = _view_key(e)
+        if k is not None:
+            views[k] = views.get(k, 0) + 1
+            last[k] = i
     out = []
-    for e in events:
+    for i, e in enumerate(events):
+        k = _view_key(e)
+        if k is not None and last[k] != i:
+            continue
         actor, action = str(e.get("actor")), str(e.get("action"))
         details = e.get("details") if isinstance(e.get("details"), dict) else {}
         visible = quorum_reached or same_user(actor, viewer)
         text = sentence(action, details or {}, visible)
+        if k is not None and views[k] > 1:
+            text += f" ({views[k]} times; this is the last)"
         if action.startswith("airlock.vote.") and not visible:
             action = "airlock.vote"  # "override" alone would say it was an approval
         out.append(EventRow(int(e.get("seq", 0)), str(e.get("at", ""))[:19].replace("T", " "),

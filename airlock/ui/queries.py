@@ -135,6 +135,18 @@ def queue_rows(ctx: Ctx, user: str, project: str = "") -> Queue:
     return Queue([QueueRow(r, votes[r.id]) for r in reqs], waiting)
 
 
+def name_files(ctx: Ctx, request_id: str, message: str) -> str:
+    """``message`` with the request's file ids (as the domain quotes them) replaced by
+    the files' names: a checker knows ``rare.csv``, not ``'3f2a…'``."""
+    with ctx.db() as s:
+        pairs = s.execute(select(RequestFile.id, RequestFile.name)
+                          .where(RequestFile.request_id == request_id)).all()
+    for file_id, name in pairs:
+        message = message.replace(f"file {file_id!r}", name).replace(f"{file_id!r}", name)
+        message = message.replace(file_id, name)
+    return message
+
+
 def decided_rows(ctx: Ctx, user: str, q: str, limit: int = 200) -> list[QueueRow]:
     """Requests no longer in review, newest first, in the projects whose queue and
     requests the user may read; ``q`` matches the title, the requester or a file name

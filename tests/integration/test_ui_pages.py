@@ -49,7 +49,9 @@ def test_pages_for_the_right_roles(env: tuple[Api, Harness]) -> None:
     r = alice.get(f"/requests/{rid}")
     assert r.status_code == 200 and "You made this request" in r.text
     assert 'class="vote stack"' not in r.text
-    assert "File contents are shown to the request&#39;s reviewers only" in r.text
+    # Issue 14 (finding 6): the researcher sees their own files as checked (was: "File
+    # contents are shown to the request's reviewers only").
+    assert '<pre class="text"># notes' in r.text
     assert zoe.get(f"/requests/{rid}").status_code == 404  # another project's: no such thing
     assert zoe.get("/queue").status_code == 403
     assert alice.get("/requests/0123456789abcdef0123456789abcdef").status_code == 404

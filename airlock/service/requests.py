@@ -82,7 +82,8 @@ def create_request(
     with transaction(ctx.db) as s:
         now = ctx.clock.now()
         req = Request(id=uuid.uuid4().hex, project=sub.project, dataset=sub.dataset,
-                      title=sub.title, requester=user, state=State.DRAFT.value, profile_name=profile.name,
+                      title=sub.title, requester=user, state=State.DRAFT.value,
+                      profile_name=profile.name,
                       profile_version=profile.version, profile=profile.params(),
                       reviewers_required=profile.reviewers_required, derived_from=derived_from,
                       created_at=now, updated_at=now)

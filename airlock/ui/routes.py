@@ -19,6 +19,7 @@ from airlock.service import actions, download, voting
 from airlock.service.queries import queue_projects
 from airlock.ui import (
     governance_edit,
+    governance_filter,
     notebook,
     other_pages,
     queue_page,
@@ -36,9 +37,20 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def home(request: Request) -> Response:
-    user = page_user(request)
-    target = "queue" if queue_projects(ctx_of(request), user) != [] else "mine"
+    """Each role lands on its own page: checkers on the queue, governance on theirs
+    (not an empty "My requests"), everyone else on their requests."""
+    user, ctx = page_user(request), ctx_of(request)
+    if queue_projects(ctx, user) != []:
+        target = "queue"
+    else:
+        everything, projects = other_pages.governance_scope(ctx, user)
+        target = "governance" if (everything or projects) and not _has_requests(ctx, user) \
+            else "mine"
     return RedirectResponse(f"{ui_of(request).base}/{target}", status_code=303)
+
+
+def _has_requests(ctx: Any, user: str) -> bool:
+    return bool(other_pages.own_requests(ctx, user, limit=1))
 
 
 @router.get("/queue")
@@ -240,7 +252,11 @@ def governance(request: Request) -> Response:
     perms = call(ctx, governance_edit.effective_permissions, ctx, everything, projects, days)
     pending = governance_edit.pending_proposals(ctx) if everything else []
     q = request.query_params
+    filters = governance_filter.GovFilters.parse(q)
+    offered = governance_filter.choices(page)
+    governance_filter.apply(filters, page, perms)
     return render(request, "governance.html", user=user, page=page, perms=perms,
+                  filters=filters, offered=offered,
                   pending=pending, can_edit=governance_edit.can_edit(ctx, user),
                   can_approve=governance_edit.can_approve(ctx, user),
                   applied=q.get("applied"), proposed=q.get("proposed"),

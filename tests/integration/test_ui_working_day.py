@@ -187,3 +187,20 @@ def test_open_the_file_shows_a_table(env: tuple[Api, Harness], tmp_path: Path) -
     assert r.headers["content-disposition"] == "inline" and "region" in r.text
     assert "sandbox" in r.headers["content-security-policy"]
     assert Pages(h.app, "alice").get(view).status_code in (403, 404)  # reviewers only
+
+
+def test_governance_lands_on_its_page_and_can_search(env: tuple[Api, Harness]) -> None:
+    _, h = env
+    grace = Pages(h.app, "grace")
+    assert grace.get("/").headers["location"] == "/governance"  # not an empty "My requests"
+    everything = grace.get("/governance").text
+    assert "erin" in everything and "alice" in everything
+    only = grace.get("/governance?user=erin").text
+    members = section(only, "members-h")
+    assert "erin" in members and "alice" not in members
+    assert "alice" not in section(only, "by-user-h")
+    by_project = grace.get("/governance?project=no-such-project").text
+    assert "alice" not in section(by_project, "members-h")
+    searched = grace.get("/governance?q=ERIN").text
+    assert "erin" in section(searched, "members-h")
+    assert "alice" not in section(searched, "members-h")

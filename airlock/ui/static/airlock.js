@@ -147,7 +147,36 @@
     if (info) { info.textContent = cell.getAttribute("title") || ""; }
   });
 
+  // A flag's link: the cell in the middle of its pane (its row and column labels stay
+  // in view, they are sticky), focused so its explanation shows beside the table.
+  document.addEventListener("click", function (e) {
+    var a = e.target && e.target.closest ? e.target.closest("table.flags a[href^='#']") : null;
+    var cell = a ? document.getElementById(a.getAttribute("href").slice(1)) : null;
+    if (!cell) { return; }
+    e.preventDefault();
+    cell.focus({ preventScroll: true });
+    cell.scrollIntoView({ block: "center", inline: "center" });
+  });
+
+  // The original and its safe alternative scroll together (same layout, cell for cell).
+  function linkScrolling() {
+    Array.prototype.forEach.call(document.querySelectorAll(".side-by-side"), function (box) {
+      var panes = box.querySelectorAll(".pane:not(.earlier) .grid-wrap");
+      if (panes.length !== 2) { return; }
+      function follow(from, to) {
+        from.addEventListener("scroll", function () {
+          // equal already: this is the echo of the other pane's scroll, not a new one
+          if (to.scrollTop !== from.scrollTop) { to.scrollTop = from.scrollTop; }
+          if (to.scrollLeft !== from.scrollLeft) { to.scrollLeft = from.scrollLeft; }
+        });
+      }
+      follow(panes[0], panes[1]);
+      follow(panes[1], panes[0]);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    linkScrolling();
     Array.prototype.forEach.call(document.querySelectorAll(".vote"), applyChoice);
     var focus = document.getElementById("review-summary") || document.getElementById("reviewed");
     if (focus) { focus.focus(); }

@@ -29,7 +29,7 @@ from airlock.ui import (
 )
 from airlock.ui.auth import checked_form, page_user
 from airlock.ui.errors import PageError, call
-from airlock.ui.queries import name_files
+from airlock.ui.queries import name_files, own_requests
 from airlock.ui.render import ctx_of, render, ui_of
 
 router = APIRouter(include_in_schema=False)
@@ -50,7 +50,7 @@ def home(request: Request) -> Response:
 
 
 def _has_requests(ctx: Any, user: str) -> bool:
-    return bool(other_pages.own_requests(ctx, user, limit=1))
+    return bool(own_requests(ctx, user, limit=1))
 
 
 @router.get("/queue")

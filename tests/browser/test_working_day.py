@@ -171,3 +171,30 @@ def test_finding_9_shortcuts_off_until_turned_on(browse: Any, live: Live) -> Non
     colour = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
     assert colour == "rgb(255, 255, 255)"  # the focus ring on the dark header
     both(carol, "08-shortcuts-on")
+
+
+def test_finding_2_large_tables_keep_their_labels(browse: Any, live: Live,
+                                                  tmp_path: Path) -> None:
+    path, side = small_and_dominated(tmp_path)
+    req = live.submit("alice", [(path.name, path.read_bytes())],
+                      sidecars=[(side.name, side.read_bytes())],
+                      manifest=[{"name": path.name, "context": "cost by region",
+                                 "exception": "please look"}])
+    dave = browse("dave", viewport={"width": 400, "height": 800})
+    dave.goto(f"/requests/{req['id']}")
+    page = dave.page
+    original = page.locator(".side-by-side > .pane:not(.alt):not(.earlier) .grid-wrap")
+    alt = page.locator(".pane.alt .grid-wrap")
+    assert page.locator("table.grid tbody th").first.evaluate(
+        "th => getComputedStyle(th).position") == "sticky"
+    original.evaluate("el => { el.scrollLeft = 120; el.scrollTop = 30; }")
+    page.wait_for_function(
+        "() => document.querySelector('.pane.alt .grid-wrap').scrollLeft > 0")
+    assert alt.evaluate("el => el.scrollLeft") == original.evaluate("el => el.scrollLeft")
+    # a flag's link puts the cell in view with its row label beside it
+    page.locator("table.flags a").first.click()
+    cell_id = page.evaluate("document.activeElement.id")
+    assert cell_id.startswith("file-1-r")
+    first_line = str(page.evaluate("document.activeElement.title")).split("\n")[0]
+    assert first_line and first_line in text_of(page, ".cell-info")  # explained beside it
+    both(dave, "09-large-table-linked")

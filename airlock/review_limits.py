@@ -13,6 +13,8 @@ import unicodedata
 
 TITLE_MAX_CHARS = 200
 CONTEXT_EXCERPT_CHARS = 160  # how much of a file's context the queue shows
+MESSAGE_MAX_CHARS = 5_000  # one message of a request's conversation, or a checker's note
+MESSAGES_PER_REQUEST = 500  # a conversation is about one request, not a chat channel
 
 
 class TextRefused(ValueError):
@@ -34,6 +36,23 @@ def check_title(value: str | None) -> str | None:
             raise TextRefused(f"the title holds the character U+{ord(ch):04X} "
                               f"({unicodedata.name(ch, 'a control character')}); a title is "
                               "one line of visible text")
+    return value
+
+
+def check_message(value: str | None) -> str:
+    """A conversation message or note: lines of visible text (newlines and tabs are
+    kept; other control and format characters are refused), stripped, not empty."""
+    value = (value or "").replace("\r\n", "\n").strip()
+    if not value:
+        raise TextRefused("the message is empty: write something, or go back")
+    if len(value) > MESSAGE_MAX_CHARS:
+        raise TextRefused(f"the message is {len(value):,} characters long; at most "
+                          f"{MESSAGE_MAX_CHARS:,} are allowed")
+    for ch in value:
+        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            raise TextRefused(f"the message holds the character U+{ord(ch):04X} "
+                              f"({unicodedata.name(ch, 'a control character')}), which is "
+                              "not visible text")
     return value
 
 

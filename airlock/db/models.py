@@ -121,6 +121,21 @@ class Vote(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Message(Base):
+    """One message of a request's conversation (migration 0010).  ``audience`` "all":
+    the researcher and the checkers; "checkers": a checker's note, never shown to the
+    requester.  Only inserted, never edited; each is audited (``airlock.message.post``)."""
+
+    __tablename__ = "airlock_messages"
+
+    id: Mapped[int] = mapped_column(BIG, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("airlock_requests.id"), index=True)
+    author: Mapped[str] = mapped_column(USER)
+    audience: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)  # at most airlock.review_limits.MESSAGE_MAX_CHARS
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Release(Base):
     __tablename__ = "airlock_releases"
 

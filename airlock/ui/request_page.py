@@ -24,6 +24,7 @@ from typing import Any
 from airlock.db.models import Request, RequestFile
 from airlock.domain.review import same_user
 from airlock.domain.states import State
+from airlock.service import messages
 from airlock.service.context import Ctx
 from airlock.store import StoreError
 from airlock.ui import explain, notebook, tables
@@ -88,6 +89,9 @@ class RequestPage:
     history: list[trail.EventRow]
     own: bool = False  # the viewer made this request
     can_resubmit: bool = False  # theirs, returned or rejected, with a safe alternative
+    messages: list[messages.Shown] = field(default_factory=list)
+    can_write: bool = False  # may post in the conversation
+    can_note: bool = False  # may write a checkers' note
     can_preview: bool = False  # the API serves its files to the viewer (images, PDFs)
 
     @property
@@ -248,10 +252,14 @@ def build(ctx: Ctx, user: str, request_id: str) -> RequestPage:
             panel.note = "File contents are shown to the request's reviewers only."
         panels.append(panel)
     record_views(ctx, user, req, shown, review_d)
-    events = trail.rows(loaded.events, user, bool(review.get("quorum_reached")))
+    events = trail.rows(loaded.events, user, bool(review.get("quorum_reached")), req.requester)
     return RequestPage(req, view, panels, review_d.allowed, override_d.allowed,
                        readonly_reason(req, review_d), review_d.allowed or own, events,
                        own=own, can_preview=review_d.allowed,
                        can_resubmit=own and req.state in (State.REJECTED.value,
                                                           State.RETURNED.value)
-                       and any(f.alternative for f in req.files))
+                       and any(f.alternative for f in req.files),
+                       messages=messages.shown(ctx, user, req.id, req.requester,
+                                               bool(review.get("quorum_reached")),
+                                               review_d.allowed),
+                       can_write=own or review_d.allowed, can_note=review_d.allowed)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from airlock.service import actions, download, voting
+from airlock.service import actions, download, messages, voting
 from airlock.service.queries import queue_projects
 from airlock.ui import (
     governance_edit,
@@ -74,6 +74,8 @@ def _request_page(request: Request, user: str, request_id: str, status: int = 20
     page = call(ctx, request_page.build, ctx, user, request_id)
     extra.setdefault("error", None)
     extra.setdefault("typed", {})
+    extra.setdefault("message_error", None)
+    extra.setdefault("message_typed", "")
     summary = None
     if extra.pop("summarise", False):
         choices = {fid: t["choice"] for fid, t in extra["typed"].items() if t.get("choice")}
@@ -127,6 +129,24 @@ async def submit_review(request: Request, request_id: str) -> Response:
                                        error=exc.message, typed=typed, summarise=True)
     url = f"{ui_of(request).base}/requests/{request_id}?reviewed={len(ballots)}#reviewed"
     return RedirectResponse(url, status_code=303)
+
+
+@router.post("/requests/{request_id}/messages")
+async def post_message(request: Request, request_id: str) -> Response:
+    """A message to the request's conversation, or a checkers' note (``audience``)."""
+    user, ctx = page_user(request), ctx_of(request)
+    form = await checked_form(request)
+    body, audience = _text(form, "body"), _text(form, "audience") or "all"
+    try:
+        await run_in_threadpool(call, ctx, messages.post, ctx, user, request_id, body,
+                                audience)
+    except PageError as exc:
+        if exc.status != 422:
+            raise
+        return await run_in_threadpool(_request_page, request, user, request_id, 422,
+                                       message_error=exc.message, message_typed=body or "")
+    return RedirectResponse(f"{ui_of(request).base}/requests/{request_id}#conversation",
+                            status_code=303)
 
 
 @router.get("/queue/next")

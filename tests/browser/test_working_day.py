@@ -198,3 +198,28 @@ def test_finding_2_large_tables_keep_their_labels(browse: Any, live: Live,
     first_line = str(page.evaluate("document.activeElement.title")).split("\n")[0]
     assert first_line and first_line in text_of(page, ".cell-info")  # explained beside it
     both(dave, "09-large-table-linked")
+
+
+def test_finding_4_a_conversation_both_ways(browse: Any, live: Live) -> None:
+    req = _plot_and_notes(live, "Conversation")
+    rid = req["id"]
+    carol = browse("carol", viewport={"width": 1400, "height": 900})
+    carol.goto(f"/requests/{rid}")
+    carol.page.fill("#message-body", "Which months does the plot cover?")
+    carol.page.click("#message-send")
+    carol.page.wait_for_load_state("load")
+    carol.page.fill("#message-body", "Ask the data team if unsure.")
+    carol.page.check("#message-form input[value=checkers]")
+    carol.page.click("#message-send")
+    carol.page.wait_for_load_state("load")
+    assert "note for checkers" in text_of(carol.page, "#conversation")
+    both(carol, "10-conversation-checker")
+    alice = browse("alice", viewport={"width": 1400, "height": 900})
+    alice.goto(f"/requests/{rid}")
+    assert "Which months" in text_of(alice.page, "#conversation")
+    assert "data team" not in text_of(alice.page, "main")
+    alice.page.fill("#message-body", "January to March 2024.")
+    alice.page.click("#message-send")
+    alice.page.wait_for_load_state("load")
+    assert "January to March 2024." in text_of(alice.page, "#conversation")
+    both(alice, "11-conversation-researcher")

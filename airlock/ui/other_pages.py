@@ -54,6 +54,22 @@ def mine(ctx: Ctx, user: str) -> list[MyRequest]:
     return out
 
 
+def access_notice(ctx: Ctx, user: str) -> str | None:
+    """Why this user can do nothing here (suspended, or no role in force), or None:
+    an empty page without a word is what they would see otherwise."""
+    now = ctx.clock.now()
+    held = [m for m in ctx.authz.policy.assignments
+            if m.user.strip().lower() == user.strip().lower() and m.in_force(now)]
+    if any(m.role == "suspended" for m in held):
+        return ("Your access is suspended: you cannot submit, read or review requests. "
+                "Ask your project's data custodian or the TRE's governance team why, and "
+                "when it ends.")
+    if not held:
+        return ("You hold no role in any project now (it may have ended). Ask your "
+                "project's data custodian to renew your membership.")
+    return None
+
+
 @dataclass
 class Membership:
     user: str

@@ -257,7 +257,8 @@ def file_view(request: Request, request_id: str, file_id: str,
 def mine(request: Request, created: str | None = None) -> Response:
     user, ctx = page_user(request), ctx_of(request)
     rows = call(ctx, other_pages.mine, ctx, user)
-    return render(request, "mine.html", user=user, rows=rows, created=created)
+    return render(request, "mine.html", user=user, rows=rows, created=created,
+                  notice=other_pages.access_notice(ctx, user))
 
 
 @router.get("/governance")

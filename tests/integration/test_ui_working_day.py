@@ -204,3 +204,10 @@ def test_governance_lands_on_its_page_and_can_search(env: tuple[Api, Harness]) -
     searched = grace.get("/governance?q=ERIN").text
     assert "erin" in section(searched, "members-h")
     assert "alice" not in section(searched, "members-h")
+
+
+def test_a_suspended_user_is_told(env: tuple[Api, Harness]) -> None:
+    _, h = env
+    page = Pages(h.app, "mallory").get("/mine").text
+    assert 'id="access-notice"' in page and "Your access is suspended" in page
+    assert 'id="access-notice"' not in Pages(h.app, "alice").get("/mine").text

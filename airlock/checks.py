@@ -131,7 +131,11 @@ class FileResult:
                 cells = [c for c in check.get("cells", []) if c.get("verdict") != "pass"]
                 texts = [c.get("message") or "" for c in cells] or [check.get("summary", "")]
                 out.extend(prefix + t for t in texts if t)
-        return out[:MAX_REASONS]
+        if len(out) <= MAX_REASONS:
+            return out
+        # Cut, but never silently: the request's decision says how many more there are.
+        more = len(out) - (MAX_REASONS - 1)
+        return [*out[:MAX_REASONS - 1], f"and {more} more (every flag is listed with the file)"]
 
 
 def bare_evidence(frame: pd.DataFrame) -> TableEvidence | None:

@@ -7,7 +7,8 @@ off at the limit instead of after it has filled a disk.  Until the request is
 committed everything lives in temporary files, which :meth:`Upload.discard`
 deletes on any error: nothing is ever stored half.
 
-Form fields: ``project`` (required), ``dataset``, ``context`` (default for every
+Form fields: ``project`` (required), ``dataset``, ``title`` (one line, see
+:mod:`airlock.review_limits`), ``context`` (default for every
 file), ``manifest`` (JSON list of ``{"name", "context", "exception",
 "population"}``), ``draft``; file parts ``file`` (repeated) and ``sidecar``
 (``<file name>.statbarn.json``, repeated).
@@ -26,7 +27,7 @@ from airlock.names import BadName, check_name
 from airlock.store import Store, TempBlob
 from statbarn.wording import mb, seconds
 
-FIELDS = frozenset({"project", "dataset", "context", "manifest", "draft"})
+FIELDS = frozenset({"project", "dataset", "title", "context", "manifest", "draft"})
 FILE_FIELDS = frozenset({"file", "sidecar"})
 MAX_FIELDS = 20
 # Multipart framing around the files: generous, so only real content hits the limit.

@@ -65,7 +65,7 @@ def request_view(
     and number of files are shown."""
     url = f"{base}/api/requests/{req.id}"
     out: dict[str, Any] = {
-        "id": req.id, "project": req.project, "dataset": req.dataset,
+        "id": req.id, "project": req.project, "dataset": req.dataset, "title": req.title,
         "requester": req.requester, "state": req.state, "owner": owner_of(req.state).value,
         "created_at": when(req.created_at), "updated_at": when(req.updated_at),
         "derived_from": req.derived_from,

@@ -62,6 +62,7 @@ def hidden_view(view: dict[str, Any]) -> dict[str, Any]:
     return {
         **view,
         "files": [],
+        "title": None,  # free text the researcher typed, like the files' contexts
         "file_count": len(view.get("files") or []),
         "decision": bare_decision(view.get("decision")),
         "review": None,
@@ -80,6 +81,7 @@ def redact_rows(req: Request, votes: list[Vote]) -> None:
     read rows as well as views), as :func:`hidden_view` does for a view.  Never call
     this on rows attached to a session that commits."""
     req.files = []
+    req.title = None
     for v in votes:
         v.comment = v.override_reason = None
     req.decision = bare_decision(req.decision)

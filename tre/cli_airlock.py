@@ -110,6 +110,8 @@ def _summary(req: dict[str, Any]) -> list[str]:
     lines = [f"request {req['id']}: {req['state']} ({req['project']}, {count} file(s))"]
     if req.get("content_hidden"):
         lines.append(f"  {req['content_hidden']}")
+    if req.get("title"):
+        lines.append(f"  title: {req['title']}")
     for f in req["files"]:
         alt = f.get("alternative")
         extra = f"; safe alternative {alt['name']} ({alt['verdict']})" if alt else ""
@@ -135,6 +137,9 @@ def submit(
     statistic: Annotated[str | None, typer.Option(
         help="What the cells of the tables without a sidecar hold: count, mean, median, "
         "sum, ... (without it, or a sidecar, a person reviews them).")] = None,
+    title: Annotated[str | None, typer.Option(
+        help="One line naming the request for the output checkers (at most 200 "
+        "characters).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Submit files for export as one request, and print the decision."""
@@ -143,7 +148,7 @@ def submit(
 
         with Client() as client:
             req = client.submit(files, project=project, context=context, dataset=dataset,
-                                statistic=statistic)
+                                statistic=statistic, title=title)
         typer.echo(json.dumps(req, indent=2) if as_json else "\n".join(_summary(req)))
 
 

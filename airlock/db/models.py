@@ -39,6 +39,8 @@ class Request(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project: Mapped[str] = mapped_column(PROJECT, index=True)
     dataset: Mapped[str | None] = mapped_column(String(200))
+    # The researcher's one-line title (migration 0009; limit in airlock.review_limits).
+    title: Mapped[str | None] = mapped_column(String(200))
     requester: Mapped[str] = mapped_column(USER, index=True)
     state: Mapped[str] = mapped_column(String(20), index=True)
     profile_name: Mapped[str] = mapped_column(String(200))
@@ -120,6 +122,21 @@ class Vote(Base):
     # The vote's opening, kept until the quorum reveals it (airlock.domain.sealing): the
     # nonce and what the audit commitment covers besides the columns above.
     seal: Mapped[str | None] = mapped_column(Text)
+
+
+class Message(Base):
+    """One message of a request's conversation (migration 0010).  ``audience`` "all":
+    the researcher and the checkers; "checkers": a checker's note, never shown to the
+    requester.  Only inserted, never edited; each is audited (``airlock.message.post``)."""
+
+    __tablename__ = "airlock_messages"
+
+    id: Mapped[int] = mapped_column(BIG, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("airlock_requests.id"), index=True)
+    author: Mapped[str] = mapped_column(USER)
+    audience: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)  # at most airlock.review_limits.MESSAGE_MAX_CHARS
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Release(Base):

@@ -96,8 +96,8 @@ def decide(files: Sequence[FileVerdict], *, allow_auto_release: bool) -> Outcome
     reasons = []
     for f in files:
         if f.verdict == FAIL:
-            reasons.append(Reason(f.name, FAIL, f"{f.name} fails a check; you asked for a "
-                                  f"review: {f.exception}"))
+            reasons.append(Reason(f.name, FAIL, f"{f.name} fails a check; the researcher "
+                                  f"asked for a review: {f.exception}"))
         elif f.verdict == ESCALATE:
             reasons.extend(_explain(f))
     return Outcome(State.IN_REVIEW, reasons)

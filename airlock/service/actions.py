@@ -135,7 +135,7 @@ def resubmit_safe_alternative(ctx: Ctx, user: str, request_id: str,
                     f"({alt['method']}: {alt['suppressed']} cell(s) suppressed).")
             items.append(_stored(ctx, work, alt["name"], f.kind, alt["sha256"], alt["size"],
                                  alt["sidecar_sha256"], note, None, f.population))
-        sub = Submission(req.project, req.dataset, False, items)
+        sub = Submission(req.project, req.dataset, False, items, title=req.title)
         replaces = req.id if req.state == State.RETURNED.value else None
         return create_request(ctx, user, sub, work, derived_from=req.id, replaces=replaces,
                               origin=origin)

@@ -26,6 +26,7 @@ from airlock.filetypes import (
 from airlock.freetext import check_text
 from airlock.intake import IntakeError, StagedFile, Upload
 from airlock.names import same_name_key
+from airlock.review_limits import TITLE_MAX_CHARS, TextRefused, check_title
 from airlock.store import TempBlob
 from statbarn.bare import declared_statistic
 from statbarn.checking import load_sidecar
@@ -67,6 +68,7 @@ class Submission:
     dataset: str | None
     draft: bool
     files: list[Incoming] = field(default_factory=list)
+    title: str | None = None  # what the researcher calls the request (one line, bounded)
 
 
 def check_identifier(value: str | None, what: str, required: bool) -> str | None:
@@ -86,6 +88,15 @@ def _text(value: Any, what: str, limit: int) -> str | None:
     if value is not None and not isinstance(value, str):
         raise IntakeError(422, f"{what} must be text", "bad_manifest")
     return check_text(value, what, limit)
+
+
+def _title(raw: str | None) -> str | None:
+    try:
+        title = check_title(raw)
+    except TextRefused as exc:
+        raise IntakeError(422, str(exc), "bad_field") from None
+    # Free text like every other field: scanned for identifiers, encoded data, records.
+    return check_text(title, "the title", TITLE_MAX_CHARS)
 
 
 def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
@@ -164,6 +175,7 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
         project=check_identifier(f.get("project"), "project", True) or "",
         dataset=check_identifier(f.get("dataset"), "dataset", False),
         draft=_draft(f.get("draft")),
+        title=_title(f.get("title")),
     )
     if not upload.files:
         raise IntakeError(422, "the request holds no file: add at least one", "no_files")

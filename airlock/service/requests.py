@@ -121,13 +121,15 @@ def create_request(
         old = repo.get_request(s, replaces, lock=True) if replaces is not None else None
         now = ctx.clock.now()
         req = Request(id=uuid.uuid4().hex, project=sub.project, dataset=sub.dataset,
-                      requester=user, state=State.DRAFT.value, profile_name=profile.name,
+                      title=sub.title, requester=user, state=State.DRAFT.value,
+                      profile_name=profile.name,
                       profile_version=profile.version, profile=profile.params(),
                       reviewers_required=profile.reviewers_required, derived_from=derived_from,
                       created_at=now, updated_at=now)
         audit.record(s, actor=user, action=AuditAction.REQUEST_CREATE, object_type="request",
                      object_id=req.id, project=sub.project, clock=ctx.clock, details={
                          "dataset": sub.dataset, "derived_from": derived_from,
+                         "title": sub.title,
                          "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,
                                     "kind": f.kind.value, "evidence_sha256": f.sidecar_sha256}
                                    for f in sub.files],

@@ -18,8 +18,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airlock.identity import DevTokenIdentity
 from airlock.service.context import Ctx
@@ -49,8 +51,20 @@ def install(app: FastAPI) -> None:
 
     async def login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
-        return RedirectResponse(f"{base}/login?next={quote(exc.next_url, safe='/')}",
+        target = exc.next_url
+        if request.method != "GET":  # a form's action (…/vote): come back to its page
+            target = target.split("?", 1)[0].rsplit("/", 1)[0] or f"{base}/"
+        return RedirectResponse(f"{base}/login?next={quote(target, safe='/')}",
                                 status_code=303)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Unknown paths, wrong methods: an HTML page for a browser, JSON for the API."""
+        assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith(f"{base}/api/") or not _wants_html(request):
+            return await http_exception_handler(request, exc)
+        title, message = _HTTP_WORDS.get(exc.status_code, ("Error", str(exc.detail)))
+        return render(request, "error.html", exc.status_code,
+                      user=page_user_or_none(request), title=title, message=message)
 
     async def page_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageError)
@@ -59,6 +73,20 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+_HTTP_WORDS = {
+    404: ("Not found", "There is no page at this address. Start again from the queue or "
+          "your requests."),
+    405: ("Not possible here", "This address does not take that kind of request: if you "
+          "came from a form, go back to its page and send it again."),
+}
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or request.headers.get("sec-fetch-mode") == "navigate"
 
 
 __all__ = ["install"]

@@ -14,6 +14,7 @@ from airlock.domain.review import AlreadyVoted, OwnRequest, ReviewClosed, VoteEr
 from airlock.domain.states import IllegalTransition
 from airlock.intake import IntakeError
 from airlock.service.context import Conflict, Ctx, Denied, NotFound, record_denial
+from airlock.service.messages import MessageRefused
 from airlock.store import StoreError, TamperedError
 from statbarn.errors import ProfileError
 from tre.authz import Forbidden
@@ -56,6 +57,8 @@ def page_error(ctx: Ctx, exc: Exception) -> PageError | None:
         return PageError(422, "Vote not taken", str(exc))
     if isinstance(exc, IllegalTransition | Conflict):
         return PageError(409, "Not possible now", str(exc))
+    if isinstance(exc, MessageRefused):
+        return PageError(422, "Message not taken", str(exc))
     if isinstance(exc, IntakeError):
         return PageError(exc.status, "Refused", str(exc))
     if isinstance(exc, TamperedError):

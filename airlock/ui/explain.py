@@ -8,6 +8,7 @@ flag without knowing statbarn's JSON.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ RULES: dict[str, str] = {
     "uncheckable": "Not checkable automatically",
     "differencing": "Differencing with earlier releases",
 }
+_NOTHING_TO_DIFFERENCE = re.compile(r"No differencing against 0 comparable")
 _SHARES = frozenset({"nk_dominance", "p_percent"})
 VERDICT_WORDS = {"pass": "passes", "escalate": "needs a person", "fail": "fails"}
 
@@ -122,6 +124,9 @@ def assessment(subject: str, verdict: str, profile: str, result: dict[str, Any])
     checks = []
     for c in result.get("checks", []):
         rule = str(c.get("rule", ""))
+        if rule == "differencing" and c.get("verdict") == "pass" and \
+                _NOTHING_TO_DIFFERENCE.match(str(c.get("summary") or "")):
+            continue  # no earlier release to compare with: nothing a checker must read
         flags = [Flag(rule, str(x.get("verdict", "")), x.get("row"), x.get("col"),
                       show_value(rule, x.get("value")), show_value(rule, x.get("limit")),
                       str(x.get("message") or ""), subject)

@@ -56,6 +56,11 @@ def sentence(action: str, details: dict[str, Any], visible: bool,
     if action == "airlock.file.view":
         what = "the safe alternative " if d.get("alternative") else ""
         return f"viewed {what}{d.get('name')}"
+    if action == "airlock.message.post":
+        if not visible:
+            return "wrote in the conversation (shown once the quorum is reached)"
+        return ("wrote a note for checkers" if d.get("audience") == "checkers"
+                else "wrote in the conversation") + f" ({d.get('chars')} characters)"
     if action == "airlock.release.download":
         return "downloaded the release bundle"
     if action == "airlock.access.denied":
@@ -67,13 +72,40 @@ def sentence(action: str, details: dict[str, Any], visible: bool,
     return text if len(text) <= 300 else text[:300] + "…"
 
 
-def rows(events: list[dict[str, Any]], viewer: str, quorum_reached: bool) -> list[EventRow]:
+def _view_key(e: dict[str, Any]) -> tuple[str, str, str] | None:
+    d = e.get("details") if isinstance(e.get("details"), dict) else None
+    if e.get("action") != "airlock.file.view" or d is None:
+        return None
+    return (str(e.get("actor")), str(d.get("file_id")), str(d.get("alternative")))
+
+
+def rows(events: list[dict[str, Any]], viewer: str, quorum_reached: bool,
+         requester: str | None = None) -> list[EventRow]:
+    """Every event in order, except that looks at one file by one person are one row
+    (the last, with how many times): each page load records one per file shown, and
+    fifty "viewed" rows would bury the votes.  The audit log itself keeps every one."""
+    views: dict[tuple[str, str, str], int] = {}
+    last: dict[tuple[str, str, str], int] = {}
+    for i, e in enumerate(events):
+        k = _view_key(e)
+        if k is not None:
+            views[k] = views.get(k, 0) + 1
+            last[k] = i
     out = []
-    for e in events:
+    for i, e in enumerate(events):
+        k = _view_key(e)
+        if k is not None and last[k] != i:
+            continue
         actor, action = str(e.get("actor")), str(e.get("action"))
         details = e.get("details") if isinstance(e.get("details"), dict) else {}
         visible = quorum_reached or same_user(actor, viewer)
+        if action == "airlock.message.post" and requester is not None:
+            if (details or {}).get("audience") == "checkers" and same_user(viewer, requester):
+                continue  # a checkers' note does not exist for the researcher
+            visible = visible or same_user(actor, requester)
         text = sentence(action, details or {}, visible, quorum_reached)
+        if k is not None and views[k] > 1:
+            text += f" ({views[k]} times; this is the last)"
         if action.startswith("airlock.vote.") and not visible:
             action = "airlock.vote"  # "override" alone would say it was an approval
         out.append(EventRow(int(e.get("seq", 0)), str(e.get("at", ""))[:19].replace("T", " "),

@@ -26,6 +26,7 @@ class MyRequest:
     can_resubmit: bool
     can_withdraw: bool
     bundle_url: str | None
+    overridden: set[str] = field(default_factory=set)  # released over an automated fail
 
 
 def _reasons(decision: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -37,7 +38,7 @@ def _reasons(decision: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def mine(ctx: Ctx, user: str) -> list[MyRequest]:
     out = []
-    for req, _votes, view in own_requests(ctx, user):
+    for req, votes, view in own_requests(ctx, user):
         names = {f.id: f.name for f in req.files}
         review = view.get("review") or {}
         comments = [{**v, "file": names.get(v["file_id"], v["file_id"])}
@@ -47,8 +48,26 @@ def mine(ctx: Ctx, user: str) -> list[MyRequest]:
             req, view, _reasons(req.decision), comments,
             can_resubmit=req.state in RESUBMITTABLE and has_alt,
             can_withdraw=State.WITHDRAWN in TRANSITIONS[State(req.state)],
-            bundle_url=view["links"]["bundle"] if req.state == State.RELEASED.value else None))
+            bundle_url=view["links"]["bundle"] if req.state == State.RELEASED.value else None,
+            overridden={v.file_id for v in votes if v.override_reason}
+            if req.state == State.RELEASED.value else set()))
     return out
+
+
+def access_notice(ctx: Ctx, user: str) -> str | None:
+    """Why this user can do nothing here (suspended, or no role in force), or None:
+    an empty page without a word is what they would see otherwise."""
+    now = ctx.clock.now()
+    held = [m for m in ctx.authz.policy.assignments
+            if m.user.strip().lower() == user.strip().lower() and m.in_force(now)]
+    if any(m.role == "suspended" for m in held):
+        return ("Your access is suspended: you cannot submit, read or review requests. "
+                "Ask your project's data custodian or the TRE's governance team why, and "
+                "when it ends.")
+    if not held:
+        return ("You hold no role in any project now (it may have ended). Ask your "
+                "project's data custodian to renew your membership.")
+    return None
 
 
 @dataclass

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from airlock.db import repo
-from airlock.db.models import LedgerEntry, Release, Request, RequestFile, Vote
+from airlock.db.models import FileCheck, LedgerEntry, Release, Request, RequestFile, Vote
 from airlock.domain.states import State
 from airlock.origin import Origin
 from airlock.service.context import Ctx, readable
@@ -141,6 +142,48 @@ def queue_rows(ctx: Ctx, user: str, project: str = "") -> Queue:
                 votes[rid].setdefault(fid, set()).add(who)
         s.expunge_all()
     return Queue([QueueRow(r, votes[r.id]) for r in reqs], waiting)
+
+
+def name_files(ctx: Ctx, request_id: str, message: str) -> str:
+    """``message`` with the request's file ids (as the domain quotes them) replaced by
+    the files' names: a checker knows ``rare.csv``, not ``'3f2a…'``."""
+    with ctx.db() as s:
+        pairs = s.execute(select(RequestFile.id, RequestFile.name)
+                          .where(RequestFile.request_id == request_id)).all()
+    for file_id, name in pairs:
+        message = message.replace(f"file {file_id!r}", name).replace(f"{file_id!r}", name)
+        message = message.replace(file_id, name)
+    return message
+
+
+def decided_rows(ctx: Ctx, user: str, q: str, limit: int = 200) -> list[QueueRow]:
+    """Requests no longer in review, newest first, in the projects whose queue and
+    requests the user may read; ``q`` matches the title, the requester or a file name
+    (anywhere, case-insensitive) or the id (its start)."""
+    projects = queue_projects(ctx, user)
+    if projects == []:
+        return []
+    with ctx.db() as s:
+        stmt = (select(Request).options(selectinload(Request.files)
+                                        .selectinload(RequestFile.checks)
+                                        .defer(FileCheck.evidence))
+                .where(Request.state.notin_([State.IN_REVIEW.value, State.DRAFT.value])))
+        if projects is not None:
+            stmt = stmt.where(Request.project.in_(projects))
+        if q:
+            pat = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%") \
+                .replace("_", "\\_") + "%"
+            stmt = stmt.where(or_(
+                func.lower(Request.title).like(pat, escape="\\"),
+                func.lower(Request.requester).like(pat, escape="\\"),
+                Request.id.like(pat[1:], escape="\\"),
+                Request.id.in_(select(RequestFile.request_id).where(
+                    func.lower(RequestFile.name).like(pat, escape="\\")))))
+        reqs = [r for r in s.scalars(stmt.order_by(Request.updated_at.desc(), Request.id)
+                                     .limit(limit))
+                if ctx.authz.user_can(user, r.project, "request", "read")]
+        s.expunge_all()
+    return [QueueRow(r, {}) for r in reqs]
 
 
 def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, list[Vote],

@@ -2,9 +2,15 @@
 
 Filters (all optional, combined): project, dataset, age (waiting at least N
 days), statbarn (the kind of output any file holds: frequency, linear
-aggregate, ...) and reviewers still needed.  "Reviewers still needed" is the
-number of further people who must vote before the quorum: the profile's
-reviewers required minus the votes on the least-reviewed file.
+aggregate, ...), reviewers still needed, and the reason it waits (a small cell,
+differencing, no evidence, an exception asked, a type statbarn cannot check:
+:mod:`airlock.ui.triage`).  Each row shows the researcher's title, the file
+names and the start of the context, so fifty waiting requests are told apart.
+The "decided" tab lists requests no longer in review that the checker may read,
+newest first, with a search over title, id, requester and file names.
+
+"Reviewers still needed" is the number of further people who must vote before
+the quorum: the profile's reviewers required minus the votes on the least-reviewed file.
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airlock.db.models import Request
 from airlock.domain.review import same_user
+from airlock.review_limits import excerpt
 from airlock.service.context import Ctx
-from airlock.ui.queries import QueueRow, queue_rows
+from airlock.ui import triage
+from airlock.ui.queries import QueueRow, decided_rows, queue_rows
 from tre.clock import utc
 
+MAX_NAMES = 4
 AGES = {"": "any age", "1": "1 day or more", "3": "3 days or more", "7": "7 days or more"}
 
 
@@ -28,6 +38,7 @@ class Filters:
     age: str = ""
     statbarn: str = ""
     needed: str = ""
+    reason: str = ""
 
     @classmethod
     def parse(cls, params: Any) -> Filters:
@@ -36,12 +47,15 @@ class Filters:
 
         age = get("age")
         needed = get("needed")
+        reason = get("reason")
         return cls(get("project"), get("dataset"), age if age in AGES else "",
-                   get("statbarn"), needed if needed in ("1", "2") else "")
+                   get("statbarn"), needed if needed in ("1", "2") else "",
+                   reason if reason in triage.REASONS else "")
 
     @property
     def active(self) -> bool:
-        return any((self.project, self.dataset, self.age, self.statbarn, self.needed))
+        return any((self.project, self.dataset, self.age, self.statbarn, self.needed,
+                    self.reason))
 
 
 @dataclass
@@ -61,6 +75,16 @@ class Item:
     voters: list[str]
     mine: bool  # the viewer made it: cannot review
     voted: bool  # the viewer has voted on every file
+    title: str = ""
+    names: list[str] = field(default_factory=list)  # the first MAX_NAMES file names
+    more_names: int = 0
+    excerpt: str = ""
+    reasons: list[str] = field(default_factory=list)  # keys of triage.REASONS
+    state: str = ""
+
+    @property
+    def reason_labels(self) -> list[tuple[str, str]]:
+        return [(k, triage.REASONS[k]) for k in self.reasons]
 
 
 @dataclass
@@ -102,10 +126,23 @@ def _item(row: QueueRow, user: str, now: datetime) -> Item:
     voters = sorted({v for vs in row.votes.values() for v in vs})
     voted = bool(r.files) and all(any(same_user(v, user) for v in row.votes.get(f.id, ()))
                                   for f in r.files)
-    return Item(r.id, r.project, r.dataset, r.requester, r.created_at, _waiting(age),
+    item = Item(r.id, r.project, r.dataset, r.requester, r.created_at, _waiting(age),
                 age / 86400, len(r.files), statbarns, verdicts, r.reviewers_required,
                 max(0, r.reviewers_required - min(per_file)), voters,
                 same_user(r.requester, user), voted)
+    describe(item, r)
+    return item
+
+
+def describe(item: Item, r: Request) -> None:
+    """What tells one request from another: title, file names, context, reasons."""
+    item.title = r.title or ""
+    item.names = [f.name for f in r.files[:MAX_NAMES]]
+    item.more_names = max(0, len(r.files) - MAX_NAMES)
+    item.excerpt = excerpt(next((f.context for f in r.files if f.context), ""))
+    item.reasons = triage.reasons(triage.file_facts((c.result for c in f.checks), f.exception)
+                                  for f in r.files)
+    item.state = r.state
 
 
 def _keep(item: Item, f: Filters) -> bool:
@@ -113,7 +150,8 @@ def _keep(item: Item, f: Filters) -> bool:
             and (not f.dataset or item.dataset == f.dataset)
             and (not f.age or item.days >= float(f.age))
             and (not f.statbarn or f.statbarn in item.statbarns)
-            and (not f.needed or item.needed == int(f.needed)))
+            and (not f.needed or item.needed == int(f.needed))
+            and (not f.reason or f.reason in item.reasons))
 
 
 def build(ctx: Ctx, user: str, filters: Filters) -> QueuePage:
@@ -130,3 +168,21 @@ def build(ctx: Ctx, user: str, filters: Filters) -> QueuePage:
     page.datasets = sorted({i.dataset for i in items if i.dataset})
     page.statbarns = sorted({s for i in items for s in i.statbarns})
     return page
+
+
+@dataclass
+class DecidedPage:
+    items: list[Item]
+    q: str
+    limit: int
+
+
+def decided(ctx: Ctx, user: str, q: str) -> DecidedPage:
+    """Requests out of review (newest first) in the projects whose queue the user reads."""
+    now = ctx.clock.now()
+    q = " ".join(q.split())[:200]
+    rows = decided_rows(ctx, user, q)
+    return DecidedPage([_item(r, user, now) for r in rows], q, DECIDED_LIMIT)
+
+
+DECIDED_LIMIT = 200

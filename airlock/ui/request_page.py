@@ -5,9 +5,13 @@ gives the API's view, with votes blind before the quorum) plus what only a
 reviewer sees: the files' contents, flagged cells, evidence summaries, the
 safe alternative and the earlier releases the differencing check names.
 
-Who sees what follows the API: file contents only for users allowed to review
-this request (``request review``, which never includes its requester), so a
-checker who made the request sees it read-only, with the reason.  Showing a
+Who sees what: file contents for users allowed to review this request
+(``request review``, which never includes its requester), and for the
+requester, their own files as checked (tables with the flags on their cells,
+text, notebooks, and the safe alternative before they accept it: they made
+these files, and must see what the checks saw).  The requester never sees the
+earlier releases the differencing check names (possibly other people's), and
+images and PDFs stay behind the API's preview (reviewers only).  Showing a
 file's contents is audited (``airlock.file.view``), as the API's preview is.
 """
 
@@ -18,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airlock.db.models import Request, RequestFile
+from airlock.domain.review import same_user
 from airlock.domain.states import State
+from airlock.service import messages
 from airlock.service.context import Ctx
 from airlock.service.download import PREVIEWABLE
 from airlock.store import StoreError
@@ -57,6 +63,7 @@ class FilePanel:
     can_vote: bool = False
     my_vote: dict[str, Any] | None = None
     needs_override: bool = False
+    overridden: bool = False  # released after a reviewer overrode its automated fail
 
     @property
     def flags(self) -> list[explain.Flag]:
@@ -81,21 +88,52 @@ class RequestPage:
     readonly_reason: str | None
     show_content: bool
     history: list[trail.EventRow]
+    own: bool = False  # the viewer made this request
+    can_resubmit: bool = False  # theirs, returned or rejected, with a safe alternative
+    messages: list[messages.Shown] = field(default_factory=list)
+    can_write: bool = False  # may post in the conversation
+    can_note: bool = False  # may write a checkers' note
+    can_preview: bool = False  # the API serves its files to the viewer (images, PDFs)
 
     @property
     def review(self) -> dict[str, Any]:
         return dict(self.view.get("review") or {})
 
+    @property
+    def automatic(self) -> dict[str, Any]:
+        d = self.req.decision or {}
+        auto = d.get("automatic") if d.get("by") == "review" else d
+        return dict(auto or {})
+
+    @property
+    def decided_automatically(self) -> bool:
+        """No person decided it: the automated checks approved or rejected it."""
+        return (self.req.decision or {}).get("by") == "automatic" and \
+            self.req.state != State.IN_REVIEW.value
+
+    @property
+    def decision_notes(self) -> list[dict[str, Any]]:
+        """The automatic decision's reasons that the files' flag lists do not already
+        say (the flags are listed once, with their file, not twice)."""
+        flagged = {fl.message for p in self.files for fl in p.flags}
+        return [r for r in self.automatic.get("reasons", [])
+                if isinstance(r, dict) and r.get("message") not in flagged
+                and not str(r.get("message", "")).startswith("and ")]
+
 
 def readonly_reason(req: Request, d: Decision) -> str | None:
-    """Why this user cannot vote here, in a sentence (None: they can)."""
+    """Why this user cannot vote here, in a sentence (None: they can, or there is
+    nothing to say: a researcher reading their own decided request)."""
+    if d.rule == ("invariant", REQUESTER_NEVER_REVIEWS) and req.state != State.IN_REVIEW.value:
+        return None
     if d.allowed:
         if req.state != State.IN_REVIEW.value:
             return f"This request is {req.state.replace('_', ' ')}: votes are only taken " \
                    "while a request is in review."
         return None
     if d.rule == ("invariant", REQUESTER_NEVER_REVIEWS):
-        return "You made this request, so you cannot review it: another output checker must."
+        return "You made this request: output checkers review it, and you are told here " \
+               "when they have decided."
     if d.rule and d.rule[-1] == "deny":  # a checker, whom a deny rule stops here
         return f"The policy does not let you review this request ({', '.join(d.rule)})."
     if d.rule and d.rule[0] == "invariant":
@@ -191,6 +229,8 @@ def build(ctx: Ctx, user: str, request_id: str) -> RequestPage:
     review_d = ctx.authz.enforce(user, req.project, "request", "review", context)
     override_d = ctx.authz.enforce(user, req.project, "request", "override", context)
     review = view.get("review") or {}
+    own = same_user(req.requester, user)
+    released = req.state == State.RELEASED.value
     required = int(req.reviewers_required)
     in_review = req.state == State.IN_REVIEW.value
     shown: list[tuple[str, str, str, bool]] = []
@@ -200,6 +240,8 @@ def build(ctx: Ctx, user: str, request_id: str) -> RequestPage:
         panel = FilePanel(n, f, _assessments(f), votes)
         panel.my_vote = next((v for v in votes if v["own"]), None)
         panel.needs_override = f.verdict == "fail"
+        panel.overridden = released and f.verdict == "fail" and any(
+            v.file_id == f.id and v.override_reason for v in loaded.votes)
         panel.can_vote = (review_d.allowed and in_review and panel.my_vote is None
                           and len(votes) < required)
         if review_d.allowed and req.state in PREVIEWABLE:
@@ -208,10 +250,20 @@ def build(ctx: Ctx, user: str, request_id: str) -> RequestPage:
         elif review_d.allowed:  # the API's preview refuses these states too
             panel.note = (f"This request is {req.state.replace('_', ' ')}: its files are "
                           "shown to reviewers once it is put to review.")
+        elif own:  # their own files as checked (airlock.visibility: only once reviewed)
+            _contents(ctx, panel, req, shown)
         else:
             panel.note = "File contents are shown to the request's reviewers only."
         panels.append(panel)
     record_views(ctx, user, req, shown, review_d)
-    events = trail.rows(loaded.events, user, bool(review.get("quorum_reached")))
+    events = trail.rows(loaded.events, user, bool(review.get("quorum_reached")), req.requester)
     return RequestPage(req, view, panels, review_d.allowed, override_d.allowed,
-                       readonly_reason(req, review_d), review_d.allowed, events)
+                       readonly_reason(req, review_d), review_d.allowed or own, events,
+                       own=own, can_preview=review_d.allowed,
+                       can_resubmit=own and req.state in (State.REJECTED.value,
+                                                          State.RETURNED.value)
+                       and any(f.alternative for f in req.files),
+                       messages=messages.shown(ctx, user, req.id, req.requester,
+                                               bool(review.get("quorum_reached")),
+                                               review_d.allowed),
+                       can_write=own or review_d.allowed, can_note=review_d.allowed)

@@ -151,13 +151,16 @@ def parse(data: bytes, kind: str, max_cells: int | None = MAX_CELLS) -> Rows:
     return rows
 
 
-def _td(text: str, css: str, anchor: str, title: str) -> str:
+def _td(text: str, css: str, anchor: str, title: str, said: str = "") -> str:
+    """``said``: what the cell's colour and pattern mean, as text for screen readers
+    (a title tooltip alone is neither read reliably nor shown to keyboard users)."""
     attrs = f' class="{css}"' if css else ""
     if anchor:  # internal: the file's anchor and two numbers
         attrs += f' id="{anchor}" tabindex="0" data-nav="cell"'
     if title:
         attrs += f' title="{escape(title)}"'
-    return f"<td{attrs}>{escape(text)}</td>"
+    extra = f'<span class="sr"> ({escape(said)})</span>' if said else ""
+    return f"<td{attrs}>{escape(text)}{extra}</td>"
 
 
 def build(rows: Sequence[list[str]], flags: Sequence[Flag], evidence: Evidence,
@@ -204,10 +207,13 @@ def build(rows: Sequence[list[str]], flags: Sequence[Flag], evidence: Evidence,
                     f.anchor, f.evidence = anchor, summary
                     placed.add(id(f))
                 grid.flagged += 1
-                html.append(_td(text, f"flag {worst}", anchor, title))
+                said = ("fails: " if worst == "fail" else "needs a person: ") + \
+                    ", ".join(dict.fromkeys(f.rule_name for f in found))
+                html.append(_td(text, f"flag {worst}", anchor, title, said))
             elif c < len(was) and not text.strip() and was[c].strip():
                 grid.suppressed += 1
-                html.append(_td(text, "suppressed", "", "suppressed in the safe alternative"))
+                html.append(_td(text, "suppressed", "", "suppressed in the safe alternative",
+                                "suppressed"))
             else:
                 html.append(_td(text, "", "", summary))
         html.append("</tr>")

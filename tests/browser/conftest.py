@@ -83,6 +83,8 @@ class Live:
         if "manifest" in fields:
             data["manifest"] = json.dumps(fields.pop("manifest"))
         data["context"] = fields.pop("context", "a table made with statbarn")
+        if "title" in fields:
+            data["title"] = fields.pop("title")
         parts = [("file", (n, c, "application/octet-stream")) for n, c in files]
         parts += [("sidecar", (n, c, "application/json"))
                   for n, c in fields.pop("sidecars", [])]

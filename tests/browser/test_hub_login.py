@@ -151,7 +151,9 @@ def test_login_through_the_hub_review_and_download(chromium: Any, hub: str,
         carol.page.locator(f'a[href$="/requests/{rid}"]').click()
         carol.page.wait_for_load_state("load")
         carol.page.check('input[value="approve"]')
-        carol.page.locator("form.vote button[type=submit]").click()
+        carol.page.locator("#submit-review-button").click()  # a draft, then its summary
+        carol.page.wait_for_load_state("load")
+        carol.page.locator("#confirm-review").click()
         carol.page.wait_for_load_state("load")
         assert "released" in text_of(carol.page, "h1")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.browser.conftest import Live, text_of
 from tests.browser.outputs import png, small_and_dominated
+from tests.browser.test_review_flow import shortcuts_on
 
 
 def _notebook() -> bytes:
@@ -86,6 +87,7 @@ def test_usable_at_200_percent_zoom_with_visible_focus(browse: Any, live: Live,
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"{path_} scrolls sideways at 200% zoom ({overflow}px)"
     dave.goto(f"/requests/{req['id']}")
+    shortcuts_on(dave.page)  # off until turned on (issue 14)
     dave.page.locator("body").press("j")
     dave.page.keyboard.press("j")
     outline = dave.page.evaluate(
@@ -94,7 +96,7 @@ def test_usable_at_200_percent_zoom_with_visible_focus(browse: Any, live: Live,
     assert dave.page.evaluate("document.activeElement.classList.contains('flag')")
     dave.shot("15-request-200-percent-zoom", full_page=False)
     dave.page.keyboard.press("r")
-    comment = dave.page.locator("textarea[name=comment]")
+    comment = dave.page.locator('textarea[name^="comment"]')
     assert comment.evaluate("e => e === document.activeElement") and comment.is_visible()
     assert dave.page.locator('input[value="reject"]').is_checked()
     dave.shot("16-request-200-percent-zoom-voting", full_page=False)

@@ -217,3 +217,14 @@ def test_notebook_client_against_a_real_server(server: Server, tmp_path: Path) -
         with pytest.raises(AirlockError) as err:
             client.download(rejected["id"], tmp_path)
         assert err.value.status == 409
+
+
+def test_cli_submit_with_a_title(server: Server, tmp_path: Path) -> None:
+    """Issue 14: the researcher names the request for the checkers' queue."""
+    path, _ = safe_table(tmp_path)
+    r = server.cli("airlock", "submit", str(path), "--context", "counts by region",
+                   "--title", "Regional counts for the March report")
+    assert r.returncode == 0, r.stderr
+    assert "  title: Regional counts for the March report" in r.stdout
+    r = server.cli("airlock", "submit", str(path), "--context", "x", "--title", "y" * 201)
+    assert r.returncode != 0 and "at most 200" in (r.stderr + r.stdout)

@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     VOTE_CAST = "airlock.vote.cast"  # sealed: a commitment, whatever the choice
     VOTE_REVEAL = "airlock.vote.reveal"  # opened at the quorum
     VOTE_OVERRIDE = "airlock.vote.override"  # opened at the quorum, an override
+    MESSAGE_POST = "airlock.message.post"  # a request's conversation or a checkers' note
     FILE_VIEW = "airlock.file.view"
     RELEASE_DOWNLOAD = "airlock.release.download"
     INTEGRITY_REFUSED = "airlock.integrity.refused"

@@ -102,6 +102,7 @@ class Client:
         context: str | None = None, contexts: Mapping[str, str] | None = None,
         exceptions: Mapping[str, str] | None = None, dataset: str | None = None,
         draft: bool = False, statistic: str | Mapping[str, str] | None = None,
+        title: str | None = None,
     ) -> dict[str, Any]:
         """Submit files (with their sidecars) as one request; returns the request.
 
@@ -128,6 +129,8 @@ class Client:
             data["context"] = context
         if dataset:
             data["dataset"] = dataset
+        if title:
+            data["title"] = title
         if draft:
             data["draft"] = "true"
         with ExitStack() as stack:

@@ -3,7 +3,13 @@
    this file too, only slower.
 
    j / k   next / previous flagged cell or file (request page), request (queue)
-   a r c   approve / reject / request changes for the file you are in          */
+   a r c   choose approve / reject / request changes for the file you are in
+
+   The single-key shortcuts are off until the user turns them on (WCAG 2.1.4:
+   a speech-input user saying a word must not cast letters as commands); the
+   choice is kept in localStorage.  What is typed in a review form is kept in
+   sessionStorage as it is typed, so a session that expires before the form is
+   sent loses nothing: after logging in again, the page puts it back.       */
 (function () {
   "use strict";
 
@@ -36,14 +42,14 @@
     var el = document.activeElement;
     var file = el && el.closest ? el.closest("section.file") : null;
     if (file) { return file; }
-    var forms = document.querySelectorAll("section.file form.vote");
+    var forms = document.querySelectorAll("section.file .vote");
     return forms.length === 1 ? forms[0].closest("section.file") : null;
   }
 
   function applyChoice(form) {
-    var checked = form.querySelector('input[name="choice"]:checked');
+    var checked = form.querySelector('input[name^="choice"]:checked');
     var choice = checked ? checked.value : "";
-    var comment = form.querySelector('textarea[name="comment"]');
+    var comment = form.querySelector('textarea[name^="comment"]');
     if (comment) { comment.required = choice !== "" && choice !== "approve"; }
     var override = form.querySelector(".override");
     if (override) {
@@ -54,22 +60,67 @@
 
   function vote(choice) {
     var file = currentFile();
-    var form = file ? file.querySelector("form.vote") : null;
+    var form = file ? file.querySelector(".vote") : null;
     if (!form) { return; }
-    var radio = form.querySelector('input[name="choice"][value="' + choice + '"]');
+    var radio = form.querySelector('input[name^="choice"][value="' + choice + '"]');
     if (!radio || radio.disabled) { return; }
     radio.checked = true;
     applyChoice(form);
     var target = choice === "approve"
       ? (form.querySelector(".override:not([hidden]) textarea") ||
-         form.querySelector('button[type="submit"]'))
-      : form.querySelector('textarea[name="comment"]');
+         form.querySelector('input[name^="choice"]:checked'))
+      : form.querySelector('textarea[name^="comment"]');
     target.focus();
     target.scrollIntoView({ block: "nearest" });
   }
 
+  var KEYS = "airlock.shortcuts";
+  function keysOn() {
+    try { return window.localStorage.getItem(KEYS) === "on"; } catch (err) { return false; }
+  }
+  function showKeys() {
+    var on = keysOn();
+    Array.prototype.forEach.call(document.querySelectorAll("button.keys-toggle"), function (b) {
+      b.hidden = false;
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+      b.textContent = on ? "Single-key shortcuts: on (turn off)" : "Single-key shortcuts: off (turn on)";
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target && e.target.closest ? e.target.closest("button.keys-toggle") : null;
+    if (!b) { return; }
+    try { window.localStorage.setItem(KEYS, keysOn() ? "off" : "on"); } catch (err) { return; }
+    showKeys();
+  });
+
+  // Drafts of what is typed in review forms, per page and field (sessionStorage).
+  function draftKey(el) { return "airlock.draft:" + window.location.pathname + ":" + el.id; }
+  function keepDrafts() {
+    var fields = document.querySelectorAll("textarea[data-keep]");
+    Array.prototype.forEach.call(fields, function (el) {
+      var kept = null;
+      try { kept = window.sessionStorage.getItem(draftKey(el)); } catch (err) { return; }
+      if (kept && !el.value) {
+        el.value = kept;
+        var note = document.getElementById(el.id + "-restored");
+        if (note) { note.hidden = false; }
+      }
+    });
+    if (document.querySelector("[data-review-sent]")) {  // taken: forget this page's drafts
+      Array.prototype.forEach.call(fields, function (el) {
+        try { window.sessionStorage.removeItem(draftKey(el)); } catch (err) { /* none */ }
+      });
+    }
+  }
+  document.addEventListener("input", function (e) {
+    var el = e.target;
+    if (el && el.hasAttribute && el.hasAttribute("data-keep") && el.id) {
+      try { window.sessionStorage.setItem(draftKey(el), el.value); } catch (err) { /* full */ }
+    }
+  });
+
   document.addEventListener("keydown", function (e) {
-    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) { return; }
+    if (!keysOn() || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) { return; }
     switch (e.key) {
       case "j": move(1); break;
       case "k": move(-1); break;
@@ -83,9 +134,8 @@
 
   document.addEventListener("change", function (e) {
     var t = e.target;
-    if (t && t.name === "choice" && t.form && t.form.classList.contains("vote")) {
-      applyChoice(t.form);
-    }
+    var box = t && t.closest ? t.closest(".vote") : null;
+    if (box && t.name && t.name.indexOf("choice") === 0) { applyChoice(box); }
   });
 
   // The explanation of the focused flagged cell, beside its table (also on hover: title).
@@ -97,7 +147,40 @@
     if (info) { info.textContent = cell.getAttribute("title") || ""; }
   });
 
+  // A flag's link: the cell in the middle of its pane (its row and column labels stay
+  // in view, they are sticky), focused so its explanation shows beside the table.
+  document.addEventListener("click", function (e) {
+    var a = e.target && e.target.closest ? e.target.closest("table.flags a[href^='#']") : null;
+    var cell = a ? document.getElementById(a.getAttribute("href").slice(1)) : null;
+    if (!cell) { return; }
+    e.preventDefault();
+    cell.focus({ preventScroll: true });
+    cell.scrollIntoView({ block: "center", inline: "center" });
+  });
+
+  // The original and its safe alternative scroll together (same layout, cell for cell).
+  function linkScrolling() {
+    Array.prototype.forEach.call(document.querySelectorAll(".side-by-side"), function (box) {
+      var panes = box.querySelectorAll(".pane:not(.earlier) .grid-wrap");
+      if (panes.length !== 2) { return; }
+      function follow(from, to) {
+        from.addEventListener("scroll", function () {
+          // equal already: this is the echo of the other pane's scroll, not a new one
+          if (to.scrollTop !== from.scrollTop) { to.scrollTop = from.scrollTop; }
+          if (to.scrollLeft !== from.scrollLeft) { to.scrollLeft = from.scrollLeft; }
+        });
+      }
+      follow(panes[0], panes[1]);
+      follow(panes[1], panes[0]);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    Array.prototype.forEach.call(document.querySelectorAll("form.vote"), applyChoice);
+    linkScrolling();
+    Array.prototype.forEach.call(document.querySelectorAll(".vote"), applyChoice);
+    var focus = document.getElementById("review-summary") || document.getElementById("reviewed");
+    if (focus) { focus.focus(); }
+    showKeys();
+    keepDrafts();
   });
 })();

@@ -71,16 +71,3 @@ def origin_of(address: str | None, credential: Credential,
         return Origin.OUTSIDE  # the proxy and the host itself: never a workspace
     return Origin.WORKSPACE if any(ip in net for net in networks) else Origin.OUTSIDE
 
-
-def from_workspace_network(address: str | None, networks: Sequence[Network]) -> bool:
-    """Whether ``address`` is in a workspace network, whatever the credential."""
-    if not address or not networks:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in networks)
-

@@ -15,6 +15,10 @@ TITLE_MAX_CHARS = 200
 CONTEXT_EXCERPT_CHARS = 160  # how much of a file's context the queue shows
 MESSAGE_MAX_CHARS = 5_000  # one message of a request's conversation, or a checker's note
 MESSAGES_PER_REQUEST = 500  # a conversation is about one request, not a chat channel
+# What the researcher may write in one request's conversation, all messages together: their
+# messages are free text they can read back outside the TRE (a browser session can be carried
+# into a workspace), so they are bounded like a file's context, not like a chat.
+REQUESTER_MESSAGE_CHARS = 4_000
 
 
 class TextRefused(ValueError):

@@ -30,6 +30,7 @@ from airlock.freetext import check_text
 from airlock.review_limits import (
     MESSAGE_MAX_CHARS,
     MESSAGES_PER_REQUEST,
+    REQUESTER_MESSAGE_CHARS,
     TextRefused,
     check_message,
 )
@@ -74,6 +75,16 @@ def post(ctx: Ctx, user: str, request_id: str, body: str | None, audience: str) 
             require(ctx, user, req.project, "request", "review", req.id, req.requester)
         count = s.scalar(select(func.count()).select_from(Message)
                          .where(Message.request_id == req.id)) or 0
+        if own:
+            written = s.scalar(select(func.coalesce(func.sum(func.length(Message.body)), 0))
+                               .where(Message.request_id == req.id,
+                                      Message.author == req.requester)) or 0
+            if written + len(text) > REQUESTER_MESSAGE_CHARS:
+                raise MessageRefused(
+                    f"this message would bring what you have written on this request to "
+                    f"{written + len(text):,} characters, more than the "
+                    f"{REQUESTER_MESSAGE_CHARS:,} a request's conversation takes from its "
+                    "researcher: say it in fewer words, or resubmit the request")
         if count >= MESSAGES_PER_REQUEST:
             raise Conflict(f"this request already has {MESSAGES_PER_REQUEST} messages, the "
                            "most one request takes; resubmit it to start afresh")

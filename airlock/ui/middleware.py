@@ -26,7 +26,6 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airlock.identity import User
-from airlock.origin import from_workspace_network
 from airlock.ui.revocation import is_live
 from airlock.ui.session import COOKIE, Signer
 
@@ -58,14 +57,6 @@ class BrowserMiddleware:
             await self.app(scope, receive, send)
             return
         session = self.signer.load(_cookie(scope))
-        client = scope.get("client")
-        if session is not None and from_workspace_network(
-                client[0] if client else None,
-                scope["app"].state.ctx.settings.workspace_networks):
-            # A browser session belongs to a browser, outside the TRE: a cookie carried
-            # into a workspace would let free text typed inside be read outside (messages,
-            # comments), so from a workspace network it is no session at all.
-            session = None
         if session is not None and session.user is not None:
             ctx = scope["app"].state.ctx
             if not await anyio.to_thread.run_sync(is_live, ctx, session):

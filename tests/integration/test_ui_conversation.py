@@ -69,3 +69,24 @@ def test_both_ways_notes_private_and_blind(strict: tuple[Api, Harness]) -> None:
                   if e.action == "airlock.message.post"]
     assert [d["audience"] for d in posted] == ["all", "checkers", "all"]
     assert posted[0]["body"] == "Which months does the table cover?"
+
+
+def test_the_researchers_words_are_bounded_and_scanned(strict: tuple[Api, Harness]) -> None:
+    """The researcher reads their own messages back outside the TRE (a browser session can
+    be carried into a workspace), so what they write is free text like a file's context:
+    scanned, and bounded per request, not only per message."""
+    api, h = strict
+    rid = api.submit("alice", [("notes.md", b"# notes\n")]).json()["id"]
+    alice = Pages(h.app, "alice")
+    alice.get(f"/requests/{rid}")
+    r = alice.post(f"/requests/{rid}/messages", {"body": "Her NHS number is 943 476 5919."})
+    assert r.status_code == 422 and "NHS number" in r.text
+    part = "The table covers the first quarter of the year. " * 30  # ~1,470 characters
+    for _ in range(2):
+        assert alice.post(f"/requests/{rid}/messages", {"body": part}).status_code == 303
+    r = alice.post(f"/requests/{rid}/messages", {"body": part})
+    assert r.status_code == 422
+    assert "characters, more than the 4,000" in r.text  # about 4,400 written
+    with h.ctx.db() as s:
+        posts = [e for e in audit.iter_events(s) if e.action == "airlock.message.post"]
+    assert len(posts) == 2  # the refused ones are not stored

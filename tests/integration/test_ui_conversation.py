@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import Api, Harness, airlock_app
+from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app
 from airlock.ui.testing import Pages, TestClient
 from tre import audit
 from tre.db import transaction
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def strict(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
     with airlock_app(db_url, tmp_path / "data",
                      project_profiles={"demo-project": "strict"}) as h, \
-            TestClient(h.app) as client:
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import Api, Harness, airlock_app, failing_table
+from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table
 from airlock.ui.testing import Pages, TestClient
 
 pytestmark = pytest.mark.integration
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app) as client:
+    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from airlock.testing import Api, Harness, api_env, auth
+from tre import audit
+from tre.db import transaction
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +130,21 @@ def test_a_refusals_path_is_scanned_before_it_enters_the_audit_log(env: Any) -> 
                  json={"project": "demo-project", "path": payload, "route": "contents",
                        "reason": "binary"})
     assert r.status_code != 201, "identifiers recorded verbatim in the audit log"
+    assert r.status_code == 422 and r.json()["detail"].startswith(
+        "the refused file's path cannot be accepted: ")
+    _, h, _ = env
+    with transaction(h.ctx.db) as s:
+        logged = [e.as_dict() for e in audit.iter_events(s) if e.action == "workspace.refusal"]
+    [event] = logged  # the refusal itself stays in the log, without the path
+    assert event["object_id"] == "(path withheld)"
+    assert "9434765919" not in json.dumps(logged) and "john.smith" not in json.dumps(logged)
+    # A long, clean path is kept to its last 197 characters.
+    long = "outputs/" + "/".join(["figures"] * 60) + "/final.png"
+    assert len(long) > 400
+    r = api.post("alice", "/api/workspace/refusals",
+                 json={"project": "demo-project", "path": long, "route": "contents",
+                       "reason": "binary"})
+    assert r.status_code == 201, r.text
+    with transaction(h.ctx.db) as s:
+        ids = [e.object_id for e in audit.iter_events(s) if e.action == "workspace.refusal"]
+    assert ids[-1] == "..." + long[-197:] and len(ids[-1]) == 200

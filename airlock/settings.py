@@ -18,6 +18,10 @@ from there.  Nothing is read at import time: call :func:`load_airlock_settings`.
 ``TRE_AIRLOCK_MAX_CHECK_BYTES``     larger tables are escalated unread (32 MiB)
 ``TRE_AIRLOCK_MAX_TEXT_CHARS``      longest free-text field: context, justification,
                                     population, comment, file name (4000 characters)
+``TRE_AIRLOCK_MAX_REQUEST_TEXT_CHARS``  all the free text of one request together
+                                    (contexts, exceptions, populations) (12000)
+``TRE_AIRLOCK_AUTO_RELEASE_TEXT_CHARS``  a request with more free text than this goes to a
+                                    person, never out automatically (1000)
 ``TRE_AIRLOCK_WORKSPACE_NETWORKS``  JSON list of the workspace networks' subnets
                                     (CIDR): calls from there are *inside* (none)
 ``TRE_AIRLOCK_CHECK_CONCURRENCY``   uploads checked and recorded at once, per process (2);
@@ -140,6 +144,19 @@ class AirlockSettings(BaseSettings):
         "a file's context, an exception justification, a population, a comment, an override "
         "reason, a file name), in characters.  Free text leaves the TRE with the request, so "
         "it is kept to a few paragraphs and scanned for identifiers (airlock.freetext).",
+    )
+    max_request_text_chars: int = Field(
+        12_000, ge=200, le=200_000,
+        description="All the free text of one request together (its context, every file's "
+        "own context, exception request and population; a text repeated counts once), in "
+        "characters.  Each field passes the identifier scan on its own; this bounds what a "
+        "request can carry in words (e.g. records spelt out word by word) across 50 files.",
+    )
+    auto_release_text_chars: int = Field(
+        1000, ge=0, le=200_000,
+        description="A request whose free text (counted as for max_request_text_chars) is "
+        "longer than this is never released automatically: a person reads it first.  Text "
+        "that leaves with no one reading it is kept to a paragraph.",
     )
     check_concurrency: int = Field(
         2, ge=1, le=64,

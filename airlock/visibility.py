@@ -58,9 +58,16 @@ def bare_decision(decision: Any) -> Any:
 
 
 def hidden_view(view: dict[str, Any]) -> dict[str, Any]:
-    """A request view (airlock.views.request_view) with its content taken out."""
+    """A request view (airlock.views.request_view) with its content taken out.
+
+    What stays is the platform's: the id, the project (a catalog name the caller is a
+    member of), the requester, the state, the dates, ``derived_from`` (a request id),
+    the profile, the release and the links.  The ``dataset`` goes: it is checked against
+    the catalog only for a project that has one, otherwise it is 200 characters the
+    researcher chose."""
     return {
         **view,
+        "dataset": None,
         "files": [],
         "title": None,  # free text the researcher typed, like the files' contexts
         "file_count": len(view.get("files") or []),
@@ -82,6 +89,7 @@ def redact_rows(req: Request, votes: list[Vote]) -> None:
     this on rows attached to a session that commits."""
     req.files = []
     req.title = None
+    req.dataset = None
     for v in votes:
         v.comment = v.override_reason = None
     req.decision = bare_decision(req.decision)

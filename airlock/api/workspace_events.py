@@ -9,6 +9,12 @@ Bounded: every field has a length limit, and each user may record at most
 :data:`PER_MINUTE` refusals a minute.  Beyond that the call is answered 429, and the
 first call over the limit in a minute records one ``workspace.refusal.flood`` event,
 so a flood meant to hide a refusal among many is itself in the log.
+
+The path is text the workspace chose, and the audit log is read outside the TRE
+(auditors, regulators): it is scanned as free text is (airlock.freetext) and kept to
+:data:`MAX_PATH_CHARS` characters.  A path that holds identifiers or encoded data is
+not stored: the refusal is recorded with the path withheld (what was found, never the
+text) and the call is answered 422.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from airlock.api.deps import CtxDep, CurrentUser
+from airlock.freetext import TextRefused, check_text
 from airlock.service.context import Ctx, Denied, decide
 from tre import audit
 from tre.db import transaction
@@ -30,6 +37,8 @@ from tre.db import transaction
 router = APIRouter()
 PER_MINUTE = 60
 _MAX_USERS = 10_000  # distinct users tracked at once (the window is a minute)
+MAX_PATH_CHARS = 200  # what the audit event keeps of a path (its object_id's column)
+WITHHELD = "(path withheld)"
 
 
 class RefusalIn(BaseModel):
@@ -67,13 +76,27 @@ def _window_of(request: Request) -> _Window:
     return window
 
 
-def _record(ctx: Ctx, user: str, body: RefusalIn, action: str) -> None:
+def _path(raw: str) -> tuple[str, TextRefused | None]:
+    """The object_id to record: the path, scanned and shortened (a long one keeps its end,
+    the file's name), or :data:`WITHHELD` with the refusal."""
+    try:
+        path = check_text(raw, "the refused file's path", 1000) or "/"
+    except TextRefused as exc:
+        return WITHHELD, exc
+    if len(path) > MAX_PATH_CHARS:
+        path = "..." + path[-(MAX_PATH_CHARS - 3):]
+    return path, None
+
+
+def _record(ctx: Ctx, user: str, body: RefusalIn, action: str) -> TextRefused | None:
+    path, refused = _path(body.path)
+    details = {"route": body.route, "reason": body.reason, "workspace": f"{user}/{body.project}"}
+    if refused is not None:
+        details["path_refused"] = str(refused)
     with transaction(ctx.db) as s:
         audit.record(s, actor=user, action=action, object_type="workspace-file",
-                     object_id=body.path or "/", project=body.project,
-                     details={"route": body.route, "reason": body.reason,
-                              "workspace": f"{user}/{body.project}"},
-                     clock=ctx.clock)
+                     object_id=path, project=body.project, details=details, clock=ctx.clock)
+    return refused
 
 
 @router.post("/api/workspace/refusals", status_code=201, tags=["workspace"])
@@ -91,5 +114,7 @@ def record_refusal(request: Request, body: RefusalIn, ctx: CtxDep,
         return JSONResponse({"detail": f"more than {PER_MINUTE} refusals a minute: this one "
                              "is not recorded (the flood is)", "code": "rate_limited"},
                             status_code=429, headers={"Retry-After": "60"})
-    _record(ctx, user.name, body, "workspace.refusal")
+    refused = _record(ctx, user.name, body, "workspace.refusal")
+    if refused is not None:  # recorded, without the path
+        raise refused
     return JSONResponse({"recorded": True}, status_code=201)

@@ -12,7 +12,7 @@ approves it overrides an automated fail, which needs its own written reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from airlock.domain.states import State
@@ -75,8 +75,19 @@ def _explain(f: FileVerdict) -> list[Reason]:
     return [Reason(f.name, f.verdict, m) for m in f.reasons]
 
 
-def decide(files: Sequence[FileVerdict], *, allow_auto_release: bool) -> Outcome:
-    """The outcome of a request whose files were checked."""
+def free_text_chars(texts: Iterable[str | None]) -> int:
+    """The characters of free text a request carries: every context, exception request and
+    population, a text repeated (the request's context copied to each file) counted once."""
+    return sum(len(t) for t in {t for t in texts if t})
+
+
+def decide(files: Sequence[FileVerdict], *, allow_auto_release: bool,
+           text_chars: int = 0, auto_release_text_chars: int | None = None) -> Outcome:
+    """The outcome of a request whose files were checked.
+
+    ``text_chars``: its free text (:func:`free_text_chars`); above
+    ``auto_release_text_chars`` an all-pass request goes to a person: each field passes
+    the identifier scan on its own, but a page of words nobody reads must not leave."""
     if not files:
         raise ValueError("a request holds at least one file")
     failing = [f for f in files if f.verdict == FAIL and not f.exception]
@@ -88,6 +99,13 @@ def decide(files: Sequence[FileVerdict], *, allow_auto_release: bool) -> Outcome
                                       "attached: resubmit it in one step."))
         return Outcome(State.REJECTED, reasons)
     if all(f.verdict == PASS for f in files):
+        if allow_auto_release and auto_release_text_chars is not None \
+                and text_chars > auto_release_text_chars:
+            return Outcome(State.IN_REVIEW, [Reason(
+                None, PASS, f"Every file passed, but the request carries {text_chars:,} "
+                f"characters of free text (context, exceptions, populations), more than the "
+                f"{auto_release_text_chars:,} released without a person reading them: a "
+                "person will review it.")])
         if allow_auto_release:
             return Outcome(State.APPROVED, [Reason(None, PASS, "Every file passed every check.")])
         return Outcome(State.IN_REVIEW, [Reason(

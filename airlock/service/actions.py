@@ -45,7 +45,8 @@ def submit_upload(ctx: Ctx, user: str, upload: Upload, work: Path,
             raise too_costly(name, exc) from None
 
     sub = from_upload(upload, work, ctx.settings.airlock.max_check_bytes, detector,
-                      text_limit=ctx.settings.airlock.max_text_chars)
+                      text_limit=ctx.settings.airlock.max_text_chars,
+                      request_text_limit=ctx.settings.airlock.max_request_text_chars)
     return create_request(ctx, user, sub, work, origin=origin)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airlock.domain.decisions import free_text_chars
 from airlock.filetypes import (
     EXTENSIONS,
     TABLE_KINDS,
@@ -164,12 +165,14 @@ def _detect_here(path: Path, name: str, max_parse_bytes: int) -> Kind:
 
 
 def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
-                detector: Detector = _detect_here, *, text_limit: int) -> Submission:
+                detector: Detector = _detect_here, *, text_limit: int,
+                request_text_limit: int | None = None) -> Submission:
     """Validate an upload; nothing is stored yet (files stay in their temp files).
 
     ``detector`` tells a file's kind from its content (the service runs it in a check
     worker, under limits: it parses JSON and spreadsheets); ``text_limit`` is the longest
-    free-text field (TRE_AIRLOCK_MAX_TEXT_CHARS)."""
+    free-text field (TRE_AIRLOCK_MAX_TEXT_CHARS), ``request_text_limit`` all of them
+    together (TRE_AIRLOCK_MAX_REQUEST_TEXT_CHARS)."""
     f = upload.fields
     sub = Submission(
         project=check_identifier(f.get("project"), "project", True) or "",
@@ -226,6 +229,13 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
         )
         sub.files.append(item)
         by_name[staged.name] = item
+    total = free_text_chars(t for i in sub.files for t in (i.context, i.exception, i.population))
+    if request_text_limit is not None and total > request_text_limit:
+        raise IntakeError(422, f"the request carries {total:,} characters of free text "
+                          "(contexts, exception requests, populations) in all; at most "
+                          f"{request_text_limit:,} are accepted: say what each file is in a "
+                          "sentence or two, and give one context for the request rather than "
+                          "one per file", "text_too_long")
     for side in upload.sidecars:
         _attach_sidecar(side, by_name, work)
     return sub

@@ -256,6 +256,9 @@ def check_and_decide(
                                alt is not None)
          for row, res, alt in zip(rows, results, alternatives, strict=True)],
         allow_auto_release=profile.allow_auto_release and ctx.settings.airlock.auto_release,
+        text_chars=decisions.free_text_chars(
+            t for row in rows for t in (row.context, row.exception, row.population)),
+        auto_release_text_chars=ctx.settings.airlock.auto_release_text_chars,
     )
     req.decision = {**outcome.to_dict(), "by": "automatic"}
     move(ctx, s, changes, req, outcome.state, actor=SYSTEM, role=Owner.SYSTEM, details={

@@ -67,6 +67,12 @@ def factory(url: str) -> sessionmaker[Session]:
     return session_factory(make_engine(url))
 
 
+def other_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next commands run from another operating-system account (a second governance
+    user's own): one account never approves its own proposal (tre.authz.proposer)."""
+    monkeypatch.setattr("tre.authz.caller.os_user", lambda: "heidi-account")
+
+
 def mallory_may_submit(url: str) -> bool:
     authz = load_authz(factory(url))
     try:
@@ -124,7 +130,7 @@ def test_tables_in_force_come_from_the_database_not_the_environment(
 
 
 def test_new_tables_take_effect_only_with_a_second_approver(
-    tmp_path: Path, database: str
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tables = tmp_path / "tables"
     tables.mkdir()
@@ -140,6 +146,7 @@ def test_new_tables_take_effect_only_with_a_second_approver(
     assert outcome["status"] == "proposed"
     assert outcome["diff"]["truth_tables"]["added"] == ["bob.yaml"]
     assert outcome["diff"]["truth_tables"]["cases_in_force_broken"] == []
+    other_account(monkeypatch)
     result = tre("policy", "approve", str(outcome["proposal"]), "--as", "heidi")
     assert result.exit_code == 0, result.output
     # bob.yaml is in force now: a change taking bob's role away fails it.
@@ -201,7 +208,9 @@ def test_development_records_the_account_behind_as(tmp_path: Path, database: str
     assert details["caller"] == {"os_user": os_user(), "identified_by": "--as (development)"}
 
 
-def test_a_profile_below_its_floor_needs_two_approvers(tmp_path: Path, database: str) -> None:
+def test_a_profile_below_its_floor_needs_two_approvers(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The issue: one governance user took min_count 10 -> 1, and a cell of 3 was released.
     text = (REPO / "policies/profiles/default.yaml").read_text()
     loose = text.replace('version: "1"', 'version: "2"').replace("min_count: 10 ",
@@ -217,6 +226,7 @@ def test_a_profile_below_its_floor_needs_two_approvers(tmp_path: Path, database:
         "must approve)\n")
     assert events(database, "profile.apply") == []
     assert tre("profile", "approve", "1", "--as", "grace").exit_code == 2
+    other_account(monkeypatch)
     result = tre("profile", "approve", "1", "--as", "heidi")
     assert result.exit_code == 0, result.output
     [applied] = events(database, "profile.apply")

@@ -37,7 +37,8 @@ def clock() -> FixedClock:
 def env(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[Api, Harness]]:
     url = f"sqlite:///{tmp_path / 'tre.db'}"
     upgrade(url)
-    with airlock_app(url, tmp_path / "data", clock=clock) as h, TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
+    with airlock_app(url, tmp_path / "data", clock=clock) as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, Harness]]:
-    with airlock_app(db_url, tmp_path / "data") as h, TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
+    with airlock_app(db_url, tmp_path / "data") as h, \
+            TestClient(h.app, client=WORKSPACE_ADDRESS) as client:
         yield Api(client), h
 
 

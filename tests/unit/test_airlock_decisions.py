@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airlock.domain.decisions import FileVerdict, decide, worst
+from airlock.domain.decisions import FileVerdict, decide, free_text_chars, worst
 from airlock.domain.states import State
 
 pytestmark = pytest.mark.unit
@@ -71,3 +71,20 @@ def test_outcome_follows_the_worst_verdict(vs: list[str], auto: bool) -> None:
         assert out.state is State.IN_REVIEW
     # never approved with anything but passes
     assert out.state is not State.APPROVED or set(vs) == {"pass"}
+
+
+def test_free_text_is_counted_once_per_distinct_text() -> None:
+    # the request's context copied to three files counts once; None and "" count nothing
+    assert free_text_chars(["abcd", "abcd", "abcd", None, "", "xy"]) == 6
+
+
+def test_more_free_text_than_a_paragraph_is_never_released_automatically() -> None:
+    files = [FileVerdict("a.csv", "pass")]
+    assert decide(files, allow_auto_release=True, text_chars=1000,
+                  auto_release_text_chars=1000).state is State.APPROVED
+    held = decide(files, allow_auto_release=True, text_chars=1001, auto_release_text_chars=1000)
+    assert held.state is State.IN_REVIEW
+    assert held.reasons[0].message.startswith(
+        "Every file passed, but the request carries 1,001 characters of free text")
+    # without the limit (callers that do not pass it) the old rule holds
+    assert decide(files, allow_auto_release=True, text_chars=10**6).state is State.APPROVED

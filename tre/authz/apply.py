@@ -33,6 +33,7 @@ from tre.authz.enforcer import Authz, Decision
 from tre.authz.events import AuditAction, decision_details
 from tre.authz.lint import validate
 from tre.authz.policyfile import Policy
+from tre.authz.proposer import proposing_account, same_account_refusal
 from tre.authz.records import APPLIED, PENDING, Proposal
 from tre.authz.settings import PolicySettings
 from tre.authz.store import (
@@ -241,8 +242,12 @@ def approve_policy(factory: sessionmaker[Session], proposal_id: int, *, approver
         text, source, editor, reason = (proposal.text, proposal.source, proposal.editor,
                                         proposal.reason)
         base, tables = int(proposal.base), _proposed_tables(proposal.params)
+        proposer = proposing_account(session, AuditAction.POLICY_PROPOSE, proposal_id)
     approve = Requirement(GLOBAL, "policy", "approve", "approve the policy", {"editor": editor})
     p, decision = _prepare(factory, text, source, approver, clock, settings, tables, approve)
+    refusal = same_account_refusal(approver, "policy", proposal_id, proposer, via)
+    if refusal is not None:
+        raise Refused(*refusal)
     if p.base_version != base:
         raise GovernanceError(f"proposal {proposal_id} was made against policy version {base}, "
                               f"but version {p.base_version} is in force now: propose it again")

@@ -24,9 +24,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from statbarn.errors import ProfileError
 from statbarn.profile import Profile, load_profile, load_profile_file
 from tre import audit
-from tre.authz.apply import GovernanceError, Outcome, now_text, require, require_reason
+from tre.authz.apply import (
+    GovernanceError,
+    Outcome,
+    Refused,
+    now_text,
+    require,
+    require_reason,
+)
 from tre.authz.enforcer import Authz
 from tre.authz.events import AuditAction, decision_details
+from tre.authz.proposer import proposing_account, same_account_refusal
 from tre.authz.records import APPLIED, PENDING, ProfileVersion, Proposal
 from tre.authz.settings import PolicySettings
 from tre.authz.store import ensure_seeded, load_version
@@ -257,10 +265,14 @@ def approve_profile(factory: sessionmaker[Session], proposal_id: int, *, approve
         if pending is None or pending.kind != "profile":
             raise GovernanceError(f"no profile proposal {proposal_id}")
         editor = pending.editor
+        proposer = proposing_account(session, AuditAction.PROFILE_PROPOSE, proposal_id)
     # Decided before the transaction: on SQLite a second session would wait for its lock.
     decision = require(_authz(factory, clock, settings).enforce(
         approver, GLOBAL, "profile", "approve", {"editor": editor}),
         f"approve proposal {proposal_id}")
+    refusal = same_account_refusal(approver, "profile", proposal_id, proposer, via)
+    if refusal is not None:
+        raise Refused(*refusal)
     with transaction(factory) as session:
         row = session.get(Proposal, proposal_id, with_for_update=True)
         if row is None or row.status != PENDING:

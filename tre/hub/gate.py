@@ -18,15 +18,23 @@ whose notes would be a channel out), every other API and page.  No query strings
 bodies of at most :data:`MAX_BODY` bytes, and only a few headers pass either way.
 The hub itself still checks every token's scopes.
 
+An activity report's timestamps are chosen by the workspace, and the hub shows them
+outside (the admin page, the API): microseconds would be a channel out.  So the gate
+sends its own body (:func:`activity_body`): one server, and the reported time cut to
+the minute and never later than the gate's clock, which still tells the idle culler
+when the server was last used.
+
 Run by the hub as a service: ``python -m tre.hub.gate LISTEN_PORT UPSTREAM_URL``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tornado import httpclient, httpserver, ioloop, web
 
@@ -41,6 +49,8 @@ ALLOWED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("POST", re.compile(r"/hub/api/oauth2/token")),
     ("POST", re.compile(rf"/hub/api/users/{_NAME}/activity")),
 )
+ACTIVITY = ALLOWED[3][1]
+_SERVER_NAME = re.compile(r"[A-Za-z0-9._-]{0,255}")  # "" is the default server
 # Request headers passed to the hub; responses pass these back.
 REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 RESPONSE_HEADERS = ("Content-Type", "X-JupyterHub-Version")
@@ -64,6 +74,46 @@ def judge(method: str, path: str, query: str) -> Verdict:
     return Verdict(False, f"{method} {path[:200]} is not reachable from a workspace")
 
 
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def activity_body(raw: bytes, now: datetime) -> bytes | None:
+    """The body the gate sends for an activity report, or None (refused, 400): at most one
+    server, and every timestamp the reported one cut to the minute, never after ``now``.
+    Pure."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or set(body) - {"servers", "last_activity"}:
+        return None
+    servers = body.get("servers") or {}
+    if not isinstance(servers, dict) or len(servers) > 1:
+        return None
+    reported = [_timestamp(body["last_activity"])] if "last_activity" in body else []
+    for name, info in servers.items():
+        if not _SERVER_NAME.fullmatch(name) or not isinstance(info, dict) \
+                or set(info) != {"last_activity"}:
+            return None
+        reported.append(_timestamp(info["last_activity"]))
+    if not reported or None in reported:
+        return None
+    latest = max(t for t in reported if t is not None)
+    stamp = min(latest, now.astimezone(UTC)).replace(second=0, microsecond=0)
+    text = stamp.strftime("%Y-%m-%dT%H:%M:00Z")
+    out: dict[str, object] = {"last_activity": text}
+    if servers:
+        out["servers"] = {name: {"last_activity": text} for name in servers}
+    return json.dumps(out).encode()
+
+
 class GateHandler(web.RequestHandler):
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -85,6 +135,14 @@ class GateHandler(web.RequestHandler):
             return
         headers = {k: v for k in REQUEST_HEADERS if (v := req.headers.get(k)) is not None}
         body = req.body if req.method == "POST" else None
+        if body is not None and ACTIVITY.fullmatch(req.path):
+            body = activity_body(body, datetime.now(UTC))
+            if body is None:
+                self.set_status(400)
+                self.finish({"status": 400, "message": "refused by the TRE's hub gate: an "
+                             "activity report is {\"servers\": {NAME: {\"last_activity\": "
+                             "TIME}}, \"last_activity\": TIME}"})
+                return
         try:
             resp = await httpclient.AsyncHTTPClient().fetch(
                 self.upstream + req.path, method=req.method, headers=headers, body=body,

@@ -76,6 +76,9 @@ def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
         except CheckRefused as exc:
             raise IntakeError(exc.status, str(exc), exc.code) from None
         ev = res.records[0].evidence
+        refused = ledger_mod.records_refusal(ev) if ev is not None else None
+        if refused is not None:  # before the server decodes a byte of them
+            raise IntakeError(413, f"{f.name}: {refused}", "too_large")
         diff = ledger_mod.differencing(ev, ledger, profile, dataset, f.population) \
             if ev is not None else None
         if diff is not None:

@@ -355,13 +355,16 @@ def test_record_sets_round_trip_and_refuse_forgeries() -> None:
     other = sb.crosstab(df.region[5:], df.sex[5:], margins=True).evidence.to_json()
     forged["records"] = other["records"]  # record sets of another table
     ev = TableEvidence.from_json(forged)
-    assert ev.records is None and ev.records_problem == "the record sets do not hold the " \
-        "cells' counts"
+    # Refused before decoding: the declared count is not the body's total (595 of 600).
+    assert ev.records is None and ev.records_problem == "record sets declare 595 records, " \
+        "the table's cells count 600"
     bomb = dict(data["records"], n=10)  # says 10 records, holds 600
     with pytest.raises(EvidenceError, match="does not hold 10 values"):
         RecordSets.from_json(bomb, 6)
-    with pytest.raises(EvidenceError, match="0 to"):
+    with pytest.raises(EvidenceError, match="more than the 10,000,000"):
         RecordSets.from_json(dict(data["records"], n=10**12), 6)
+    with pytest.raises(EvidenceError, match="declare 600 records, the table's cells count 601"):
+        RecordSets.from_json(data["records"], 6, total=601)
 
 
 def test_an_index_that_is_not_record_ids_gives_no_record_sets() -> None:

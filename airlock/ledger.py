@@ -187,17 +187,21 @@ def differencing(
     profile: Profile,
     dataset: str | None,
     population: str | None,
+    any_dataset: bool = False,
 ) -> CheckResult | None:
     """Check a candidate table against earlier releases (None: nothing to compare with).
 
-    ``ledger``: from :func:`load`, or the ledger tables' JSON."""
+    ``ledger``: from :func:`load`, or the ledger tables' JSON.  ``any_dataset``: the
+    project has no catalogue, so its dataset names are free text (a researcher names
+    the same data twice): the comparison by variables spans every release of the
+    project, whatever its dataset name."""
     if not ledger:
         return None
     candidate = _table(evidence, CANDIDATE, dataset, population)
     tables = ledger.tables() if isinstance(ledger, Ledger) else \
         [LedgerTable.from_json(row) for row in ledger]
     try:
-        return differencing_check(candidate, tables, profile)
+        return differencing_check(candidate, tables, profile, any_dataset)
     except EvidenceError as exc:  # record sets that do not add up: a person decides
         return CheckResult(Rule.DIFFERENCING, Verdict.ESCALATE, [],
                            f"The table could not be compared with earlier releases: {exc}.")

@@ -177,7 +177,7 @@ def _checked_records(records: Any, count: np.ndarray, data: Any) -> dict[str, An
     body = count[:rows, :cols]
     try:
         # The declared count must be the body's total before a byte is decoded.
-        sets = RecordSets.from_json(records, body.size, int(round(float(body.sum()))))
+        sets = RecordSets.from_json(records, body.size, round(float(body.sum())))
     except EvidenceError as exc:
         return {"records_problem": str(exc)}
     if not np.array_equal(sets.cell_counts(), body.ravel()):

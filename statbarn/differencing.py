@@ -306,6 +306,11 @@ def _comparable_any(new: LedgerTable, old: LedgerTable, any_dataset: bool = Fals
     return _comparable(new, old, any_dataset)
 
 
+# Records one check decodes at most (its table's and earlier releases' record sets; about
+# 3 to 6 bytes a record once decoded, kept by the ledger's cache, which is bounded too).
+MAX_RECORDS_PER_CHECK = 100_000_000
+
+
 def _disjoint(new: LedgerTable, old: LedgerTable) -> bool:
     """Whether the two tables' record sets share no record.  The ids are the frame's
     index, which the researcher controls: shifted, one population looks like two."""
@@ -330,10 +335,31 @@ def find_differencing(
     they are one are judged by their variables too, the union of both methods).
     ``any_dataset``: the dataset names are free text (no catalogue): the comparison by
     variables spans every dataset name."""
-    exact = [old for old in ledger if _exact(new, old) and _comparable_any(new, old)]
+    exact = _budget(new, [old for old in ledger if _exact(new, old)
+                          and _comparable_any(new, old)])
     found = exact_findings(new, exact, min_count) if exact else []
-    ledger = [old for old in ledger if not _exact(new, old) or _disjoint(new, old)]
+    by_records = {id(old) for old in exact}
+    ledger = [old for old in ledger if id(old) not in by_records or _disjoint(new, old)]
     return found + _structural(new, ledger, min_count, any_dataset)
+
+
+def _declared(t: LedgerTable) -> int:
+    n = (t.records or {}).get("n", 0)
+    return n if isinstance(n, int) else 0
+
+
+def _budget(new: LedgerTable, olds: list[LedgerTable]) -> list[LedgerTable]:
+    """The earlier tables compared by records within :data:`MAX_RECORDS_PER_CHECK`
+    decoded records, newest first (the ledger's order is oldest first); the others are
+    compared by their variables.  One request decodes a bounded number of records."""
+    left = MAX_RECORDS_PER_CHECK - _declared(new)
+    kept: list[LedgerTable] = []
+    for old in reversed(olds):
+        left -= _declared(old)
+        if left < 0:
+            break
+        kept.append(old)
+    return kept[::-1]
 
 
 def _structural(

@@ -30,6 +30,7 @@ from statbarn.differencing import LedgerTable, differencing_check
 from statbarn.errors import EvidenceError
 from statbarn.evidence import TableEvidence
 from statbarn.profile import Profile
+from statbarn.records import MAX_RECORDS
 from statbarn.verdict import CheckResult, Rule, Verdict
 
 if TYPE_CHECKING:  # the checks (and ``tre check`` in a workspace) need no database
@@ -47,6 +48,22 @@ def weight(table: LedgerTable) -> int:
     stored = len(str(rec.get("ids", ""))) + len(str(rec.get("cells", "")))
     n = rec.get("n", 0) if isinstance(rec.get("n", 0), int) else 0
     return 2048 + 3 * int(table.counts.nbytes) + stored + 6 * n
+
+
+def records_refusal(evidence: dict[str, Any]) -> str | None:
+    """Why a table's record sets are refused before the server decodes them (None: they
+    are not): more records declared than :data:`statbarn.records.MAX_RECORDS`.  The
+    server decodes them (the ledger compares them here, outside the check worker's
+    limits), and a few kilobytes of zlib can declare tens of millions."""
+    records = evidence.get("records")
+    if records is None or not isinstance(records, dict):
+        return None
+    n = records.get("n")
+    if isinstance(n, int) and not isinstance(n, bool) and n > MAX_RECORDS:
+        return (f"the table's record sets declare {n:,} records, more than the "
+                f"{MAX_RECORDS:,} the airlock keeps for one table: save it without record "
+                "sets (it is then compared with earlier releases by its variables)")
+    return None
 
 
 def _table(evidence: dict[str, Any], release_id: str, dataset: str | None,
@@ -170,17 +187,21 @@ def differencing(
     profile: Profile,
     dataset: str | None,
     population: str | None,
+    any_dataset: bool = False,
 ) -> CheckResult | None:
     """Check a candidate table against earlier releases (None: nothing to compare with).
 
-    ``ledger``: from :func:`load`, or the ledger tables' JSON."""
+    ``ledger``: from :func:`load`, or the ledger tables' JSON.  ``any_dataset``: the
+    project has no catalogue, so its dataset names are free text (a researcher names
+    the same data twice): the comparison by variables spans every release of the
+    project, whatever its dataset name."""
     if not ledger:
         return None
     candidate = _table(evidence, CANDIDATE, dataset, population)
     tables = ledger.tables() if isinstance(ledger, Ledger) else \
         [LedgerTable.from_json(row) for row in ledger]
     try:
-        return differencing_check(candidate, tables, profile)
+        return differencing_check(candidate, tables, profile, any_dataset)
     except EvidenceError as exc:  # record sets that do not add up: a person decides
         return CheckResult(Rule.DIFFERENCING, Verdict.ESCALATE, [],
                            f"The table could not be compared with earlier releases: {exc}.")

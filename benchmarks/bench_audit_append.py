@@ -151,7 +151,7 @@ def run(url: str, workers: int, requests: int, work_ms: float) -> dict[str, Any]
     wall = time.perf_counter() - began
     engine = make_engine(url)
     with transaction(session_factory(engine)) as s:
-        verified = audit.verify(s)
+        verified = audit.verify(s, anchored=False)  # the log itself, not its deployment
     engine.dispose()
     total = workers * requests
     head_total = sum(part["head"][0] for part in parts)

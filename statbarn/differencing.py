@@ -282,10 +282,11 @@ def _complements(new: LedgerTable, same: list[LedgerTable], supersets: list[Ledg
     return out
 
 
-def _comparable(new: LedgerTable, old: LedgerTable) -> bool:
+def _comparable(new: LedgerTable, old: LedgerTable, any_dataset: bool = False) -> bool:
     return (
         old.release_id != new.release_id
-        and (new.dataset is None or old.dataset is None or new.dataset == old.dataset)
+        and (any_dataset or new.dataset is None or old.dataset is None
+             or new.dataset == old.dataset)
         and _FAMILY.get(old.statistic) == _FAMILY.get(new.statistic) is not None
         and not set(new.variables).isdisjoint(old.variables)
         and old.counts.size > 0 and new.counts.size > 0
@@ -298,30 +299,73 @@ def _exact(new: LedgerTable, old: LedgerTable) -> bool:
             and new.records is not None and old.records is not None)
 
 
-def _comparable_any(new: LedgerTable, old: LedgerTable) -> bool:
+def _comparable_any(new: LedgerTable, old: LedgerTable, any_dataset: bool = False) -> bool:
     if _exact(new, old):
         return (old.release_id != new.release_id and old.counts.size > 0
                 and _FAMILY.get(old.statistic) == _FAMILY.get(new.statistic) is not None)
-    return _comparable(new, old)
+    return _comparable(new, old, any_dataset)
+
+
+# Records one check decodes at most (its table's and earlier releases' record sets; about
+# 3 to 6 bytes a record once decoded, kept by the ledger's cache, which is bounded too).
+MAX_RECORDS_PER_CHECK = 100_000_000
+
+
+def _disjoint(new: LedgerTable, old: LedgerTable) -> bool:
+    """Whether the two tables' record sets share no record.  The ids are the frame's
+    index, which the researcher controls: shifted, one population looks like two."""
+    a, b = new.record_sets(), old.record_sets()
+    if a is None or b is None or not len(a.ids) or not len(b.ids):
+        return False
+    if int(a.ids[-1]) < int(b.ids[0]) or int(b.ids[-1]) < int(a.ids[0]):
+        return True
+    return not np.intersect1d(a.ids, b.ids, assume_unique=True).size
 
 
 def find_differencing(
-    new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int
+    new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int,
+    any_dataset: bool = False,
 ) -> list[DifferencingFinding]:
     """Every count in ``[1, min_count - 1]`` that ``new`` and the ledger give away.
 
     Earlier tables that carry their records, like ``new``, over the same dataset are
-    compared exactly (:mod:`statbarn.populations`); the others by their variables."""
-    exact = [old for old in ledger if _exact(new, old) and _comparable_any(new, old)]
+    compared exactly (:mod:`statbarn.populations`); the others by their variables, and
+    so are those whose record sets share no record with ``new``'s (the record ids are
+    the researcher's index: two tables over disjoint populations whose variables say
+    they are one are judged by their variables too, the union of both methods).
+    ``any_dataset``: the dataset names are free text (no catalogue): the comparison by
+    variables spans every dataset name."""
+    exact = _budget(new, [old for old in ledger if _exact(new, old)
+                          and _comparable_any(new, old)])
     found = exact_findings(new, exact, min_count) if exact else []
-    ledger = [old for old in ledger if not _exact(new, old)]
-    return found + _structural(new, ledger, min_count)
+    by_records = {id(old) for old in exact}
+    ledger = [old for old in ledger if id(old) not in by_records or _disjoint(new, old)]
+    return found + _structural(new, ledger, min_count, any_dataset)
+
+
+def _declared(t: LedgerTable) -> int:
+    n = (t.records or {}).get("n", 0)
+    return n if isinstance(n, int) else 0
+
+
+def _budget(new: LedgerTable, olds: list[LedgerTable]) -> list[LedgerTable]:
+    """The earlier tables compared by records within :data:`MAX_RECORDS_PER_CHECK`
+    decoded records, newest first (the ledger's order is oldest first); the others are
+    compared by their variables.  One request decodes a bounded number of records."""
+    left = MAX_RECORDS_PER_CHECK - _declared(new)
+    kept: list[LedgerTable] = []
+    for old in reversed(olds):
+        left -= _declared(old)
+        if left < 0:
+            break
+        kept.append(old)
+    return kept[::-1]
 
 
 def _structural(
-    new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int
+    new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int, any_dataset: bool = False
 ) -> list[DifferencingFinding]:
-    candidates = [old for old in ledger if _comparable(new, old)]
+    candidates = [old for old in ledger if _comparable(new, old, any_dataset)]
     findings: list[DifferencingFinding] = []
     supersets: list[LedgerTable] = []
     subsets: list[LedgerTable] = []
@@ -337,12 +381,14 @@ def _structural(
 
 
 def differencing_check(
-    new: LedgerTable, ledger: Sequence[LedgerTable], profile: Profile
+    new: LedgerTable, ledger: Sequence[LedgerTable], profile: Profile,
+    any_dataset: bool = False,
 ) -> CheckResult:
-    """Rule ``differencing``: escalate when ``new`` and the ledger give away a small count."""
-    findings = find_differencing(new, ledger, profile.min_count)
+    """Rule ``differencing``: escalate when ``new`` and the ledger give away a small count
+    (``any_dataset``: see :func:`find_differencing`)."""
+    findings = find_differencing(new, ledger, profile.min_count, any_dataset)
     if not findings:
-        n = sum(_comparable_any(new, old) for old in ledger)
+        n = sum(_comparable_any(new, old, any_dataset) for old in ledger)
         return CheckResult(Rule.DIFFERENCING, Verdict.PASS, [],
                            f"No differencing against {n} comparable earlier release(s).")
     flags = [CellFlag(Rule.DIFFERENCING, Verdict.ESCALATE, f.row, f.col, f.derived_value,

@@ -176,7 +176,8 @@ def _checked_records(records: Any, count: np.ndarray, data: Any) -> dict[str, An
     cols = count.shape[1] - (1 if data.get("row_margin") else 0)
     body = count[:rows, :cols]
     try:
-        sets = RecordSets.from_json(records, body.size)
+        # The declared count must be the body's total before a byte is decoded.
+        sets = RecordSets.from_json(records, body.size, round(float(body.sum())))
     except EvidenceError as exc:
         return {"records_problem": str(exc)}
     if not np.array_equal(sets.cell_counts(), body.ravel()):

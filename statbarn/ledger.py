@@ -107,7 +107,8 @@ class LedgerTable:
         if self.records is None:
             return None
         if self._sets is None:
-            sets = RecordSets.from_json(self.records, self.counts.size)
+            sets = RecordSets.from_json(self.records, self.counts.size,
+                                        int(self.counts.sum()))
             if not np.array_equal(sets.cell_counts(), self.counts.ravel()):
                 raise EvidenceError(f"ledger table {self.release_id!r}: the record sets do "
                                     "not hold the cells' counts")

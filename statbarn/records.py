@@ -35,7 +35,12 @@ ENCODING = "statbarn-records-1"
 # Tables over one population hold the same ids: decoded once, shared (read-only) while
 # any table holds them (memory, and the join of two tables over one population is free).
 _SHARED: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-MAX_RECORDS = 50_000_000  # a table over more records is kept without its record sets
+# A table over more records is kept without its record sets (compared by its variables),
+# and a sidecar declaring more is refused before anything is decoded: the airlock decodes
+# record sets in its server process (the ledger), outside the check worker's limits, and
+# zlib makes ten million ids a few kilobytes.  Decoded, a table costs at most ~2 x 8 bytes
+# a record while it is being compared (ids and cells at their narrowest width, after).
+MAX_RECORDS = 10_000_000
 IntArray = NDArray[np.int64]
 
 
@@ -64,7 +69,8 @@ def _unpack(text: Any, dtype: Any, n: int, what: str) -> IntArray:
         raise EvidenceError(f"record sets: '{what}' cannot be decoded: {exc}") from None
     if len(raw) != n * width or d.unconsumed_tail:
         raise EvidenceError(f"record sets: '{what}' does not hold {n} values")
-    return np.frombuffer(raw, dtype=dtype).astype(np.int64)
+    # At their stored width (no 8-byte copy): memory is what was declared, no more.
+    return np.frombuffer(raw, dtype=dtype)
 
 
 def _narrow(values: IntArray) -> Any:
@@ -92,13 +98,13 @@ class RecordSets:
                 "id_type": id_type, "ids": ids, "cell_type": cell_type, "cells": cells}
 
     @classmethod
-    def from_json(cls, data: Any, n_cells: int) -> RecordSets:
-        if not isinstance(data, dict) or data.get("encoding") != ENCODING:
-            raise EvidenceError(f"record sets are not encoded as {ENCODING}")
-        n = data.get("n")
-        if not isinstance(n, int) or not 0 <= n <= MAX_RECORDS:
-            raise EvidenceError(f"record sets: a count of records from 0 to {MAX_RECORDS} "
-                                "is needed")
+    def from_json(cls, data: Any, n_cells: int, total: int | None = None) -> RecordSets:
+        """Decoded, after the declared count is checked (against ``total``, the body's
+        cells summed, when given, and :data:`MAX_RECORDS`) before anything is decoded."""
+        n = declared(data)
+        if total is not None and n != total:
+            raise EvidenceError(f"record sets declare {n} records, the table's cells count "
+                                f"{total}")
         if data.get("cells_total") != n_cells:
             raise EvidenceError(f"record sets are for {data.get('cells_total')!r} body cells, "
                                 f"the table has {n_cells}")
@@ -108,17 +114,33 @@ class RecordSets:
             deltas = _unpack(data.get("ids"), data.get("id_type"), n, "ids")
             if n and (deltas[1:] < 1).any():
                 raise EvidenceError("record sets: record ids must be distinct and sorted")
-            ids = _narrow(np.cumsum(deltas))
+            top = int(deltas.sum(dtype=np.uint64)) if n else 0  # the largest id
+            ids = np.cumsum(deltas, dtype=_width(top).newbyteorder("="))
             ids.flags.writeable = False
             _SHARED[key] = ids
         cells = _unpack(data.get("cells"), data.get("cell_type"), n, "cells")
-        if n and cells.max() >= n_cells:
+        if n and int(cells.max()) >= n_cells:
             raise EvidenceError("record sets: a record belongs to a cell the table lacks")
-        return cls(ids, _narrow(cells), n_cells)
+        return cls(ids, _narrow(cells) if n else cells.astype(np.uint8), n_cells)
 
     @property
     def nbytes(self) -> int:
         return int(self.ids.nbytes + self.cells.nbytes)
+
+
+def declared(data: Any) -> int:
+    """The count of records a sidecar's record sets declare (nothing decoded), checked
+    against :data:`MAX_RECORDS`."""
+    if not isinstance(data, dict) or data.get("encoding") != ENCODING:
+        raise EvidenceError(f"record sets are not encoded as {ENCODING}")
+    n = data.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise EvidenceError("record sets: a whole count of records is needed")
+    if n > MAX_RECORDS:
+        raise EvidenceError(f"record sets declare {n:,} records, more than the {MAX_RECORDS:,} "
+                            "the airlock keeps for a table: save the table without record "
+                            "sets (it is then compared by its variables)")
+    return n
 
 
 def record_ids(index: pd.Index) -> IntArray | None:
@@ -144,4 +166,4 @@ def build(ids: IntArray, cells: IntArray, n_cells: int) -> RecordSets:
     return RecordSets(_narrow(ids[order]), _narrow(cells[order]), n_cells)
 
 
-__all__ = ["ENCODING", "RecordSets", "build", "record_ids"]
+__all__ = ["ENCODING", "MAX_RECORDS", "RecordSets", "build", "declared", "record_ids"]

@@ -271,10 +271,21 @@ class Verification:
     checkpoints: int = 0
     covered: int = 0  # events covered by the largest valid checkpoint
     queued: int = 0  # events committed but not yet in the tree (PostgreSQL, after a crash)
+    key_fingerprint: str = ""  # the public key the checkpoints were verified with
+    key_pinned: bool = False  # TRE_AUDIT_PUBLIC_KEY_FILE (else the key beside the log)
+    witness: bool = False  # TRE_AUDIT_WITNESS_FILE configured
 
 
-def verify(session: Session, paths: Any = None) -> Verification:
-    """The log against its stored hashes and every signed checkpoint (tre.audit_verify)."""
+def verify(session: Session, paths: Any = None, anchored: bool | None = None
+           ) -> Verification:
+    """The log against its stored hashes and every signed checkpoint (tre.audit_verify).
+
+    ``anchored``: refuse to call the log intact without a pinned key and a witness;
+    by default, in production (``TRE_ENVIRONMENT=production``)."""
     from tre.audit_verify import verify_log
 
-    return verify_log(session, paths)
+    if anchored is None:
+        from tre.settings import get_settings
+
+        anchored = get_settings().environment == "production"
+    return verify_log(session, paths, anchored=anchored)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,38 @@ def load_checkpoints(paths: Paths, public: Ed25519PublicKey) -> list[Checkpoint]
     return sorted(found.values(), key=lambda c: (c.size, c.timestamp_ns))
 
 
-def verify_log(session: Session, paths: Paths | None = None) -> Verification:
+UNANCHORED = ("cannot tell truncation from an intact log without a pinned key and a "
+              "witness: {missing} (docs/audit.md)")
+
+
+def verify_log(session: Session, paths: Paths | None = None, anchored: bool = False
+               ) -> Verification:
+    """The log checked; says which key it trusted, pinned or taken from beside the log.
+
+    ``anchored`` (production): an intact log is reported as intact only with a pinned
+    public key and a witness file.  Without them an insider who writes the database and
+    the data directory can cut the checkpoint file's tail with the log, or replace key
+    and checkpoints together, and the log still verifies."""
     paths = paths or Paths.from_settings()
+    result = _verify_log(session, paths)
+    pinned, witness = paths.public_key_file is not None, paths.witness_file is not None
+    try:
+        fp = checkpoints.fingerprint(paths.public_key())
+    except (FileNotFoundError, ValueError):
+        fp = ""
+    result = replace(result, key_fingerprint=fp, key_pinned=pinned, witness=witness)
+    if anchored and result.ok and not (pinned and witness):
+        missing = [what for what, ok in [
+            ("set TRE_AUDIT_PUBLIC_KEY_FILE to a copy of `tre audit public-key` kept away "
+             "from the server", pinned),
+            ("set TRE_AUDIT_WITNESS_FILE to storage the database's administrators cannot "
+             "write", witness)] if not ok]
+        return replace(result, ok=False, attack="unanchored", first_bad=None,
+                       reason=UNANCHORED.format(missing="; ".join(missing)))
+    return result
+
+
+def _verify_log(session: Session, paths: Paths) -> Verification:
     no_key = ""
     try:
         public = paths.public_key()

@@ -135,6 +135,12 @@ def load_public(path: Path) -> Ed25519PublicKey:
     return key
 
 
+def fingerprint(public: Ed25519PublicKey) -> str:
+    """A short name of a public key a person can compare: SHA-256 of its raw bytes."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "SHA256:" + hashlib.sha256(raw).hexdigest()[:32]
+
+
 def public_pem(key: Ed25519PublicKey) -> str:
     return key.public_bytes(serialization.Encoding.PEM,
                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()

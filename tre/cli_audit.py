@@ -56,14 +56,21 @@ def verify_command(database: Any, public_key: Path | None, as_json: bool) -> Non
         typer.echo(json.dumps({"ok": result.ok, "events": result.events,
                                "first_bad": result.first_bad, "attack": result.attack,
                                "reason": result.reason, "checkpoints": result.checkpoints,
-                               "covered": result.covered, "queued": result.queued}))
+                               "covered": result.covered, "queued": result.queued,
+                               "key_fingerprint": result.key_fingerprint,
+                               "key_pinned": result.key_pinned,
+                               "witness": result.witness}))
         if not result.ok:
             raise typer.Exit(EXIT_BROKEN)
         return
+    trusted = (f"key {result.key_fingerprint or '(none)'}, "
+               + ("pinned (TRE_AUDIT_PUBLIC_KEY_FILE)" if result.key_pinned
+                  else "taken from beside the log (not pinned)")
+               + ("; witness configured" if result.witness else "; no witness"))
     if not result.ok:
         where = f" at event {result.first_bad}" if result.first_bad else ""
-        raise _fail(f"audit log broken{where} ({result.attack}): {result.reason}",
-                    EXIT_BROKEN)
+        raise _fail(f"audit log broken{where} ({result.attack}): {result.reason} "
+                    f"(trusted {trusted})", EXIT_BROKEN)
     line = (f"audit log intact: {result.events} event(s), checked against "
             f"{result.checkpoints} signed checkpoint(s)")
     if result.queued:
@@ -72,7 +79,7 @@ def verify_command(database: Any, public_key: Path | None, as_json: bool) -> Non
     if result.events > result.covered:
         line += (f"; the newest {result.events - result.covered} event(s) are not yet covered "
                  "by a checkpoint")
-    typer.echo(line)
+    typer.echo(f"{line}; trusted {trusted}")
 
 
 AsUser = Annotated[str | None, typer.Option(

@@ -5,8 +5,10 @@ Settings (``TRE_AUDIT_*``; read here so the platform settings stay as they are):
 ==============================  ========================================================
 ``TRE_AUDIT_KEY_FILE``          Ed25519 private key (PEM).  Default
                                 ``<TRE_DATA_DIR>/audit/signing-key.pem``, created on
-                                first use when missing.  In production mount it from a
-                                secret store, readable by the service only.
+                                first use when missing and no checkpoint file holds a
+                                checkpoint (else refused: KeyMissingError).  In
+                                production mount it from a secret store, readable by
+                                the service only.
 ``TRE_AUDIT_CHECKPOINT_FILE``   the append-only checkpoint file.  Default
                                 ``<TRE_DATA_DIR>/audit/checkpoints.jsonl``.
 ``TRE_AUDIT_WITNESS_FILE``      optional second copy of every checkpoint, on storage the
@@ -85,6 +87,11 @@ class Paths:
         return checkpoints.load_public(self.key_file)
 
 
+class KeyMissingError(RuntimeError):
+    """The signing key is gone while checkpoints signed with it remain (the sentence says
+    what to do)."""
+
+
 class Notary:
     """Signs and appends checkpoints.  One per process and set of paths (see :func:`for_paths`);
     the key is read once, and created when missing."""
@@ -101,6 +108,7 @@ class Notary:
                 try:
                     self._key = checkpoints.load_private(path)
                 except FileNotFoundError:
+                    self._refuse_new_key(path)
                     try:
                         self._key = checkpoints.create_private(path)
                     except FileExistsError:  # another process created it first
@@ -109,6 +117,17 @@ class Notary:
                     log.warning("audit: created a new checkpoint signing key at %s; keep its "
                                 "public key (tre audit public-key) somewhere safe", path)
             return self._key
+
+    def _refuse_new_key(self, path: Path) -> None:
+        """A key is created only for a log never checkpointed: a new key beside existing
+        checkpoints would sign a rewritten log as if it were the original."""
+        held = [str(p) for p in self.paths.checkpoint_files() if p.exists() and p.stat().st_size]
+        if held:
+            raise KeyMissingError(
+                f"the audit signing key {path} is missing, but {', '.join(held)} already "
+                "holds checkpoints signed with a key: a new one is not created (it would "
+                "vouch for whatever the log now holds); restore the key from its backup, or "
+                "set TRE_AUDIT_KEY_FILE to it")
 
     def checkpoint(self, size: int, root: bytes) -> str:
         note = checkpoints.sign(self.key(), self.paths.origin, size, root, time.time_ns())

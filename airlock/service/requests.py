@@ -59,8 +59,10 @@ def too_costly(name: str, exc: LimitExceeded) -> IntakeError:
 
 
 def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
-               files: Sequence[Incoming], dataset: str | None, work: Path) -> list[FileResult]:
-    """Each file's checks in a check worker (under limits), then differencing here."""
+               files: Sequence[Incoming], dataset: str | None, work: Path,
+               free_names: bool = False) -> list[FileResult]:
+    """Each file's checks in a check worker (under limits), then differencing here
+    (``free_names``: the project has no catalogue; see :func:`airlock.ledger.differencing`)."""
     box = sandbox(ctx)
     results = []
     for f in files:
@@ -76,7 +78,11 @@ def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
         except CheckRefused as exc:
             raise IntakeError(exc.status, str(exc), exc.code) from None
         ev = res.records[0].evidence
-        diff = ledger_mod.differencing(ev, ledger, profile, dataset, f.population) \
+        refused = ledger_mod.records_refusal(ev) if ev is not None else None
+        if refused is not None:  # before the server decodes a byte of them
+            raise IntakeError(413, f"{f.name}: {refused}", "too_large")
+        diff = ledger_mod.differencing(ev, ledger, profile, dataset, f.population,
+                                       any_dataset=free_names) \
             if ev is not None else None
         if diff is not None:
             _late_check(res, diff)
@@ -179,9 +185,11 @@ def submit_in_tx(
     move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER,
          details=decision_details(authz) if authz else None)
     newer, _ = ledger_mod.load(s, req.project, after_id=seen)
+    free_names = not ctx.profiles.info(req.project).in_catalog
     for f, res in zip(files, results, strict=True):
         ev = res.records[0].evidence
-        late = ledger_mod.differencing(ev, newer, profile, req.dataset, f.population) \
+        late = ledger_mod.differencing(ev, newer, profile, req.dataset, f.population,
+                                       any_dataset=free_names) \
             if ev is not None and newer else None
         if late is not None:
             _late_check(res, late)
@@ -196,7 +204,8 @@ def check_files(ctx: Ctx, project: str, dataset: str | None, files: Sequence[Inc
     profile = ctx.profiles(project)
     with ctx.db() as s:
         ledger, seen = ledger_mod.load(s, project)
-    return profile, run_checks(ctx, profile, ledger, files, dataset, work), seen
+    free_names = not ctx.profiles.info(project).in_catalog
+    return profile, run_checks(ctx, profile, ledger, files, dataset, work, free_names), seen
 
 
 def store_files(ctx: Ctx, files: Sequence[Incoming], results: Sequence[FileResult]

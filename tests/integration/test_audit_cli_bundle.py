@@ -123,3 +123,18 @@ def test_every_change_to_a_bundle_is_named(env: tuple[Api, Harness], tmp_path: P
     other = checkpoints.create_private(tmp_path / "other.pem").public_key()
     with pytest.raises(ProofError, match="not signed by this audit key"):
         verify_bundle(bundle, other)
+
+
+def test_verify_says_which_key_it_trusted(env: tuple[Api, Harness], tmp_path: Path) -> None:
+    api, _ = env
+    released_bundle(api, tmp_path)
+    fp = checkpoints.fingerprint(notary.Paths.from_settings().public_key())
+    code, out = tre("audit", "verify", "--as", "olivia")
+    assert code == 0 and f"trusted key {fp}, taken from beside the log (not pinned)" in out
+    code, out = tre("audit", "verify", "--json", "--as", "olivia")
+    body = json.loads(out)
+    assert body["key_fingerprint"] == fp and body["key_pinned"] is False
+    pinned = tmp_path / "audit.pub"
+    pinned.write_text(checkpoints.public_pem(notary.Paths.from_settings().public_key()))
+    code, out = tre("audit", "verify", "--public-key", str(pinned), "--as", "olivia")
+    assert code == 0 and f"trusted key {fp}, pinned (TRE_AUDIT_PUBLIC_KEY_FILE)" in out

@@ -355,13 +355,16 @@ def test_record_sets_round_trip_and_refuse_forgeries() -> None:
     other = sb.crosstab(df.region[5:], df.sex[5:], margins=True).evidence.to_json()
     forged["records"] = other["records"]  # record sets of another table
     ev = TableEvidence.from_json(forged)
-    assert ev.records is None and ev.records_problem == "the record sets do not hold the " \
-        "cells' counts"
+    # Refused before decoding: the declared count is not the body's total (595 of 600).
+    assert ev.records is None and ev.records_problem == "record sets declare 595 records, " \
+        "the table's cells count 600"
     bomb = dict(data["records"], n=10)  # says 10 records, holds 600
     with pytest.raises(EvidenceError, match="does not hold 10 values"):
         RecordSets.from_json(bomb, 6)
-    with pytest.raises(EvidenceError, match="0 to"):
+    with pytest.raises(EvidenceError, match="more than the 10,000,000"):
         RecordSets.from_json(dict(data["records"], n=10**12), 6)
+    with pytest.raises(EvidenceError, match="declare 600 records, the table's cells count 601"):
+        RecordSets.from_json(data["records"], 6, total=601)
 
 
 def test_an_index_that_is_not_record_ids_gives_no_record_sets() -> None:
@@ -388,3 +391,30 @@ def test_findings_are_capped_smallest_first() -> None:
     found = pop.find(_shape(new), shapes, M)  # type: ignore[arg-type]
     assert len(everything) > pop.MAX_FINDINGS == len(found) == 500
     assert [f.value for f in found] == sorted(f.value for f in found)
+
+
+# ---- record sets: the researcher's index is not trusted alone; decoding is bounded ----------
+def _less_three(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(df[(df.region == "North") & (df.sex == "F")].index[:3])
+
+
+def test_disjoint_record_sets_are_also_compared_by_their_variables() -> None:
+    df = people()
+    old = ledger(by(df, "region", "sex"), "r1")
+    shifted = _less_three(df)
+    shifted.index = shifted.index + 10_000_000  # one population made to look like two
+    found = find_differencing(ledger(by(shifted, "region", "sex"), "new"), [old], 10)
+    assert found and min(f.derived_value for f in found) == 3
+
+
+def test_one_check_decodes_a_bounded_number_of_records(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    from statbarn import differencing
+
+    df = people()
+    old = ledger(by(df, "region", "sex"), "r1")
+    new = ledger(by(_less_three(df), "region", "sex"), "new")
+    monkeypatch.setattr(differencing, "MAX_RECORDS_PER_CHECK", 1000)  # 597 + 600 declared
+    found = find_differencing(new, [old], 10)
+    assert old._sets is None  # over the budget: the earlier table's records stay encoded
+    assert found and min(f.derived_value for f in found) == 3  # ... and it is still caught

@@ -17,6 +17,7 @@ import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -133,6 +134,8 @@ def _default(info: Any) -> str:
     value = info.default
     if isinstance(value, SecretStr):
         return "(secret)"
+    if isinstance(value, Path):  # resolved where tre is installed: the meaning says where
+        return "computed (see meaning)"
     if value is None:
         return "unset"
     if isinstance(value, bool):
@@ -216,8 +219,6 @@ def reference(
     write: Annotated[bool, typer.Option("--write", help="Write docs/configuration.md.")] = False,
 ) -> None:
     """Print the configuration reference (Markdown), or write it into docs/."""
-    from pathlib import Path
-
     text = reference_markdown()
     if write:
         target = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"

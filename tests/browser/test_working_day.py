@@ -109,10 +109,19 @@ def test_finding_3_review_is_a_draft(browse: Any, live: Live) -> None:
 
 def test_finding_6_the_researcher_sees_their_request(browse: Any, live: Live,
                                                    tmp_path: Path) -> None:
+    # A rejected request's content is shown only inside the workspace (issue 10); one a
+    # checker returned for changes is what the researcher reads in her browser.
     path, side = small_and_dominated(tmp_path)
     req = live.submit("alice", [(path.name, path.read_bytes())],
-                      sidecars=[(side.name, side.read_bytes())], title="Rejected table")
-    assert req["state"] == "rejected"
+                      sidecars=[(side.name, side.read_bytes())], title="Returned table",
+                      manifest=[{"name": path.name, "exception": "the clinic is public"}])
+    assert req["state"] == "in_review"
+    r = live.api.post(f"/api/requests/{req['id']}/votes", headers={
+        "Authorization": "token carol-dev-token"}, json={"votes": [
+            {"file_id": req["files"][0]["id"], "choice": "request_changes",
+             "comment": "Please suppress the small cells."}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "returned"
     alice = browse("alice", viewport={"width": 1400, "height": 900})
     alice.goto(f"/requests/{req['id']}")
     page = alice.page

@@ -32,6 +32,7 @@ from airlock import ledger as ledger_mod
 from airlock.canonical import Canonical, CanonicalRefused
 from airlock.filetypes import Kind
 from airlock.labels import LABELS, label_checks
+from airlock.notebook_text import notebook_text_checks
 from statbarn.bare import MARGIN_NAMES, assess_bare_table, split_labels
 from statbarn.checking import check_file, check_with_sidecar, uncheckable
 from statbarn.errors import (
@@ -292,13 +293,16 @@ class CheckRunner:
 
     # ---- notebooks ------------------------------------------------------------------------------
     def _notebook(self, s: Subject) -> FileResult:
-        records = [self._record("file", uncheckable(s.name, self.profile, _WHY[Kind.NOTEBOOK]))]
+        review = uncheckable(s.name, self.profile, _WHY[Kind.NOTEBOOK])
         if s.path.stat().st_size > self.max_check_bytes:
-            return self._result(records)
+            return self._result([self._record("file", review)])
         try:
             data = loads_json(s.path.read_text(encoding="utf-8-sig"), s.name)
         except ValueError as exc:
             raise CheckRefused(f"{s.name} is not a readable notebook: {exc}") from None
+        # Its visible text is scanned as a text output's is: a finding fails it.
+        review.checks.extend(notebook_text_checks(data))
+        records = [self._record("file", review)]
         for emb in notebooks.extract(data):
             if emb.kind == "image":
                 a = uncheckable(s.name, self.profile,

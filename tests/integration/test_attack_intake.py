@@ -224,3 +224,37 @@ def test_colours_under_almost_transparent_pixels_do_not_survive(env: Any) -> Non
         v for i, v in enumerate(out.tobytes()) if i % 4 != 3)
     assert payload[:200] not in carried, "records released in the colours of invisible pixels"
 
+
+
+def test_a_long_cell_is_refused_with_a_sentence(env: Any) -> None:
+    api, _, _ = env
+    source = "x = 1\n" * 16667  # 100,002 characters: 2 more than the review page shows
+    nb = _nb([{"cell_type": "code", "id": "a", "metadata": {}, "source": source,
+               "execution_count": None, "outputs": []}])
+    r = api.submit("alice", [("n.ipynb", nb)], context="the analysis notebook")
+    assert r.status_code == 422, r.text
+    assert "cell 1 has 100,002 characters, more than the 100,000 the review page shows" \
+        in r.text
+    ok = _nb([{"cell_type": "code", "id": "a", "metadata": {}, "source": "x = 1\n" * 16666,
+               "execution_count": None, "outputs": []}])  # 99,996 characters: shown whole
+    assert api.submit("alice", [("n.ipynb", ok)], context="notebook").status_code == 201
+
+
+def test_notebook_findings_name_the_cell_output_and_line(env: Any) -> None:
+    api, _, _ = env
+    nb = _nb([{"cell_type": "markdown", "id": "m", "metadata": {}, "source": "# Results"},
+              {"cell_type": "code", "id": "a", "metadata": {}, "source": "show()",
+               "execution_count": 1, "outputs": [
+                   {"output_type": "stream", "name": "stdout", "text": "counts\n" + REC}]}])
+    r = api.submit("alice", [("n.ipynb", nb)], context="the analysis notebook")
+    f = r.json()["files"][0]
+    assert f["verdict"] == "fail" and r.json()["state"] == "rejected"
+    reasons = [x["message"] for x in r.json()["decision"]["reasons"]]
+    assert "cell 2, output 1, line 2: an NHS number (10 digits with a valid check digit); " \
+        "remove it before exporting." in reasons, reasons
+    assert "9434765919" not in json.dumps(r.json()["decision"])
+    clean = _nb([{"cell_type": "code", "id": "a", "metadata": {}, "source": "print(n)",
+                  "execution_count": 1, "outputs": [
+                      {"output_type": "stream", "name": "stdout", "text": "1,204 patients\n"}]}])
+    r = api.submit("alice", [("c.ipynb", clean)], context="the analysis notebook")
+    assert r.json()["files"][0]["verdict"] == "escalate"

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from statbarn.profile import Profile
-from statbarn.text import FILE_RULES, ROW_LEVEL, scan
+from statbarn.text import FILE_RULES, MAX_TEXT_BYTES, ROW_LEVEL, scan
 from statbarn.verdict import CellFlag, CheckResult, Verdict, whole_output_check
 
 LABELS = "label_identifiers"  # rule: identifiers or encoded data in a label
@@ -83,6 +83,12 @@ def label_checks(frame: pd.DataFrame, profile: Profile) -> list[CheckResult]:
     texts = label_texts(frame)
     # One label a line (line breaks in a label would shift the places: made spaces).
     joined = "\n".join(t.replace("\r", " ").replace("\n", " ") for _, t in texts)
+    if len(joined) > MAX_TEXT_BYTES:  # characters: at least as many bytes; bounded work
+        why = (f"The table's labels hold {len(joined) / 1024**2:.1f} MB of text, more than the "
+               f"{MAX_TEXT_BYTES // 1024**2} MB that can be scanned for identifiers; shorten "
+               "the labels or split the table.")
+        return [whole_output_check(LABELS, Verdict.FAIL, why, why),
+                *_bounds(frame, texts, profile)]
     # Blocks of delimited lines are the row-level rule of free text; among labels one a
     # line they are ordinary ("18-24; male"): the length bound below covers records.
     found = [f for f in scan(joined, FILE_RULES) if f.rule != ROW_LEVEL]

@@ -8,8 +8,9 @@ finding fails the table, with the label named by its place, never by its text.
 
 And every count is a few bits the researcher chose (a file fits in a column of counts,
 one byte a cell, each above the threshold), so what leaves without a person is bounded:
-a table of more than ``profile.max_auto_release_cells`` cells, or with a label longer
-than ``profile.max_auto_release_label_chars`` characters, goes to a person.
+a table of more than ``profile.max_auto_release_cells`` cells, with a label longer
+than ``profile.max_auto_release_label_chars`` characters, or with more than
+``profile.max_auto_release_label_total`` characters of labels in all, goes to a person.
 
 Pure: a frame and a profile in, checks out.
 """
@@ -130,4 +131,12 @@ def _bounds(frame: pd.DataFrame, texts: list[tuple[str, str]], profile: Profile
                "a person must review it, or shorten the labels.")
         out.append(whole_output_check(RELEASE_LABELS, Verdict.ESCALATE, why, why,
                                       max(len(t) for _, t in texts), limit))
+    total = sum(len(t) for _, t in texts)
+    if total > profile.max_auto_release_label_total:
+        why = (f"The table's labels, headers and column names add up to {total:,} characters, "
+               f"more than the {profile.max_auto_release_label_total:,} a table released "
+               "without a person may carry (words can spell data no scan recognises); a "
+               "person must review it, or shorten the labels.")
+        out.append(whole_output_check(RELEASE_LABELS, Verdict.ESCALATE, why, why, total,
+                                      profile.max_auto_release_label_total))
     return out

@@ -79,6 +79,11 @@ class Profile(BaseModel):
         80, ge=1, description="A table with a label, header or column name longer than this "
         "(characters) is never released automatically: a person decides"
     )
+    max_auto_release_label_total: int = Field(
+        16_000, ge=1, description="A table whose labels, headers and column names add up to "
+        "more characters than this is never released automatically: a person decides "
+        "(words can spell data no scan recognises)"
+    )
     bare_table_statistic: BareStatistic | None = Field(
         None,
         description="What the cells of a table hold when it comes with neither evidence nor "

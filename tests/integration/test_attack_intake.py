@@ -258,3 +258,20 @@ def test_notebook_findings_name_the_cell_output_and_line(env: Any) -> None:
                       {"output_type": "stream", "name": "stdout", "text": "1,204 patients\n"}]}])
     r = api.submit("alice", [("c.ipynb", clean)], context="the analysis notebook")
     assert r.json()["files"][0]["verdict"] == "escalate"
+
+
+def test_short_word_encoded_labels_are_bounded_in_total(env: Any) -> None:
+    """The 180 labels of the records test cut to 79 characters each (under the length
+    bound) and 1,000 rows (2,000 cells, at the cell bound): 79,000 characters of words,
+    over the 16,000 characters of labels a released table may carry: 1,000 x 79 and the
+    headers region, men, women (6 + 3 + 5) = 79,014."""
+    api, _, _ = env
+    text = words(records(3000))
+    labels = [text[i * 79:(i + 1) * 79] for i in range(1000)]
+    assert all(len(lab) == 79 for lab in labels)
+    body = "region,men,women\n" + "".join(f"{lab},{20 + i % 9},{25 + i % 4}\n"
+                                          for i, lab in enumerate(labels))
+    r = declared_count(api, "regions.csv", body.encode())
+    assert r.json()["state"] == "in_review", r.text[:2000]
+    assert any("add up to 79,014 characters, more than the 16,000" in x["message"]
+               for x in r.json()["decision"]["reasons"])

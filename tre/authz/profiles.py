@@ -64,12 +64,14 @@ FLOORS: dict[str, int | float | bool] = {
     # What leaves without a person: larger is looser (each count is a value chosen).
     "max_auto_release_cells": 2000,
     "max_auto_release_label_chars": 80,
+    "max_auto_release_label_total": 16_000,
 }
 # Whether a value below the floor is looser (True) or above it (False, for nk_k).
 _LOOSER_WHEN_SMALLER = {"min_count": True, "min_dof": True, "nk_n": True, "nk_k": False,
                         "p_ratio": True, "k_anonymity": True, "l_diversity": True,
                         "protection_level": True, "max_auto_release_cells": False,
-                        "max_auto_release_label_chars": False}
+                        "max_auto_release_label_chars": False,
+                        "max_auto_release_label_total": False}
 
 
 def below_floors(profile: Profile) -> list[str]:

@@ -31,6 +31,8 @@ from airlock import canonical, notebooks
 from airlock import ledger as ledger_mod
 from airlock.canonical import Canonical, CanonicalRefused
 from airlock.filetypes import Kind
+from airlock.labels import LABELS, label_checks
+from airlock.notebook_text import notebook_text_checks
 from statbarn.bare import MARGIN_NAMES, assess_bare_table, split_labels
 from statbarn.checking import check_file, check_with_sidecar, uncheckable
 from statbarn.errors import (
@@ -213,6 +215,7 @@ class CheckRunner:
         frame: pd.DataFrame | None = None
         ev: TableEvidence | None = None
         canon: Canonical | None = None
+        shown: pd.DataFrame | None = None  # the table as read, labels and all
         try:
             if s.sidecar is not None:
                 # The sidecar as intake loaded it from sidecar_path (bound to the file by
@@ -221,11 +224,16 @@ class CheckRunner:
                      if s.sidecar_path is not None else check_file(s.path, profile=self.profile))
                 if s.sidecar.get("kind") == "table":
                     ev = TableEvidence.from_json(s.sidecar.get("table"))
+                layout = s.sidecar.get("layout") or {}
+                shown = read_delimited(s.path, "\t" if s.kind is Kind.TSV else ",",
+                                       header_rows=int(layout.get("column_levels", 1)),
+                                       index_cols=int(layout.get("index_levels", 1)))
             else:
                 if s.kind is Kind.PARQUET:
                     frame, canon = self._parquet(s)
                 else:
                     frame = read_delimited(s.path, "\t" if s.kind is Kind.TSV else ",")
+                shown = frame
                 a = assess_bare_table(frame, self.profile, s.name, s.statistic)
                 if a.statbarn is Statbarn.FREQUENCY:
                     ev = bare_evidence(frame)
@@ -235,6 +243,10 @@ class CheckRunner:
             raise CheckRefused(str(exc)) from None
         except StatbarnError as exc:  # a table statbarn will not judge: a person will
             a = uncheckable(s.name, self.profile, str(exc).rstrip("."))
+        if shown is not None:
+            # The labels leave with the numbers: scanned, and the release bounded
+            # (airlock.labels), with or without a sidecar.
+            a.checks.extend(label_checks(shown, self.profile))
         evidence: dict[str, Any] | None = None
         if ev is not None:  # the sidecar's own table keeps its suppression mask
             evidence = dict(s.sidecar["table"]) if s.sidecar is not None else ev.to_json()
@@ -245,7 +257,9 @@ class CheckRunner:
                 a.checks.append(diff)
         result = self._result([self._record("file", a, evidence)])
         result.canonical = canon
-        if ev is not None and a.verdict.value == "fail":
+        labels_fail = any(c.rule == LABELS and c.verdict.value == "fail" for c in a.checks)
+        if ev is not None and a.verdict.value == "fail" and not labels_fail:
+            # (no alternative of a table whose labels fail: suppressing cells keeps them)
             result.alternative = self._alternative(s, ev, frame)
         return result
 
@@ -283,13 +297,16 @@ class CheckRunner:
 
     # ---- notebooks ------------------------------------------------------------------------------
     def _notebook(self, s: Subject) -> FileResult:
-        records = [self._record("file", uncheckable(s.name, self.profile, _WHY[Kind.NOTEBOOK]))]
+        review = uncheckable(s.name, self.profile, _WHY[Kind.NOTEBOOK])
         if s.path.stat().st_size > self.max_check_bytes:
-            return self._result(records)
+            return self._result([self._record("file", review)])
         try:
             data = loads_json(s.path.read_text(encoding="utf-8-sig"), s.name)
         except ValueError as exc:
             raise CheckRefused(f"{s.name} is not a readable notebook: {exc}") from None
+        # Its visible text is scanned as a text output's is: a finding fails it.
+        review.checks.extend(notebook_text_checks(data))
+        records = [self._record("file", review)]
         for emb in notebooks.extract(data):
             if emb.kind == "image":
                 a = uncheckable(s.name, self.profile,

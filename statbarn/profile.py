@@ -68,6 +68,22 @@ class Profile(BaseModel):
     max_suppression_cells: int = Field(
         20_000, ge=1, description="Largest table secondary suppression will protect"
     )
+    # What leaves without a person: every count of an automatically released table is a
+    # few bits the researcher chose (a file fits in a column of counts, one byte a cell),
+    # so a released table is bounded in size and in the length of its labels.
+    max_auto_release_cells: int = Field(
+        2000, ge=1, description="A table with more cells (margins included) is never released "
+        "automatically: a person decides (its counts are a channel this wide)"
+    )
+    max_auto_release_label_chars: int = Field(
+        80, ge=1, description="A table with a label, header or column name longer than this "
+        "(characters) is never released automatically: a person decides"
+    )
+    max_auto_release_label_total: int = Field(
+        16_000, ge=1, description="A table whose labels, headers and column names add up to "
+        "more characters than this is never released automatically: a person decides "
+        "(words can spell data no scan recognises)"
+    )
     bare_table_statistic: BareStatistic | None = Field(
         None,
         description="What the cells of a table hold when it comes with neither evidence nor "

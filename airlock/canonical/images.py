@@ -12,7 +12,11 @@ more than :data:`MAX_PIXELS` pixels (a "decompression bomb": a few kilobytes tha
 decode to gigabytes) is refused without being decoded.
 
 The colour values of fully transparent pixels are invisible too, and are set to
-black.  Not removed: information hidden *in* visible pixel values (steganography).
+black; so are those of almost transparent ones (alpha 1/255 shows nothing, yet would
+keep its 24 bits of colour): opacity is rounded to 16 levels (under 9/255 is fully
+transparent) and each colour to what shows at its opacity (premultiplied, rounded and
+divided back), so a pixel carries no more than it shows.  Not removed: information
+hidden *in* visible pixel values (steganography).
 The checker sees exactly the pixels that are released, no more.
 """
 
@@ -31,6 +35,10 @@ from airlock.filetypes import Kind
 MAX_PIXELS = 25_000_000  # an A3 page at 300 dpi is 17 MP; 25 MP is 100 MB as RGBA, a few
 # times that while converting
 JPEG_QUALITY = 95
+# Opacity keeps 16 levels (0, 17, ..., 255): an opacity under 9/255 shows nothing, and
+# 8 bits of opacity a pixel would be a channel a viewer does not show.
+ALPHA_LEVELS = 16
+ALPHA_STEP = 255 // (ALPHA_LEVELS - 1)
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt"}
 _PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS"}  # what the pixels are made of
@@ -148,6 +156,29 @@ def _jpeg_extras(data: bytes) -> list[str]:
     return removed
 
 
+def _visible_rgba(raw: bytes, size: tuple[int, int]) -> tuple[bytes, int, int]:
+    """RGBA pixels reduced to what a viewer shows: opacity rounded to ``ALPHA_LEVELS``
+    levels (so under 9/255 is fully transparent, and black), and each colour rounded to
+    what shows at its opacity: premultiplied (``c * a / 255``, what is drawn over black)
+    and divided back.  An opaque pixel is unchanged.  Returns the pixels, how many were
+    made fully transparent (and held a colour or an opacity), how many others changed."""
+    import numpy as np
+
+    arr = np.frombuffer(raw, dtype=np.uint8).reshape(size[1], size[0], 4)
+    alpha = arr[..., 3].astype(np.int32)
+    a = (np.rint(alpha / ALPHA_STEP) * ALPHA_STEP).astype(np.int32)
+    colour = arr[..., :3].astype(np.int32)
+    shown = np.rint(colour * a[..., None] / 255)  # 0..a: what shows over black
+    safe_a = np.where(a == 0, 1, a)[..., None]
+    back = np.clip(np.rint(shown * 255 / safe_a), 0, 255).astype(np.int32)
+    back[a == 0] = 0
+    out = np.concatenate((back, a[..., None]), axis=-1).astype(np.uint8)
+    diff = (out != arr).any(axis=-1)
+    cleared = int((diff & (a == 0)).sum())
+    changed = int((diff & (a > 0)).sum())
+    return out.tobytes(), cleared, changed
+
+
 def reencode(data: bytes, name: str, kind: Kind) -> tuple[bytes, list[str]]:
     """``data`` re-encoded from its pixels alone, and what the original held besides."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -184,16 +215,9 @@ def reencode(data: bytes, name: str, kind: Kind) -> tuple[bytes, list[str]]:
         mode = "L"
     pixels = im.convert(mode)
     raw = pixels.tobytes()
-    cleared = 0
-    if mode == "RGBA":  # colours under full transparency are invisible: made black
-        import numpy as np
-
-        arr = np.frombuffer(raw, dtype=np.uint8).reshape(pixels.size[1], pixels.size[0], 4).copy()
-        hidden = (arr[..., 3] == 0) & arr[..., :3].any(axis=-1)
-        cleared = int(hidden.sum())
-        if cleared:
-            arr[hidden, :3] = 0
-            raw = arr.tobytes()
+    cleared = changed = 0
+    if mode == "RGBA":
+        raw, cleared, changed = _visible_rgba(raw, pixels.size)
     # A new image from the raw pixels: no info dict, so nothing (ICC, EXIF, text, dpi)
     # can be carried over by the encoder.
     clean = Image.frombytes(mode, pixels.size, raw)
@@ -201,9 +225,14 @@ def reencode(data: bytes, name: str, kind: Kind) -> tuple[bytes, list[str]]:
     if kind is Kind.PNG:
         clean.save(out, "PNG", optimize=False, compress_level=6)
         removed = _png_extras(data)
+        if changed:
+            removed.append(f"what {changed:,} partly transparent pixel(s) held beyond what "
+                           f"shows: opacity rounded to {ALPHA_LEVELS} levels and colour to "
+                           "what shows at that opacity")
         if cleared:
             removed.append(f"the colours of {cleared:,} fully transparent pixel(s), which no "
-                           "viewer shows")
+                           f"viewer shows (an opacity under {ALPHA_STEP // 2 + 1}/255 counts "
+                           "as fully transparent)")
     else:
         clean.save(out, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=False)
         removed = _jpeg_extras(data)

@@ -36,6 +36,10 @@ from airlock.filetypes import Kind
 _CELL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _IMAGES = {"image/png": Kind.PNG, "image/jpeg": Kind.JPEG}
 _NAME = 200  # longest kernel or language name kept
+# The most characters of one cell's source or one output's text the review page shows
+# (airlock.ui.notebook imports it): a longer one would be released past what the
+# checker saw, so it is refused.
+MAX_TEXT = 100_000
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -198,6 +202,13 @@ def canonical_notebook(path: Path, name: str, work: Path) -> Canonical:
     if not isinstance(nb, dict):
         raise CanonicalRefused(f"{name} is not a Jupyter notebook")
     clean, removed = strip(nb, name)
+    for subject, text in visible_text(clean):
+        if len(text) > MAX_TEXT:
+            raise CanonicalRefused(
+                f"{name}: {subject} has {len(text):,} characters, more than the "
+                f"{MAX_TEXT:,} the review page shows of one cell's source or output, so a "
+                "checker would not see all of it; split it into smaller cells, or print "
+                "less (write long results to a file of their own)")
     out = work / f"canonical-{path.name}"
     out.write_text(json.dumps(clean, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                    encoding="utf-8")

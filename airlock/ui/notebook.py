@@ -16,8 +16,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+# Characters shown of one source or output: defined where the canonical notebook
+# refuses longer ones, so the page shows all of every released notebook.
+from airlock.canonical.notebook import MAX_TEXT
+
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
-MAX_TEXT = 100_000  # characters shown of one source or output
 
 
 @dataclass

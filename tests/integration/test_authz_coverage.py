@@ -126,7 +126,16 @@ def _commands(tmp_path: Path) -> None:
     tre("policy", "diff", str(proposed), "--as", "grace")  # policy read
     tre("policy", "apply", str(proposed), "--reason", "r", "--as", "grace",
         "--tests", str(REPO / "policies/tests"), "--tests", str(tmp_path / "extra.yaml"))
-    tre("policy", "approve", "1", "--as", "heidi")  # policy approve
+    # the second approver from an account of her own (one account never approves its own
+    # proposal, --as or not)
+    import tre.authz.caller as caller
+
+    proposer = caller.os_user
+    caller.os_user = lambda: "heidi-account"  # type: ignore[assignment]
+    try:
+        tre("policy", "approve", "1", "--as", "heidi")  # policy approve
+    finally:
+        caller.os_user = proposer  # type: ignore[assignment]
     profile = tmp_path / "strict.yaml"
     profile.write_text((REPO / "policies/profiles/strict.yaml").read_text()
                        .replace('version: "1"', 'version: "2"'))

@@ -337,3 +337,24 @@ def test_a_pdf_object_stream_cannot_hide_behind_a_fake_endstream(tmp_path: Path)
     # and an object stream labelled as metadata is still read as an object stream
     labelled = data.replace(b"/Type /ObjStm", b"/Type /ObjStm /Metadata 9 0 R")
     assert "JavaScript" in refusal(tmp_path, "m.pdf", labelled, Kind.PDF)
+
+
+def test_almost_transparent_pixels_keep_only_what_shows(tmp_path: Path) -> None:
+    """Opacity rounded to 16 levels (multiples of 17), colour to what shows at it:
+    (200, 100, 50) at 20/255 -> opacity 17; 200*17/255 = 13.3 -> 13 -> 13*15 = 195,
+    100 -> 6.67 -> 7 -> 105, 50 -> 3.33 -> 3 -> 45.  8/255 rounds to 0: cleared."""
+    im = Image.new("RGBA", (3, 1), (0, 0, 0, 0))
+    im.putpixel((0, 0), (200, 100, 50, 20))
+    im.putpixel((1, 0), (1, 2, 3, 8))
+    im.putpixel((2, 0), (10, 20, 30, 255))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    work = tmp_path / "w"
+    work.mkdir()
+    canon = make(write(tmp_path, "t.png", buf.getvalue()), "t.png", Kind.PNG, work, 1 << 20)
+    assert canon is not None
+    out = Image.open(canon.path)
+    assert [out.getpixel((x, 0)) for x in range(3)] == [
+        (195, 105, 45, 17), (0, 0, 0, 0), (10, 20, 30, 255)]
+    assert any("1 partly transparent pixel(s)" in r for r in canon.removed)
+    assert "1 fully transparent pixel(s)" in canon.removed[-1]

@@ -197,3 +197,20 @@ def test_refusals_and_results_survive_pickling(tmp_path: Path) -> None:
     res = pickle.loads(pickle.dumps(runner(tmp_path).run(subject(path, Kind.PNG))))
     assert res.canonical is not None and res.canonical.path.is_file()
     assert res.canonical.removed and res.verdict == "escalate"
+
+
+def test_labels_too_long_to_scan_fail_the_table() -> None:
+    """9 MB of labels (more than the 8 MB statbarn.text scans): failed unscanned, with
+    the size in MB; and 5,000 rows of one count (5,000 cells) also go over the bound."""
+    import pandas as pd
+
+    from airlock.labels import LABELS, RELEASE_CELLS, label_checks
+    from statbarn.profile import Profile
+
+    frame = pd.DataFrame({"area": ["a" * 1800 + str(i) for i in range(5000)],
+                          "n": [20] * 5000})
+    checks = {c.rule: c for c in label_checks(frame, Profile())}
+    assert checks[LABELS].verdict.value == "fail"
+    assert "8.6 MB of text, more than the 8 MB" in checks[LABELS].summary
+    assert checks[RELEASE_CELLS].verdict.value == "escalate"
+    assert "5,000 cells, more than the 2,000" in checks[RELEASE_CELLS].summary

@@ -69,11 +69,17 @@ FLOORS: dict[str, int | float | bool] = {
     "protection_level": 0.1,  # interval audit of suppressed cells
     "zeros_are_disclosive": True,
     "allow_microdata_release": False,
+    # What leaves without a person: larger is looser (each count is a value chosen).
+    "max_auto_release_cells": 2000,
+    "max_auto_release_label_chars": 80,
+    "max_auto_release_label_total": 16_000,
 }
 # Whether a value below the floor is looser (True) or above it (False, for nk_k).
 _LOOSER_WHEN_SMALLER = {"min_count": True, "min_dof": True, "nk_n": True, "nk_k": False,
                         "p_ratio": True, "k_anonymity": True, "l_diversity": True,
-                        "protection_level": True}
+                        "protection_level": True, "max_auto_release_cells": False,
+                        "max_auto_release_label_chars": False,
+                        "max_auto_release_label_total": False}
 
 
 def below_floors(profile: Profile) -> list[str]:

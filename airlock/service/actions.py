@@ -97,12 +97,13 @@ def submit_draft(ctx: Ctx, user: str, request_id: str) -> None:
         items = [_from_file(ctx, work, f) for f in files]
         profile, results, seen = check_files(ctx, req.project, req.dataset, items, work)
         alternatives = store_files(ctx, items, results)
+        in_catalog = ctx.profiles.info(req.project).in_catalog  # never inside the transaction
         with transaction(ctx.db) as s:
             locked = repo.get_request(s, request_id, lock=True, checks=True)
             assert locked is not None
             check_transition(locked.state, State.SUBMITTED, Owner.RESEARCHER)  # raced?
             submit_in_tx(ctx, s, changes, locked, user, items, results, alternatives, profile,
-                         seen, authz=[decision])
+                         seen, authz=[decision], in_catalog=in_catalog)
     changes.publish(ctx)
 
 

@@ -149,7 +149,8 @@ def create_request(
         release = None
         if not sub.draft:
             release = submit_in_tx(ctx, s, changes, req, user, sub.files, results,
-                                   stored_alternatives, profile, seen)
+                                   stored_alternatives, profile, seen,
+                                   in_catalog=info.in_catalog)
         # Added last: the request walks its automatic steps in memory (each audited as it
         # goes), then is inserted once, with its final state, files, checks and release,
         # rather than updated at every step.
@@ -172,7 +173,7 @@ def submit_in_tx(
     ctx: Ctx, s: Session, changes: Changes, req: Request, user: str,
     files: Sequence[Incoming], results: Sequence[FileResult],
     alternatives: Sequence[dict[str, Any] | None], profile: Profile, seen: int,
-    authz: Sequence[Decision] = (),
+    authz: Sequence[Decision] = (), *, in_catalog: bool,
 ) -> Release | None:
     """draft -> submitted, then the checks' results and the decision.
 
@@ -185,7 +186,9 @@ def submit_in_tx(
     move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER,
          details=decision_details(authz) if authz else None)
     newer, _ = ledger_mod.load(s, req.project, after_id=seen)
-    free_names = not ctx.profiles.info(req.project).in_catalog
+    # ``in_catalog`` is read by the caller before the transaction: the profile resolver
+    # opens a session of its own, which on SQLite waits for this one's turn (a deadlock).
+    free_names = not in_catalog
     for f, res in zip(files, results, strict=True):
         ev = res.records[0].evidence
         late = ledger_mod.differencing(ev, newer, profile, req.dataset, f.population,

@@ -137,3 +137,17 @@ def test_anything_less_plain_goes_to_read_csv(text: str, tmp_path: Path,
     for index_cols in (None, 1):
         read(path, ",", index_cols)
     assert len(calls) == 2
+
+
+def test_json_depth_is_read_past_strings_and_escaped_quotes() -> None:
+    """The depth check runs on the bytes (numpy), so it must know a bracket inside a string,
+    and a quote escaped inside one, from the real thing."""
+    from statbarn.fileio import MAX_JSON_DEPTH, json_too_deep
+
+    deep, shallow = MAX_JSON_DEPTH + 1, MAX_JSON_DEPTH
+    assert json_too_deep("[" * deep + "]" * deep)
+    assert not json_too_deep("[" * shallow + "]" * shallow)
+    assert not json_too_deep('["' + "[" * 300 + '"]')  # brackets in a string
+    assert not json_too_deep('["\\"' + "[" * 300 + '"]')  # an escaped quote stays inside
+    assert json_too_deep('["\\\\"' + "[" * deep + "]" * deep + "]")  # \\ then a real quote
+    assert json_too_deep('{"a":' * deep + "1" + "}" * deep)

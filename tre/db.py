@@ -87,8 +87,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    # version_locations (the platform's and each app's) are named in the migrations'
+    # environment, the composition root, not here: the platform knows no app
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 
@@ -101,10 +102,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def import_models() -> None:
-    """Import every module that defines tables, so Base.metadata is complete."""
-    import airlock.db.models
-    import airlock.db.outbox
-    import airlock.db.sessions  # noqa: F401
+    """Import the platform's modules that define tables.  The apps' tables are
+    registered by the composition roots (the migrations' env, the CLI) that import
+    the apps; ``Base.metadata`` is complete once they have."""
     import tre.audit
     import tre.catalog.models  # noqa: F401
     from tre.authz import records, store  # noqa: F401

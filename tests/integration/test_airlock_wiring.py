@@ -168,6 +168,10 @@ def test_other_kinds(env: tuple[Api, Harness], tmp_path: Path) -> None:
 
 
 def test_models_match_the_migration(db_url: str) -> None:
+    import airlock.db.models
+    import airlock.db.outbox
+    import airlock.db.sessions  # noqa: F401  (the app's tables, as the migrations' env does)
+
     import_models()
     engine = make_engine(db_url)
     with engine.connect() as conn:

@@ -34,7 +34,9 @@ NEEDED = [
     "statbarn/profiles/default.yaml",
     "statbarn/profiles/strict.yaml",
     "tre/migrations/env.py",
+    "tre/migrations/alembic.ini",
     "tre/migrations/versions/0001_audit.py",
+    "airlock/db/migrations/0002_airlock.py",
     "airlock/ui/templates/base.html",
     "airlock/ui/static/airlock.css",
 ]

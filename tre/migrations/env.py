@@ -1,10 +1,18 @@
-"""Alembic environment: the platform's single migration history."""
+"""Alembic environment: one migration history over the platform's and the apps' tables.
+
+A composition root (it imports the apps): the platform's ``import_models`` registers
+only its own tables; each app's are imported here, and each app's revisions live beside
+its models (``alembic.ini``'s version_locations).
+"""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import pool, text
 
+import airlock.db.models
+import airlock.db.outbox
+import airlock.db.sessions  # noqa: F401  (the airlock's tables)
 from tre.db import Base, import_models, make_engine
 
 import_models()

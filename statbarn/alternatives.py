@@ -8,7 +8,8 @@ positions, extremes and spreads do not add up, so primary suppression suffices.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,18 +19,28 @@ from statbarn.evidence import TableEvidence
 from statbarn.profile import Profile
 from statbarn.result import Assessment
 from statbarn.rules import check_table
-from statbarn.tables import TableOutput
 from statbarn.verdict import CellFlag, CheckResult, Rule, Verdict, worst
 
 PATTERN_STATISTICS = {"count": "count", "size": "count", "sum": "total", "mean": "total"}
 
 
-def primary_mask(output: TableOutput) -> np.ndarray:
-    ev = output.evidence
+@dataclass(frozen=True)
+class Alternative:
+    """What a safe alternative changes in a table output (``TableOutput.safe_alternative``
+    builds the new output from it; this module knows the parts, not the output, so that
+    it and ``statbarn.tables`` do not import each other)."""
+
+    table: pd.DataFrame
+    assessment: Assessment
+    suppressed: np.ndarray
+    meta: dict[str, object]
+
+
+def primary_mask(ev: TableEvidence, flags: Sequence[CellFlag]) -> np.ndarray:
     rows = {_key(label): i for i, label in enumerate(ev.row_labels)}
     cols = {_key(label): j for j, label in enumerate(ev.col_labels)}
     mask = np.zeros(ev.shape, dtype=bool)
-    for flag in output.flags:
+    for flag in flags:
         if flag.verdict is Verdict.PASS:
             continue
         if flag.row is None and flag.col is None:
@@ -135,13 +146,13 @@ def published_frame(table: pd.DataFrame, values: np.ndarray, ev: TableEvidence
     return out
 
 
-def safe_alternative(output: TableOutput, method: str = "suppress") -> TableOutput:
+def safe_alternative(table: pd.DataFrame, ev: TableEvidence, assessment: Assessment,
+                     profile: Profile, method: str = "suppress") -> Alternative:
     from statbarn.suppression import protect_table, round_to_base
 
     if method not in ("suppress", "round"):
         raise UnsupportedError(f"unknown method {method!r}: use 'suppress' or 'round'")
-    ev, profile = output.evidence, output.profile
-    primary = primary_mask(output)
+    primary = primary_mask(ev, assessment.flags)
     values = pattern_values(ev)
     if values is not None and primary.any():
         nonneg = not (ev.negative is not None and ev.negative.any())
@@ -158,18 +169,18 @@ def safe_alternative(output: TableOutput, method: str = "suppress") -> TableOutp
         suppressed = result.suppressed
     else:
         suppressed = primary
-    published = output.table.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    published = table.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     meta: dict[str, object] = {"method": method}
     if method == "round":
         published = round_to_base(published, profile.rounding_base)
         meta["rounding_base"] = profile.rounding_base
     published[suppressed] = np.nan
-    table = published_frame(output.table, published, ev)
+    frame = published_frame(table, published, ev)
     checks = [_without(c, ev, suppressed) for c in check_table(ev, profile)]
     checks.append(audit_check(ev, suppressed, profile))
     checks.append(share_check(suppressed, profile))
-    assessment = Assessment(
-        output.assessment.statbarn,
+    checked = Assessment(
+        assessment.statbarn,
         checks,
         profile,
         ev.statistic,
@@ -178,14 +189,7 @@ def safe_alternative(output: TableOutput, method: str = "suppress") -> TableOutp
             f"suppressed, {int(primary.sum())} of them unsafe"
         ],
     )
-    return replace(
-        output,
-        table=table,
-        assessment=assessment,
-        suppressed=suppressed,
-        derived_from=method,
-        meta=meta,
-    )
+    return Alternative(table=frame, assessment=checked, suppressed=suppressed, meta=meta)
 
 
 def _without(check: CheckResult, ev: TableEvidence, suppressed: np.ndarray) -> CheckResult:

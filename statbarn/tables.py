@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from statbarn import aggregate as agg
+from statbarn.alternatives import safe_alternative
 from statbarn.errors import EmptyInputError, InputError, TableTooLargeError, UnsupportedError
 from statbarn.evidence import TableEvidence
 from statbarn.fileio import atomic_write_bytes, sha256_bytes
@@ -98,9 +99,9 @@ class TableOutput(AssessedOutput):
 
     def safe_alternative(self, method: str = "suppress") -> TableOutput:
         """A separate output with unsafe cells suppressed (and protected) or rounded."""
-        from statbarn.alternatives import safe_alternative
-
-        return safe_alternative(self, method)
+        alt = safe_alternative(self.table, self.evidence, self.assessment, self.profile, method)
+        return replace(self, table=alt.table, assessment=alt.assessment,
+                       suppressed=alt.suppressed, derived_from=method, meta=dict(alt.meta))
 
 
 def _html(text: str) -> str:

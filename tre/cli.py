@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tre import __version__
+from tre.cli_airlock import airlock_app, audit_app
+from tre.cli_config import config_app
 from tre.cli_governance import policy_app, profile_app
 from tre.cli_workspace import (
     dataset_app,
@@ -66,9 +68,9 @@ app.add_typer(image_app, name="image")
 app.add_typer(network_app, name="network")
 app.command("down")(down)
 app.command("demo")(demo)
-app.add_typer(__import__("tre.cli_airlock").cli_airlock.airlock_app, name="airlock")
-app.add_typer(__import__("tre.cli_airlock").cli_airlock.audit_app, name="audit")
-app.add_typer(__import__("tre.cli_config").cli_config.config_app, name="config")
+app.add_typer(airlock_app, name="airlock")
+app.add_typer(audit_app, name="audit")
+app.add_typer(config_app, name="config")
 
 
 def _debug() -> bool:

@@ -77,8 +77,8 @@ def main() -> int:
     from sqlalchemy import update
 
     from airlock.db.models import Request
-    from airlock.testing import airlock_app
-    from airlock.ui.testing import Pages, TestClient
+    from tests.harness.airlock import airlock_app
+    from tests.harness.pages import Pages, TestClient
     from tre.db import transaction, upgrade
 
     warnings.simplefilter("ignore")

@@ -96,10 +96,10 @@ def main() -> int:
     parser.add_argument("--cols", type=int, default=50)
     args = parser.parse_args()
 
-    from airlock.testing import Api, airlock_app
     from airlock.ui import request_page
     from airlock.ui.render import environment
-    from airlock.ui.testing import Pages, TestClient
+    from tests.harness.airlock import Api, airlock_app
+    from tests.harness.pages import Pages, TestClient
     from tre.db import upgrade
 
     warnings.simplefilter("ignore")

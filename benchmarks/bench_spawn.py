@@ -7,7 +7,7 @@ Needs root and a Docker engine (scripts/docker-engine).  In order:
 1. ``tre image build`` twice: the first as things stand (cold only on a machine
    without the image), the second with nothing changed (BuildKit's cache);
 2. ``tre up`` on this machine with the image built, in a data directory, ports and
-   network scope of its own (:func:`tre.hub.testing.running_tre`): seconds until
+   network scope of its own (:func:`tests.harness.hub.running_tre`): seconds until
    the hub answers through its proxy, demo catalog seeded;
 3. N times (default 10): alice starts a workspace in demo-project through the hub's
    REST API; the time from the request to the hub reporting the server ready; then
@@ -25,14 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the harness is under tests/, not in the packages
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spawns", type=int, default=10)
     args = parser.parse_args()
 
+    from tests.harness.hub import connect_docker, running_tre
     from tre.hub.settings import load_workspace_settings
-    from tre.hub.testing import connect_docker, running_tre
     from tre.image import build
 
     api = connect_docker()

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airlock.testing import TOKENS, settings_for, test_policy
+from tests.harness.airlock import TOKENS, settings_for, test_policy
 from tre.authz import Authz, policy_settings
 from tre.clock import SystemClock
 

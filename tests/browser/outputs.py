@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 import statbarn as sb
-from airlock.testing import patients
+from tests.harness.airlock import patients
 
 SMALL = ("Islands", "F")  # 3 contributors: under the threshold of 10
 DOMINATED = ("North", "M")  # one contributor holds almost all of the total

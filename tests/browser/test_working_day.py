@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from airlock.db.models import Vote
-from airlock.testing import TOKENS
 from tests.browser.conftest import Live, text_of
 from tests.browser.outputs import png, small_and_dominated
 from tests.browser.test_review_flow import shortcuts_on
+from tests.harness.airlock import TOKENS
 
 
 def both(b: Any, name: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tre.hub.testing import RunningTre, docker_api, running_tre, workspace_image
+from tests.harness.hub import RunningTre, docker_api, running_tre, workspace_image
 
 __all__ = ["docker_api", "workspace_image"]  # fixtures, imported for pytest
 

@@ -1,6 +1,6 @@
 """The TRE brought up for real: JupyterHub spawns locked-down workspaces over Docker.
 
-``tre up``'s own code starts everything (:func:`tre.hub.testing.running_tre`: a
+``tre up``'s own code starts everything (:func:`tests.harness.hub.running_tre`: a
 scope, data directory and ports of this module's own, so a TRE running on the same
 machine is never touched).  The hub is driven through its REST API with a service
 token given by TRE_HUB_EXTRA_CONFIG (which also exercises that setting).
@@ -23,7 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tre.hub.testing import (
+from tests.harness.hub import (
     Listener,
     RunningTre,
     docker_api,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.harness.hub import docker_api, run_container, workspace_image
 from tre.hub.settings import load_workspace_settings
-from tre.hub.testing import docker_api, run_container, workspace_image
 from tre.image import base_tag, build
 
 __all__ = ["docker_api", "workspace_image"]  # fixtures, imported for pytest

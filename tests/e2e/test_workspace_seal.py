@@ -1,6 +1,6 @@
 """The workspace is sealed at the application layer: nothing but a released export leaves.
 
-A TRE of this module's own (:func:`tre.hub.testing.running_tre`), real workspaces
+A TRE of this module's own (:func:`tests.harness.hub.running_tre`), real workspaces
 spawned through the hub.  What a researcher's browser could ask JupyterLab for is
 asked through the hub's public proxy with a token of the researcher's own; what the
 workspace could ask of the hub and of Docker's DNS is asked from inside it.
@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tre.hub.testing import RunningTre, docker_api, run_in_kernel, running_tre, workspace_image
+from tests.harness.hub import RunningTre, docker_api, run_in_kernel, running_tre, workspace_image
 
 __all__ = ["docker_api", "workspace_image"]  # fixtures, imported for pytest
 

@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from airlock.db.models import LedgerEntry
-from airlock.testing import (
+from tests import hostile
+from tests.harness.airlock import (
     OTHER_PROJECT,
     Api,
     Harness,
@@ -28,7 +29,6 @@ from airlock.testing import (
     magnitude_table,
     safe_table,
 )
-from tests import hostile
 from tre import audit
 from tre.db import transaction
 
@@ -244,7 +244,7 @@ def test_ledger_remembers_released_tables_and_flags_differencing(
 ) -> None:
     """Two releases that differ by one small subgroup: the second escalates, naming the first."""
     import statbarn as sb
-    from airlock.testing import patients
+    from tests.harness.airlock import patients
 
     api, h = env
     df = patients()

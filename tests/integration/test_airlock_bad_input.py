@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request
-from airlock.testing import (
+from tests.harness.airlock import (
     PROJECT,
     WORKSPACE_ADDRESS,
     Api,

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from airlock.testing import PROJECT, Api, Harness, api_env
+from tests.harness.airlock import PROJECT, Api, Harness, api_env
 
 pytestmark = pytest.mark.integration
 # "mean income (thousands)" by ward: whole numbers, and not counts

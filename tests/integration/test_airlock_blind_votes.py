@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airlock.domain import sealing
-from airlock.testing import Api, Harness, api_env, failing_table
+from tests.harness.airlock import Api, Harness, api_env, failing_table
 from tests.hostile import png_bytes
 from tre import audit, merkle
 

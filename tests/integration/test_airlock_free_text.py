@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import Api, Harness, api_env, failing_table, safe_table
+from tests.harness.airlock import Api, Harness, api_env, failing_table, safe_table
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from airlock.db import repo
-from airlock.testing import Api, Harness, api_env
 from tests import hostile
+from tests.harness.airlock import Api, Harness, api_env
 from tests.hostile import MARKER
 
 pytestmark = pytest.mark.integration

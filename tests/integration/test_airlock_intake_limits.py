@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request
-from airlock.testing import PROJECT, Api, Harness, api_env, auth
+from tests.harness.airlock import PROJECT, Api, Harness, api_env, auth
 
 pytestmark = pytest.mark.integration
 BOUNDARY = "b0und4ry"

@@ -13,8 +13,8 @@ import statbarn as sb
 from airlock import ledger
 from airlock.db import repo
 from airlock.db.models import LedgerEntry
-from airlock.testing import PROJECT, Api, Harness, api_env, patients
 from statbarn.ledger import LedgerTable
+from tests.harness.airlock import PROJECT, Api, Harness, api_env, patients
 from tre.db import transaction
 
 pytestmark = pytest.mark.integration

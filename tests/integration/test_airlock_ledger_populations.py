@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 import statbarn as sb
 from airlock.db.models import LedgerEntry
-from airlock.testing import Api, Harness, api_env, patients
+from tests.harness.airlock import Api, Harness, api_env, patients
 from tre.db import transaction
 
 pytestmark = pytest.mark.integration

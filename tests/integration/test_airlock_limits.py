@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request
-from airlock.testing import Api, Harness, api_env, safe_table
 from tests.bombs import parquet_dictionary_bomb, parquet_row_bomb, png_pixel_bomb
+from tests.harness.airlock import Api, Harness, api_env, safe_table
 
 pytestmark = pytest.mark.integration
 

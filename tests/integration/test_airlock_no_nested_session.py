@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from airlock import profiles
-from airlock.testing import Api, Harness, api_env, safe_table
+from tests.harness.airlock import Api, Harness, api_env, safe_table
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from airlock.db.models import Vote
 from airlock.service import voting
-from airlock.testing import Api, Harness, api_env, failing_table, safe_table
 from tests import hostile
+from tests.harness.airlock import Api, Harness, api_env, failing_table, safe_table
 from tre import audit
 from tre.db import transaction
 

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from airlock.testing import TOKENS, failing_table, safe_table
+from tests.harness.airlock import TOKENS, failing_table, safe_table
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

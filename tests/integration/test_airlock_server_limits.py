@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airlock.testing import TOKENS, auth, multipart, safe_table
+from tests.harness.airlock import TOKENS, auth, multipart, safe_table
 from tests.integration.test_airlock_serve import REPO, Server, free_port
 
 pytestmark = pytest.mark.integration

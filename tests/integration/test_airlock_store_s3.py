@@ -175,7 +175,7 @@ def test_the_airlock_releases_and_refuses_tampering_on_s3(s3: Any, tmp_path: Pat
     re-hashed from the bucket; a changed object is refused and audited."""
     import zipfile
 
-    from airlock.testing import api_env, safe_table
+    from tests.harness.airlock import api_env, safe_table
     from tre.db import upgrade
 
     client, bucket, endpoint = s3

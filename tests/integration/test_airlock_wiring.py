@@ -20,7 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from airlock.notify import Notifier, NotifySettings
-from airlock.testing import (
+from tests.harness.airlock import (
     WORKSPACE_ADDRESS,
     Api,
     Harness,

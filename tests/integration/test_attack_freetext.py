@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airlock.testing import Api, Harness, api_env, auth
+from tests.harness.airlock import Api, Harness, api_env, auth
 from tre import audit
 from tre.db import transaction
 

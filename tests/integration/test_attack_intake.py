@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from airlock.testing import Api, Harness, api_env
+from tests.harness.airlock import Api, Harness, api_env
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 import statbarn as sb
-from airlock.testing import Api, Harness, api_env, patients
 from statbarn.records import MAX_RECORDS
+from tests.harness.airlock import Api, Harness, api_env, patients
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete
 from typer.testing import CliRunner
 
-from airlock.testing import Api, Harness, api_env, safe_table
+from tests.harness.airlock import Api, Harness, api_env, safe_table
 from tre import audit, checkpoints, notary
 from tre.audit_verify import ProofError, verify_bundle
 from tre.cli import app

@@ -88,8 +88,8 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
 
 
 def _airlock(url: str, data: Path) -> None:
-    from airlock.testing import api_env
-    from airlock.ui.testing import Pages
+    from tests.harness.airlock import api_env
+    from tests.harness.pages import Pages
 
     with api_env(url, data, stored_policy=True) as (api, h):
         req = api.submit("alice", [("plot.png", PNG)]).json()  # create, submit

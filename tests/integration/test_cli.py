@@ -18,7 +18,7 @@ from typing import Protocol
 import pytest
 from typer.testing import CliRunner
 
-from tests.factories import count_table, write_csv
+from tests.harness.files import count_table, write_csv
 from tre import __version__
 from tre.cli import app
 

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from tre import network
-from tre.hub.testing import (
+from tests.harness.hub import (
     Container,
     Listener,
     docker_api,
@@ -29,6 +28,7 @@ from tre.hub.testing import (
     test_scope,
     workspace_image,
 )
+from tre import network
 from tre.network import ProjectNetwork, Scope
 
 __all__ = ["docker_api", "test_scope", "workspace_image"]  # fixtures, imported for pytest

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from airlock.db.outbox import DELIVERED, PENDING, OutboxItem
 from airlock.notify import NotifySettings
 from airlock.outbox import OutboxNotifier
-from airlock.testing import TOKENS, auth
+from tests.harness.airlock import TOKENS, auth
 from tests.hostile import png_bytes
 from tests.integration.test_airlock_notify import CHECKERS, parse, smtp_server, smtp_settings
 from tests.integration.test_airlock_serve import REPO, Server, free_port

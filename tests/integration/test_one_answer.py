@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import api_env
+from tests.harness.airlock import api_env
 from tests.integration.test_cli import run_inprocess
 from tre.cli import EXIT_USAGE, VERDICT_EXIT
 

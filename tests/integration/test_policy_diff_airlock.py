@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from airlock.testing import api_env
+from tests.harness.airlock import api_env
 from tests.hostile import png_bytes
 from tre.authz.diff import audited_decisions, diff_policies, replay
 from tre.authz.enforcer import Authz

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airlock.settings import load_airlock_settings
-from airlock.testing import Api, Harness, api_env
+from tests.harness.airlock import Api, Harness, api_env
 from tre.settings import SettingsError, get_settings, reset_settings
 
 pytestmark = pytest.mark.integration

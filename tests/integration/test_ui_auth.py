@@ -15,13 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from airlock import testing as airlock_testing
 from airlock.api.app import create_app
 from airlock.db.engine import airlock_engine
 from airlock.settings import load_airlock_settings
-from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app
 from airlock.ui.session import COOKIE, Session, Signer
-from airlock.ui.testing import Pages, TestClient
+from tests.harness import airlock as airlock_testing
+from tests.harness.airlock import WORKSPACE_ADDRESS, Api, Harness, airlock_app
+from tests.harness.pages import Pages, TestClient
 from tre.authz import Authz, policy_settings
 from tre.db import session_factory, upgrade
 from tre.settings import load_settings

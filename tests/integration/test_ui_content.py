@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 import statbarn as sb
-from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, patients, safe_table
 from airlock.ui import explain, tables
-from airlock.ui.testing import Pages, TestClient
 from tests.browser.outputs import png
+from tests.harness.airlock import WORKSPACE_ADDRESS, Api, Harness, airlock_app, patients, safe_table
+from tests.harness.pages import Pages, TestClient
 from tre.clock import FixedClock
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app
-from airlock.ui.testing import Pages, TestClient
+from tests.harness.airlock import WORKSPACE_ADDRESS, Api, Harness, airlock_app
+from tests.harness.pages import Pages, TestClient
 from tre import audit
 from tre.db import transaction
 

@@ -10,8 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request, Vote
-from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table, safe_table
-from airlock.ui.testing import Pages, TestClient
+from tests.harness.airlock import (
+    WORKSPACE_ADDRESS,
+    Api,
+    Harness,
+    airlock_app,
+    failing_table,
+    safe_table,
+)
+from tests.harness.pages import Pages, TestClient
 from tre import audit
 from tre.db import transaction
 
@@ -199,7 +206,7 @@ def test_download_from_the_page_session(env: tuple[Api, Harness], tmp_path: Path
 
 def test_a_policy_that_forbids_project_members_makes_the_page_read_only(
         env: tuple[Api, Harness], tmp_path: Path) -> None:
-    from airlock import testing as airlock_testing
+    from tests.harness import airlock as airlock_testing
     from tre.authz.lint import read_policy_file
 
     api, h = env

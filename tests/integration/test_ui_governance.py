@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from airlock.identity import DevTokenIdentity
-from airlock.testing import TOKENS, Harness, airlock_app
-from airlock.ui.testing import Pages, TestClient
+from tests.harness.airlock import TOKENS, Harness, airlock_app
+from tests.harness.pages import Pages, TestClient
 from tre import audit
 from tre.clock import FixedClock
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from airlock import testing as airlock_testing
-from airlock.testing import PROJECT, WORKSPACE_ADDRESS, Api, Harness, airlock_app
 from airlock.ui.session import COOKIE
-from airlock.ui.testing import Pages, TestClient
+from tests.harness import airlock as airlock_testing
+from tests.harness.airlock import PROJECT, WORKSPACE_ADDRESS, Api, Harness, airlock_app
+from tests.harness.pages import Pages, TestClient
 from tests.hostile import png_bytes
 from tre.authz.lint import read_policy_file
 from tre.clock import FixedClock

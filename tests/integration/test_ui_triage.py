@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table
-from airlock.ui.testing import Pages, TestClient
+from tests.harness.airlock import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table
+from tests.harness.pages import Pages, TestClient
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,16 @@ import pytest
 from sqlalchemy import func, select
 
 from airlock.db.models import Request, Vote
-from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, failing_table, safe_table
-from airlock.ui.testing import Pages, TestClient
 from tests.browser.outputs import png
+from tests.harness.airlock import (
+    WORKSPACE_ADDRESS,
+    Api,
+    Harness,
+    airlock_app,
+    failing_table,
+    safe_table,
+)
+from tests.harness.pages import Pages, TestClient
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airlock.testing import TOKENS, safe_table
+from tests.harness.airlock import TOKENS, safe_table
 from tests.integration.test_airlock_serve import Server, free_port
 
 pytestmark = pytest.mark.integration
@@ -75,6 +75,19 @@ def test_the_wheel_holds_the_policies_profiles_migrations_and_pages(
     missing = [n for n in NEEDED if n not in names]
     assert not missing, missing
     assert not any("__pycache__" in n for n in names)
+
+
+def test_the_wheel_ships_no_test_harness_and_no_pytest(unpacked: tuple[Path, list[str]]) -> None:
+    """pytest is a dev extra: a shipped module importing it breaks an installed tre, and
+    a shipped harness (real tokens, a development login) has no place on a server."""
+    site, names = unpacked
+    assert not [n for n in names if n.startswith("tests/")]
+    assert not [n for n in names if Path(n).stem in ("testing", "conftest", "factories")]
+    imports = re.compile(r"^\s*(import pytest\b|from pytest\b|import _pytest|from _pytest)",
+                         re.MULTILINE)
+    offenders = [n for n in names if n.endswith(".py")
+                 and imports.search((site / n).read_text(encoding="utf-8"))]
+    assert offenders == []
 
 
 def test_governance_commands_run_from_the_installed_copy(unpacked: tuple[Path, list[str]],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airlock.api.workspace_events import PER_MINUTE, _Window
-from airlock.testing import Api, Harness, api_env
+from tests.harness.airlock import Api, Harness, api_env
 from tre import audit
 from tre.db import transaction
 

@@ -16,9 +16,9 @@ import statbarn as sb
 from airlock.checks import CheckRefused, CheckRunner, Subject
 from airlock.filetypes import Kind
 from airlock.notebooks import extract, parse_text_table
-from airlock.testing import failing_table, patients, safe_table
 from statbarn.checking import load_sidecar
 from tests import hostile
+from tests.harness.airlock import failing_table, patients, safe_table
 
 pytestmark = pytest.mark.unit
 DEFAULT = sb.load_profile("default")

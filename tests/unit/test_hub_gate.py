@@ -46,8 +46,8 @@ def test_the_gate_forwards_the_allow_list_and_nothing_else() -> None:
 
     from tornado import httpclient, httpserver, web
 
+    from tests.harness.hub import free_port
     from tre.hub.gate import serve
-    from tre.hub.testing import free_port
 
     seen: list[tuple[str, str, str | None]] = []
     bodies: list[bytes] = []

@@ -1,6 +1,6 @@
 """Test helpers for anything that needs the Docker engine, importable by other packages.
 
-``from tre.hub.testing import docker_api, workspace_image`` in a test module makes
+``from tests.harness.hub import docker_api, workspace_image`` in a test module makes
 the fixtures available there.  Tests that need Docker never skip quietly: in CI
 (``CI`` set) a missing engine fails the test; elsewhere it skips with a reason that
 says how to get one.  Containers and networks the helpers create are labelled

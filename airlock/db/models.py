@@ -73,6 +73,9 @@ class RequestFile(Base):
     context: Mapped[str] = mapped_column(Text)
     exception: Mapped[str | None] = mapped_column(Text)  # "please review despite a fail: ..."
     population: Mapped[str | None] = mapped_column(String(500))
+    # What a bare table holds ("count", "mean", ...), as declared (migration 0012): a draft
+    # is checked when submitted, and keeps its declaration until then.
+    statistic: Mapped[str | None] = mapped_column(String(40))
     verdict: Mapped[str | None] = mapped_column(String(10))  # None while a draft
     # The safe alternative of a failing table: {name, sha256, size, sidecar_sha256, method,
     # verdict, suppressed}.

@@ -63,7 +63,7 @@ def withdraw(ctx: Ctx, user: str, request_id: str) -> None:
 
 def _stored(ctx: Ctx, work: Path, name: str, kind: str, sha: str, size: int,
             sidecar_sha: str | None, context: str, exception: str | None,
-            population: str | None) -> Incoming:
+            population: str | None, statistic: str | None = None) -> Incoming:
     """A file already in the store, made readable for the checks (hash verified first)."""
     if not ctx.store.verify(sha) or (sidecar_sha and not ctx.store.verify(sidecar_sha)):
         raise TamperedError(f"the stored copy of {name} no longer matches its hash")
@@ -71,7 +71,7 @@ def _stored(ctx: Ctx, work: Path, name: str, kind: str, sha: str, size: int,
     link = work / (name if extension(name) in EXTENSIONS[k] else name + EXTENSIONS[k][0])
     link.symlink_to(ctx.store.local_file(sha, work))
     item = Incoming(name=name, kind=k, size=size, sha256=sha, path=link, context=context,
-                    exception=exception, population=population)
+                    exception=exception, population=population, statistic=statistic)
     if sidecar_sha:
         side = work / f"{len(list(work.iterdir()))}{SIDECAR_SUFFIX}"
         side.symlink_to(ctx.store.local_file(sidecar_sha, work))
@@ -81,7 +81,7 @@ def _stored(ctx: Ctx, work: Path, name: str, kind: str, sha: str, size: int,
 
 def _from_file(ctx: Ctx, work: Path, f: RequestFile) -> Incoming:
     return _stored(ctx, work, f.name, f.kind, f.sha256, f.size, f.sidecar_sha256, f.context,
-                   f.exception, f.population)
+                   f.exception, f.population, f.statistic)
 
 
 def submit_draft(ctx: Ctx, user: str, request_id: str) -> None:

@@ -58,8 +58,7 @@ class Incoming:
     sidecar_sha256: str | None = None
     sidecar_temp: TempBlob | None = None
     # What a table without evidence holds ("count", "mean", ...), as the researcher
-    # declared it.  Not stored: a draft's declaration is gone when it is submitted
-    # later, and its bare tables then go to a person (the safe side).
+    # declared it; stored with the file, so a draft is checked with it when submitted.
     statistic: str | None = None
 
 

@@ -143,7 +143,8 @@ def create_request(
         rows = [RequestFile(id=uuid.uuid4().hex, position=i, name=f.name,
                             kind=f.kind.value, media_type=MEDIA_TYPES[f.kind], size=f.size,
                             sha256=f.sha256, sidecar_sha256=f.sidecar_sha256, context=f.context,
-                            exception=f.exception, population=f.population, checks=[])
+                            exception=f.exception, population=f.population,
+                            statistic=f.statistic, checks=[])
                 for i, f in enumerate(sub.files)]
         req.files = rows
         release = None

@@ -143,3 +143,20 @@ def test_pandas_unnamed_columns_are_never_shown(env: tuple[Api, Harness]) -> Non
     text = reasons(r)
     assert "Unnamed" not in text
     assert "column 3 (it has no header) holds text ('a' in row 2)" in text
+
+
+def test_a_draft_keeps_its_declared_statistic_until_submitted(
+    env: tuple[Api, Harness]
+) -> None:
+    # The declaration was not stored with a draft: submitted later, its bare table of
+    # counts went to a person as if nothing had been declared.
+    api, _ = env
+    draft = api.submit("alice", [("t.csv", COUNTS)], manifest=declared("t.csv", "count"),
+                       extra={"draft": "true"}).json()
+    assert draft["state"] == "draft"
+    r = api.post("alice", f"/api/requests/{draft['id']}/submit")
+    assert r.status_code == 200 and r.json()["state"] == "released", r.text
+    # and a draft with nothing declared still goes to a person when submitted
+    bare = api.submit("alice", [("income.csv", MEAN_INCOME)], extra={"draft": "true"}).json()
+    r = api.post("alice", f"/api/requests/{bare['id']}/submit")
+    assert r.status_code == 200 and r.json()["state"] == "in_review", r.text

@@ -139,7 +139,7 @@ def _download_outside(hub: RunningTre, user: str, request_id: str, dest: Path) -
     """The requester, outside the workspace, downloads the release through the proxy."""
     import zipfile
 
-    from tre.workspace.airlock import Client
+    from tre.workspace.airlock_client import Client
 
     token = hub.rest("POST", f"/users/{user}/tokens",
                      json={"scopes": ["access:services!service=airlock"]}).json()["token"]

@@ -329,7 +329,7 @@ def demo(
     with errors():
         import time
 
-        from tre.hub.demo import write_demo_data
+        from tre.demo.seed import write_demo_data
         from tre.settings import get_settings
 
         started = time.monotonic()

@@ -154,7 +154,7 @@ def spawner(c: Any, ws: WorkspaceSettings) -> None:
 
 def configure(c: Any, *, password: str | None = None) -> None:
     """Configure JupyterHub ``c`` for tre from the TRE_* settings."""
-    from tre.hub.demo import read_demo_password
+    from tre.demo.seed import read_demo_password
     from workspaces.context import hub_context, hub_state_dir
 
     ctx = hub_context()

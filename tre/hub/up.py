@@ -58,7 +58,8 @@ def ensure_docker(ws: WorkspaceSettings, echo: Echo) -> None:
 
 def bring_up(echo: Echo) -> UpResult:
     from tre.clock import SystemClock
-    from tre.hub import demo, run
+    from tre.demo import seed as demo
+    from tre.hub import run
     from tre.image import build
     from tre.settings import get_settings
     from workspaces.context import hub_context, hub_state_dir

@@ -35,8 +35,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from tests.harness.hub import connect_docker, running_tre
-    from tre.hub.settings import load_workspace_settings
     from tre.image import build
+    from workspaces.settings import load_workspace_settings
 
     api = connect_docker()
     builds = []

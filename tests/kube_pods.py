@@ -15,10 +15,10 @@ from typing import Any
 
 from traitlets.config import Config
 
-from tre.hub.kube_plan import KubePlan
-from tre.hub.kube_settings import KubeSettings
-from tre.hub.plan import DatasetMount
-from tre.hub.settings import WorkspaceSettings
+from workspaces.kube_plan import KubePlan
+from workspaces.kube_settings import KubeSettings
+from workspaces.plan import DatasetMount
+from workspaces.settings import WorkspaceSettings
 
 _KUBECONFIG = """\
 apiVersion: v1
@@ -41,7 +41,7 @@ def offline_spawner(ws: WorkspaceSettings, kube: KubeSettings) -> Any:
     from kubernetes_asyncio.config import kube_config
 
     from tre.hub.kube_config import kube_spawner
-    from tre.hub.kube_spawner import KubeWorkspaceSpawner
+    from workspaces.kube_spawner import KubeWorkspaceSpawner
 
     c = Config()
     kube_spawner(c, ws, kube)
@@ -63,7 +63,7 @@ def workspace_pod(*, user: str, project: str, datasets: list[DatasetMount],
     tre.hub.kube_config's spawner options."""
     from kubernetes_asyncio.client import ApiClient
 
-    from tre.hub.kube_spawner import plan_for
+    from workspaces.kube_spawner import plan_for
 
     async def build() -> tuple[KubePlan, dict[str, Any]]:
         spawner = offline_spawner(ws, kube)

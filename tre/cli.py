@@ -258,7 +258,7 @@ def up(
 ) -> None:
     """Bring tre up: the demo dataset and outputs (checked), then JupyterHub and workspaces."""
     with _user_errors():
-        from tre.demo import DATASET_NAME, check_demo_outputs, write_demo_outputs
+        from tre.demo.outputs import DATASET_NAME, check_demo_outputs, write_demo_outputs
         from tre.settings import get_settings
 
         settings = get_settings()

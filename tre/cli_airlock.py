@@ -40,7 +40,7 @@ def _fail(message: str, code: int) -> typer.Exit:
 @contextmanager
 def _errors() -> Iterator[None]:
     from tre.settings import SettingsError
-    from tre.workspace.airlock import AirlockError
+    from tre.workspace.airlock_client import AirlockError
 
     try:
         yield
@@ -144,7 +144,7 @@ def submit(
 ) -> None:
     """Submit files for export as one request, and print the decision."""
     with _errors():
-        from tre.workspace.airlock import Client
+        from tre.workspace.airlock_client import Client
 
         with Client() as client:
             req = client.submit(files, project=project, context=context, dataset=dataset,
@@ -160,7 +160,7 @@ def status(
 ) -> None:
     """Show a request (or all of yours) and where it stands."""
     with _errors():
-        from tre.workspace.airlock import Client
+        from tre.workspace.airlock_client import Client
 
         with Client() as client:
             result = client.status(request_id)
@@ -182,7 +182,7 @@ def download(
 ) -> None:
     """Download a release bundle, checked against its record."""
     with _errors():
-        from tre.workspace.airlock import Client
+        from tre.workspace.airlock_client import Client
 
         with Client() as client:
             path = client.download(request_id, dest)

@@ -66,10 +66,10 @@ def sections() -> list[Section]:
     from airlock.settings import AirlockSettings, load_airlock_settings
     from tre.authz.settings import ENV_PREFIX as POLICY
     from tre.authz.settings import PolicySettings, policy_settings
-    from tre.hub.kube_settings import KubeSettings, load_kube_settings
-    from tre.hub.settings import WorkspaceSettings, load_workspace_settings
     from tre.settings import ENV_PREFIX as PLATFORM
     from tre.settings import Settings, load_settings
+    from workspaces.kube_settings import KubeSettings, load_kube_settings
+    from workspaces.settings import WorkspaceSettings, load_workspace_settings
 
     def notify() -> object:
         from pydantic import ValidationError

@@ -261,8 +261,8 @@ def image_build(
 ) -> None:
     """Build the workspace image (the debootstrap base when missing); cached."""
     with errors():
-        from tre.hub.settings import load_workspace_settings
         from tre.image import build
+        from workspaces.settings import load_workspace_settings
 
         result = build(load_workspace_settings(), quiet=not verbose)
         base = f"built {result.base}" if result.base_built else f"on {result.base}"
@@ -273,8 +273,8 @@ def image_build(
 def network_apply() -> None:
     """Install (or refresh) the host firewall for workspace networks."""
     with errors():
-        from tre.hub.settings import load_workspace_settings
-        from tre.network import Scope, apply_firewall
+        from workspaces.network import Scope, apply_firewall
+        from workspaces.settings import load_workspace_settings
 
         s = load_workspace_settings()
         apply_firewall(s.workspace_ports, Scope(s.network_prefix))
@@ -288,8 +288,8 @@ def network_status() -> None:
     with errors():
         import docker
 
-        from tre.hub.settings import load_workspace_settings
-        from tre.network import Scope, firewall_installed, list_networks
+        from workspaces.network import Scope, firewall_installed, list_networks
+        from workspaces.settings import load_workspace_settings
 
         s = load_workspace_settings()
         scope = Scope(s.network_prefix)
@@ -310,7 +310,7 @@ def _setup_errors() -> Iterator[None]:
     from tre.hub.config import HubConfigError
     from tre.hub.up import UpError
     from tre.image import ImageError
-    from tre.network import NetworkError
+    from workspaces.network import NetworkError
 
     with errors():
         try:
@@ -329,7 +329,7 @@ def demo(
     with errors():
         import time
 
-        from tre.hub.demo import write_demo_data
+        from tre.demo.seed import write_demo_data
         from tre.settings import get_settings
 
         started = time.monotonic()

@@ -19,13 +19,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tre.hub.settings import WorkspaceSettings
+from workspaces.settings import WorkspaceSettings
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE_DIR = REPO / "workspaces" / "image"
 # What pip needs to build and install tre from the checkout (see pyproject.toml).
 # pyproject.toml force-includes files under policies/, so the wheel build needs them all.
-SOURCES = ("pyproject.toml", "README.md", "statbarn", "tre", "airlock", "policies")
+SOURCES = ("pyproject.toml", "README.md", "statbarn", "tre", "airlock", "workspaces", "policies")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 
 

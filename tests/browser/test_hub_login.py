@@ -32,7 +32,7 @@ ADMIN_TOKEN = secrets.token_hex(24)
 CONFIG = '''
 import json
 from tre.hub.config import roles, services
-from tre.hub.settings import load_workspace_settings
+from workspaces.settings import load_workspace_settings
 
 s = json.loads({settings!r})
 airlock = services(load_workspace_settings(airlock_port=s["airlock_port"]), s["env"])[0]

@@ -34,7 +34,7 @@ def hub(docker_api: Any, workspace_image: str,
 
 def _stops(user: str) -> list[dict[str, Any]]:
     from tre import audit
-    from tre.hub.context import hub_context
+    from workspaces.context import hub_context
 
     with hub_context().factory() as s:
         rows = s.scalars(select(audit.AuditEvent).where(

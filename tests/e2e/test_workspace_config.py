@@ -15,8 +15,8 @@ from tre.hub.config import (
     authenticator,
     configure,
 )
-from tre.hub.context import reset_hub_context
-from tre.hub.settings import load_workspace_settings
+from workspaces.context import reset_hub_context
+from workspaces.settings import load_workspace_settings
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def hub_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_configure_sets_the_lockdown(hub_env: Path) -> None:
     c = Config()
     configure(c, password="demo-password-123")
-    assert c.JupyterHub.spawner_class == "tre.hub.spawner.WorkspaceSpawner"
+    assert c.JupyterHub.spawner_class == "workspaces.spawner.WorkspaceSpawner"
     assert c.DockerSpawner.pull_policy == "never"
     assert c.DockerSpawner.allowed_images == {}
     assert c.DockerSpawner.image == "tre-workspace:latest"

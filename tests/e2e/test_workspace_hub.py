@@ -73,7 +73,7 @@ def test_spawn_form_offers_only_the_users_projects(hub: RunningTre) -> None:
 
 def _audit(action: str, actor: str) -> list[dict[str, Any]]:
     from tre import audit
-    from tre.hub.context import hub_context
+    from workspaces.context import hub_context
 
     with hub_context().factory() as s:
         rows = s.scalars(select(audit.AuditEvent).where(audit.AuditEvent.action == action,
@@ -139,7 +139,7 @@ def _download_outside(hub: RunningTre, user: str, request_id: str, dest: Path) -
     """The requester, outside the workspace, downloads the release through the proxy."""
     import zipfile
 
-    from tre.workspace.airlock import Client
+    from tre.workspace.airlock_client import Client
 
     token = hub.rest("POST", f"/users/{user}/tokens",
                      json={"scopes": ["access:services!service=airlock"]}).json()["token"]
@@ -210,7 +210,7 @@ def test_nothing_else_is_reachable_from_a_workspace(hub: RunningTre, docker_api:
 def test_an_ended_membership_stops_the_workspace(hub: RunningTre) -> None:
     from tre.catalog.members import add_member
     from tre.clock import SystemClock
-    from tre.hub.context import hub_context
+    from workspaces.context import hub_context
 
     until = datetime.now(UTC) + timedelta(seconds=20)
     add_member(hub_context().factory, project="demo-project", user="ivan", role="researcher",
@@ -251,7 +251,7 @@ def test_down_stops_everything_and_removes_networks_and_rules(hub: RunningTre) -
     import subprocess
 
     from tre.hub.up import bring_down
-    from tre.network import Scope, list_networks
+    from workspaces.network import Scope, list_networks
 
     hub.spawn("alice", {"project": "demo-project"})
     assert list_networks(hub.api, Scope(hub.prefix))
@@ -266,7 +266,7 @@ def test_down_stops_everything_and_removes_networks_and_rules(hub: RunningTre) -
         httpx.get(f"{hub.url}/hub/api/", timeout=2)
     # data stays: the catalog, the demo datasets and alice's volumes
     assert (hub.state.parent / "tre.db").is_file()
-    from tre.hub.plan import volume_names
+    from workspaces.plan import volume_names
 
     outputs = volume_names(hub.prefix, "alice", "demo-project")[1]
     assert hub.api.volumes(filters={"name": outputs})["Volumes"]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.harness.hub import docker_api, run_container, workspace_image
-from tre.hub.settings import load_workspace_settings
 from tre.image import base_tag, build
+from workspaces.settings import load_workspace_settings
 
 __all__ = ["docker_api", "workspace_image"]  # fixtures, imported for pytest
 

@@ -45,7 +45,7 @@ def browser(hub: RunningTre) -> Iterator[httpx.Client]:
 
 def _refusals(actor: str) -> list[dict[str, Any]]:
     from tre import audit
-    from tre.hub.context import hub_context
+    from workspaces.context import hub_context
 
     with hub_context().factory() as s:
         rows = s.scalars(select(audit.AuditEvent).where(
@@ -236,7 +236,7 @@ print(json.dumps({"own": query(own, 1), "other": query(other, 1), "ptr": query(p
 def test_no_other_workspace_is_known_inside(hub: RunningTre) -> None:
     """Docker's embedded DNS (127.0.0.11), asked directly with raw queries, knows the
     workspace itself and nobody else; mount sources name no user."""
-    from tre.hub.context import hub_context
+    from workspaces.context import hub_context
 
     assert hub.spawn("bob", {"project": "demo-project"}).status_code < 400
     try:

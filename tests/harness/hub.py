@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tre.network import Scope
+from workspaces.network import Scope
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_LABEL = "org.tre.test"
@@ -63,8 +63,8 @@ def docker_api() -> Any:
 @pytest.fixture(scope="session")
 def workspace_image(docker_api: Any) -> str:
     """The workspace image, built when missing or stale (seconds when cached)."""
-    from tre.hub.settings import load_workspace_settings
     from tre.image import build
+    from workspaces.settings import load_workspace_settings
 
     if os.geteuid() != 0:
         _unavailable("building the image and changing the firewall need root")
@@ -74,7 +74,7 @@ def workspace_image(docker_api: Any) -> str:
 @pytest.fixture
 def test_scope() -> Iterator[Scope]:
     """A network scope of this test's own; its firewall chains are removed afterwards."""
-    from tre.network import remove_firewall
+    from workspaces.network import remove_firewall
 
     scope = Scope(f"t{secrets.token_hex(2)}-")
     yield scope
@@ -205,7 +205,7 @@ def host_ipv4_addresses() -> list[str]:
 ADMIN_SCOPES = ["admin:users", "admin:servers", "list:users", "read:users", "tokens"]
 _EXTRA_CONFIG = """
 from tre.hub.config import roles, service_environment, services
-from tre.hub.settings import load_workspace_settings
+from workspaces.settings import load_workspace_settings
 from tre.settings import get_settings
 
 c.JupyterHub.services = services(load_workspace_settings(), service_environment(get_settings()))
@@ -352,9 +352,9 @@ def running_tre(tmp: Path, api: Any, **settings: str) -> Iterator[RunningTre]:
     """``tre up`` (:func:`tre.hub.up.bring_up`) in a data directory, ports and network
     scope of its own, so a TRE running on the same machine is never touched; then
     ``tre down``, and its volumes removed.  ``settings``: more TRE_* variables."""
-    from tre.hub.context import reset_hub_context
     from tre.hub.up import bring_down, bring_up
     from tre.settings import reset_settings
+    from workspaces.context import reset_hub_context
 
     token, prefix = secrets.token_hex(16), f"e{secrets.token_hex(2)}-"
     extra = tmp / "harness_config.py"

@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from tests.kube_pods import workspace_pod
-from tre.hub.kube_settings import KubeSettings
-from tre.hub.plan import DatasetMount
-from tre.hub.settings import WorkspaceSettings
-from tre.netpolicy import Pod
+from workspaces.kube_settings import KubeSettings
+from workspaces.netpolicy import Pod
+from workspaces.plan import DatasetMount
+from workspaces.settings import WorkspaceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "tre"

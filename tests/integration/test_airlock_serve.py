@@ -201,7 +201,7 @@ def test_sigkill_during_a_streamed_upload(server: Server, db_url: str, tmp_path:
 
 def test_notebook_client_against_a_real_server(server: Server, tmp_path: Path) -> None:
     """What a researcher types in a notebook (sidecars found next to their files)."""
-    from tre.workspace.airlock import AirlockError, Client
+    from tre.workspace.airlock_client import AirlockError, Client
 
     path, _ = failing_table(tmp_path)
     with Client(server.url, "alice-dev-token") as client:

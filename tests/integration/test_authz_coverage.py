@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 ASKERS = {"enforce", "check", "user_can", "in_general", "require", "decide", "Requirement"}
-HUB_ONLY = {("workspace", "spawn"), ("dataset", "read")}  # the spawner (tre/hub/spawner.py)
+HUB_ONLY = {("workspace", "spawn"), ("dataset", "read")}  # the spawner (workspaces/spawner.py)
 PNG = png_bytes()  # a real image (fake ones are refused)
 
 
@@ -45,7 +45,7 @@ def _name(func: ast.expr) -> str:
 def asked_in_source() -> dict[tuple[str, str], list[str]]:
     known = set(all_actions())
     found: dict[tuple[str, str], list[str]] = {}
-    for folder in ("airlock", "tre"):
+    for folder in ("airlock", "tre", "workspaces"):
         for path in sorted((REPO / folder).rglob("*.py")):
             if path.name == "vocabulary.py":
                 continue
@@ -202,7 +202,7 @@ def test_every_pair_is_asked_at_run_time(asked: set[tuple[str, str]], tmp_path: 
 
 def test_every_audit_record_names_its_action_with_the_enum() -> None:
     literal = []
-    for folder in ("airlock", "tre"):
+    for folder in ("airlock", "tre", "workspaces"):
         for path in sorted((REPO / folder).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Call) and _name(node.func) == "record":

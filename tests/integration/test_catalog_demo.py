@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tre.catalog import demo_ehr
-from tre.catalog.demo_ehr import TABLES, write_ehr
+from tre.demo import ehr as demo_ehr
+from tre.demo.ehr import TABLES, write_ehr
 
 
 def _digests(path: Path) -> dict[str, str]:

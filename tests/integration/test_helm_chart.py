@@ -29,7 +29,7 @@ from tests.helm.chart import (
     workspace_pods,
 )
 from tests.helm.values_doc import documented_keys
-from tre.netpolicy import parse_policy, selecting
+from workspaces.netpolicy import parse_policy, selecting
 
 KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")  # kubectl's, and the newest the schemas know
 LOCKED = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,

@@ -1,6 +1,6 @@
 """Who can reach whom under the chart's NetworkPolicies: the Docker isolation matrix.
 
-The policies of each rendering of helm/tre are evaluated (tre.netpolicy) against the
+The policies of each rendering of helm/tre are evaluated (workspaces.netpolicy) against the
 pods the chart makes, the workspace pods its hub's KubeSpawner makes (alice and bob
 in proj-a, carol in proj-b), a pod in another namespace, Kubernetes' DNS and
 addresses outside the cluster.  Each test names the test of
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helm.chart import VALUES, chart_pods, hub_env, of_kind, render, workspace_pods
-from tre.netpolicy import Endpoint, External, Pod, Policy, allowed, parse_policy
+from workspaces.netpolicy import Endpoint, External, Pod, Policy, allowed, parse_policy
 
 INTERNET = [External("internet", "93.184.216.34"), External("public-dns", "8.8.8.8")]
 METADATA = External("cloud metadata", "169.254.169.254")
@@ -150,7 +150,7 @@ def test_the_hub_reaches_jupyterlab_and_the_servers_their_database(cluster: Clus
 def test_the_hub_would_start_these_workspaces_and_no_unconfined_one(cluster: Cluster) -> None:
     """The spawner's own check (KubeWorkspaceSpawner.check_confined) on the chart's
     policies: every workspace passes; without the policies none would."""
-    from tre.netpolicy import confinement_problem
+    from workspaces.netpolicy import confinement_problem
 
     for ws in cluster.workspaces:
         assert confinement_problem(cluster.policies, ws) is None, ws.name
@@ -158,7 +158,7 @@ def test_the_hub_would_start_these_workspaces_and_no_unconfined_one(cluster: Clu
 
 
 def test_without_policies_the_hub_refuses_every_workspace() -> None:
-    from tre.netpolicy import confinement_problem
+    from workspaces.netpolicy import confinement_problem
 
     docs = render(None, "networkPolicy.enabled=false", "insecure.acknowledge=true")
     assert of_kind(docs, "NetworkPolicy") == []

@@ -9,8 +9,8 @@ import pytest
 from traitlets.config import Config
 
 from tre.hub.config import SERVER_TOKEN_SCOPES, HubConfigError, configure
-from tre.hub.context import reset_hub_context
 from tre.hub.kube_config import AIRLOCK_TOKEN_ENV, DEMO_PASSWORD_ENV, configure_kubernetes
+from workspaces.context import reset_hub_context
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_both_hubs_share_the_spawner_options_the_services_and_the_roles(hub_env:
     docker, kube = Config(), Config()
     configure(docker, password="demo-password-123")
     configure_kubernetes(kube)
-    assert kube.JupyterHub.spawner_class == "tre.hub.kube_spawner.KubeWorkspaceSpawner"
+    assert kube.JupyterHub.spawner_class == "workspaces.kube_spawner.KubeWorkspaceSpawner"
     # every option of the shared spawner section is the same, limits and culler included
     assert dict(kube.Spawner) == dict(docker.Spawner)
     assert kube.Spawner.server_token_scopes == SERVER_TOKEN_SCOPES

@@ -28,8 +28,8 @@ from tests.harness.hub import (
     test_scope,
     workspace_image,
 )
-from tre import network
-from tre.network import ProjectNetwork, Scope
+from workspaces import network
+from workspaces.network import ProjectNetwork, Scope
 
 __all__ = ["docker_api", "test_scope", "workspace_image"]  # fixtures, imported for pytest
 

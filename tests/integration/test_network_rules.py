@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tre.hub.plan import DatasetMount, make_skeleton, plan_workspace, volume_names
-from tre.hub.settings import load_workspace_settings
-from tre.network import (
+from workspaces.network import (
     NetworkError,
     ProjectNetwork,
     Scope,
@@ -17,6 +15,8 @@ from tre.network import (
     input6_rules,
     input_rules,
 )
+from workspaces.plan import DatasetMount, make_skeleton, plan_workspace, volume_names
+from workspaces.settings import load_workspace_settings
 
 NET = ProjectNetwork("demo", "tre-ws-demo", "tre-ws-1234abcd", "172.30.0.0/16", "172.30.0.1")
 

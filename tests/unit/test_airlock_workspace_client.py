@@ -11,7 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tre.workspace.airlock import AirlockError, Client, airlock_token, airlock_url, verify_bundle
+from tre.workspace.airlock_client import (
+    AirlockError,
+    Client,
+    airlock_token,
+    airlock_url,
+    verify_bundle,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -92,3 +98,14 @@ def test_unreachable(tmp_path: Path) -> None:
     with Client("http://airlock", "tok", httpx.MockTransport(handler)) as c, \
             pytest.raises(AirlockError, match="cannot reach"):
         c.status()
+
+
+def test_notebooks_import_the_client_under_its_short_name() -> None:
+    """The welcome notebook in the image writes ``from tre.workspace import airlock``; the
+    module itself is airlock_client, so that nothing named ``airlock`` shadows the package."""
+    import tre.workspace
+    from tre.workspace import airlock, airlock_client
+
+    assert airlock is airlock_client
+    assert callable(airlock.submit)
+    assert not (Path(tre.workspace.__file__).parent / "airlock.py").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tre.demo import RARE_CONDITION, RARE_PATIENTS, REGIONS, make_demo_frame
+from tre.demo.outputs import RARE_CONDITION, RARE_PATIENTS, REGIONS, make_demo_frame
 
 pytestmark = pytest.mark.unit
 

@@ -1,11 +1,11 @@
-"""The hub gate's allow-list (tre.hub.gate.judge): what a workspace may ask of the hub."""
+"""The hub gate's allow-list (workspaces.gate.judge): what a workspace may ask of the hub."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 
-from tre.hub.gate import activity_body, judge
+from workspaces.gate import activity_body, judge
 
 NOW = datetime(2026, 12, 4, 20, 5, 41, 123456, tzinfo=UTC)
 
@@ -47,7 +47,7 @@ def test_the_gate_forwards_the_allow_list_and_nothing_else() -> None:
     from tornado import httpclient, httpserver, web
 
     from tests.harness.hub import free_port
-    from tre.hub.gate import serve
+    from workspaces.gate import serve
 
     seen: list[tuple[str, str, str | None]] = []
     bodies: list[bytes] = []

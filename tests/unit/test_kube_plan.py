@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from tests.kube_pods import workspace_pod
-from tre.hub.kube_plan import PROJECT_LABEL, kube_plan
-from tre.hub.kube_settings import load_kube_settings
-from tre.hub.plan import DatasetMount, docker_plan, plan_workspace, volume_names, workspace_spec
-from tre.hub.settings import load_workspace_settings
-from tre.network import ProjectNetwork
 from tre.settings import SettingsError
+from workspaces.kube_plan import PROJECT_LABEL, kube_plan
+from workspaces.kube_settings import load_kube_settings
+from workspaces.network import ProjectNetwork
+from workspaces.plan import DatasetMount, docker_plan, plan_workspace, volume_names, workspace_spec
+from workspaces.settings import load_workspace_settings
 
 pytestmark = pytest.mark.unit
 
@@ -89,8 +89,8 @@ def test_the_docker_plan_is_the_shared_plan_applied() -> None:
 
 
 def test_both_spawners_share_the_project_logic() -> None:
-    from tre.hub.kube_spawner import KubeWorkspaceSpawner
-    from tre.hub.spawner import ProjectSpawner, WorkspaceSpawner
+    from workspaces.kube_spawner import KubeWorkspaceSpawner
+    from workspaces.spawner import ProjectSpawner, WorkspaceSpawner
 
     for name in ("_authorise", "_granted", "get_options_form", "poll", "stop", "get_state",
                  "load_state", "_audit", "_still_allowed"):
@@ -132,13 +132,13 @@ def test_the_pod_kubespawner_makes_is_locked_down() -> None:
 
 
 def plan_name(user: str, project: str) -> str:
-    from tre.hub.kube_spawner import pod_name
+    from workspaces.kube_spawner import pod_name
 
     return pod_name(user, project)
 
 
 def test_pod_names_are_distinct_per_user_and_project_and_dns_safe() -> None:
-    from tre.hub.kube_spawner import pod_name
+    from workspaces.kube_spawner import pod_name
 
     names = {pod_name(u, p) for u in ("alice", "Alice@x.org", "a" * 80) for p in ("a", "b")}
     assert len(names) == 6
@@ -160,7 +160,7 @@ def test_the_spawner_refuses_a_pod_the_policies_would_not_confine() -> None:
     import asyncio
 
     from tests.kube_pods import offline_spawner
-    from tre.hub.spawner import SpawnRefused
+    from workspaces.spawner import SpawnRefused
 
     audited: list[tuple[str, dict[str, Any]]] = []
     deny = {"kind": "NetworkPolicy", "metadata": {"name": "deny"},

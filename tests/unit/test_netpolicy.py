@@ -1,4 +1,4 @@
-"""NetworkPolicy semantics (tre.netpolicy), each rule checked on a case worked by hand."""
+"""NetworkPolicy semantics (workspaces.netpolicy), each rule checked on a case worked by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tre.netpolicy import External, Pod, PolicyError, allowed, parse_policy, selector_matches
+from workspaces.netpolicy import External, Pod, PolicyError, allowed, parse_policy, selector_matches
 
 pytestmark = pytest.mark.unit
 
@@ -125,7 +125,7 @@ def test_unreadable_policies_are_refused() -> None:
 
 
 def test_what_a_workspace_needs_to_be_confined() -> None:
-    from tre.netpolicy import confinement_problem
+    from workspaces.netpolicy import confinement_problem
 
     ws = Pod("ws", "tre", {"component": "workspace"}, "10.0.0.9")
     assert confinement_problem([], ws) == "no NetworkPolicy isolates its ingress"

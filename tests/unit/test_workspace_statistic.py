@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tre.workspace.airlock import Client
+from tre.workspace.airlock_client import Client
 
 pytestmark = pytest.mark.unit
 

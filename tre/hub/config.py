@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tre.hub.settings import SHARED_PASSWORD, WorkspaceSettings
+from workspaces.settings import SHARED_PASSWORD, WorkspaceSettings
 
 if TYPE_CHECKING:
     from tre.settings import Settings
@@ -46,7 +46,7 @@ class HubConfigError(RuntimeError):
 
 
 def extra_config() -> Path | None:
-    from tre.hub.settings import load_workspace_settings
+    from workspaces.settings import load_workspace_settings
 
     return load_workspace_settings().hub_extra_config
 
@@ -75,7 +75,7 @@ def services(ws: WorkspaceSettings, env: dict[str, str]) -> list[dict[str, Any]]
         "url": f"http://127.0.0.1:{ws.airlock_port}",
         "command": [sys.executable, "-m", "tre.cli", "airlock", "serve"],
         # Workspaces reach it on their network's gateway, so it listens on every
-        # address; the firewall limits who may connect (tre.network).
+        # address; the firewall limits who may connect (workspaces.network).
         # A hub token from a workspace network's address is a call from inside
         # (airlock.origin): the workspaces' own range, unless the operator set it.
         "environment": {**env, "TRE_AIRLOCK_HOST": "0.0.0.0",
@@ -92,10 +92,10 @@ def services(ws: WorkspaceSettings, env: dict[str, str]) -> list[dict[str, Any]]
                     f"--cull-every={max(10, min(300, ws.idle_timeout // 4))}"],
     }
     # The only part of the hub workspaces reach: an allow-list in front of the hub API,
-    # which itself listens on loopback (tre.hub.gate).
+    # which itself listens on loopback (workspaces.gate).
     gate = {
         "name": GATE,
-        "command": [sys.executable, "-m", "tre.hub.gate", str(ws.hub_gate_port),
+        "command": [sys.executable, "-m", "workspaces.gate", str(ws.hub_gate_port),
                     f"http://127.0.0.1:{ws.hub_port}"],
     }
     return [airlock, culler, gate]
@@ -143,7 +143,7 @@ def shared_spawner(c: Any, ws: WorkspaceSettings) -> None:
 
 def spawner(c: Any, ws: WorkspaceSettings) -> None:
     shared_spawner(c, ws)
-    c.JupyterHub.spawner_class = "tre.hub.spawner.WorkspaceSpawner"
+    c.JupyterHub.spawner_class = "workspaces.spawner.WorkspaceSpawner"
     c.DockerSpawner.image = ws.workspace_image
     c.DockerSpawner.allowed_images = {}  # users cannot choose an image: only this one runs
     c.DockerSpawner.pull_policy = "never"  # no registry: the image is built here
@@ -154,8 +154,8 @@ def spawner(c: Any, ws: WorkspaceSettings) -> None:
 
 def configure(c: Any, *, password: str | None = None) -> None:
     """Configure JupyterHub ``c`` for tre from the TRE_* settings."""
-    from tre.hub.context import hub_context, hub_state_dir
-    from tre.hub.demo import read_demo_password
+    from tre.demo.seed import read_demo_password
+    from workspaces.context import hub_context, hub_state_dir
 
     ctx = hub_context()
     ws, settings = ctx.workspace, ctx.settings
@@ -164,7 +164,7 @@ def configure(c: Any, *, password: str | None = None) -> None:
     # The proxy is the only public door.  The hub API listens on loopback only: the
     # proxy and services talk to it there, and workspaces reach the hub gate instead
     # (on their network's gateway; an allow-list of the few calls a single-user server
-    # makes), which the firewall admits them to (tre.network).
+    # makes), which the firewall admits them to (workspaces.network).
     c.JupyterHub.ip = ws.hub_public_ip
     c.JupyterHub.port = ws.hub_public_port
     c.JupyterHub.hub_ip = "127.0.0.1"

@@ -5,8 +5,8 @@ about where things run is shared with :func:`tre.hub.config.configure`: the
 services' roles, the idle culler, the token scopes, the limits, the membership
 check, the authenticator.  What differs: the airlock is a Deployment of its own
 (an external hub service), workspaces are pods made by
-:class:`tre.hub.kube_spawner.KubeWorkspaceSpawner`, and the network lock is the
-chart's NetworkPolicies instead of tre.network's firewall.
+:class:`workspaces.kube_spawner.KubeWorkspaceSpawner`, and the network lock is the
+chart's NetworkPolicies instead of workspaces.network's firewall.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from tre.hub.config import (
     services,
     shared_spawner,
 )
-from tre.hub.kube_plan import COMPONENT
-from tre.hub.kube_settings import KubeSettings, load_kube_settings
+from workspaces.kube_plan import COMPONENT
+from workspaces.kube_settings import KubeSettings, load_kube_settings
 
 KUBE_CONFIG_FILE_TEXT = '''\
 # The helm/tre chart's hub configuration: tre.hub.kube_config.configure_kubernetes.
@@ -59,14 +59,14 @@ def kube_services(c: Any, ws: Any, kube: KubeSettings) -> list[dict[str, Any]]:
                 "oauth_no_confirm": airlock["oauth_no_confirm"], "display": airlock["display"],
                 "oauth_client_id": f"service-{AIRLOCK}",
                 "oauth_redirect_uri": f"/services/{AIRLOCK}/oauth_callback"}
-    # The hub gate (tre.hub.gate) runs in the hub's pod as in Docker: the allow-list port
+    # The hub gate (workspaces.gate) runs in the hub's pod as in Docker: the allow-list port
     # is the only part of the hub the workspaces' NetworkPolicy lets them reach.
     return [external, culler, gate]
 
 
 def kube_spawner(c: Any, ws: Any, kube: KubeSettings) -> None:
     shared_spawner(c, ws)
-    c.JupyterHub.spawner_class = "tre.hub.kube_spawner.KubeWorkspaceSpawner"
+    c.JupyterHub.spawner_class = "workspaces.kube_spawner.KubeWorkspaceSpawner"
     c.KubeSpawner.image = ws.workspace_image
     c.KubeSpawner.image_pull_policy = kube.image_pull_policy
     c.KubeSpawner.profile_list = []  # users cannot choose an image or a size
@@ -86,7 +86,7 @@ def kube_spawner(c: Any, ws: Any, kube: KubeSettings) -> None:
 
 def configure_kubernetes(c: Any) -> None:
     """Configure JupyterHub ``c`` inside the chart's hub pod from the TRE_* settings."""
-    from tre.hub.context import hub_context, hub_state_dir
+    from workspaces.context import hub_context, hub_state_dir
 
     ctx = hub_context()
     ws, settings = ctx.workspace, ctx.settings

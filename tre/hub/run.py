@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from tre.hub.config import CONFIG_FILE_TEXT, HubConfigError
-from tre.hub.settings import WorkspaceSettings
+from workspaces.settings import WorkspaceSettings
 
 PID_FILE = "jupyterhub.pid"
 LOG_FILE = "jupyterhub.log"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tre.hub.settings import SHARED_PASSWORD, WorkspaceSettings
+from workspaces.settings import SHARED_PASSWORD, WorkspaceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 Echo = Callable[[str], None]
@@ -58,12 +58,13 @@ def ensure_docker(ws: WorkspaceSettings, echo: Echo) -> None:
 
 def bring_up(echo: Echo) -> UpResult:
     from tre.clock import SystemClock
-    from tre.hub import demo, run
-    from tre.hub.context import hub_context, hub_state_dir
-    from tre.hub.settings import load_workspace_settings
+    from tre.demo import seed as demo
+    from tre.hub import run
     from tre.image import build
-    from tre.network import apply_firewall
     from tre.settings import get_settings
+    from workspaces.context import hub_context, hub_state_dir
+    from workspaces.network import apply_firewall
+    from workspaces.settings import load_workspace_settings
 
     started = time.monotonic()
     settings, ws = get_settings(), load_workspace_settings()
@@ -100,10 +101,10 @@ def bring_up(echo: Echo) -> UpResult:
 
 def bring_down(echo: Echo) -> None:
     from tre.hub import run
-    from tre.hub.context import hub_state_dir
-    from tre.hub.settings import load_workspace_settings
-    from tre.network import Scope, list_networks, remove_firewall, remove_network_named
     from tre.settings import get_settings
+    from workspaces.context import hub_state_dir
+    from workspaces.network import Scope, list_networks, remove_firewall, remove_network_named
+    from workspaces.settings import load_workspace_settings
 
     settings, ws = get_settings(), load_workspace_settings()
     if run.stop_hub(hub_state_dir(settings)):

@@ -5,6 +5,9 @@
     airlock.status(request["id"])
 """
 
-from tre.workspace import airlock
+# The client is tre.workspace.airlock_client (a module named ``airlock`` here read as the
+# airlock package itself); notebooks and the welcome notebook in the image import it under
+# the short name, which stays.
+from tre.workspace import airlock_client as airlock
 
 __all__ = ["airlock"]

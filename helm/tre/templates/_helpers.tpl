@@ -55,7 +55,7 @@ exists, else a new random one.  {{ include "tre.secretValue" (list . "name" "key
 {{- end -}}
 
 {{/* The container lock-down every tre pod gets (the workspaces get the same from
-tre.hub.kube_plan). */}}
+workspaces.kube_plan). */}}
 {{- define "tre.containerSecurity" -}}
 runAsNonRoot: true
 runAsUser: 1000

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tre.hub.settings import WorkspaceSettings, load_workspace_settings
-from tre.network import RESOLV_CONF, Scope
+from workspaces.network import RESOLV_CONF, Scope
+from workspaces.settings import WorkspaceSettings, load_workspace_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

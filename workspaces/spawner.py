@@ -2,15 +2,15 @@
 
 What does not depend on Docker (the options form, the server-side re-check, the
 audit, the membership check in :meth:`ProjectSpawner.poll`) is
-:class:`ProjectSpawner`, which :class:`tre.hub.kube_spawner.KubeWorkspaceSpawner`
-shares; both apply the one plan of :func:`tre.hub.plan.workspace_spec`.
+:class:`ProjectSpawner`, which :class:`workspaces.kube_spawner.KubeWorkspaceSpawner`
+shares; both apply the one plan of :func:`workspaces.plan.workspace_spec`.
 
 * The options form lists only the projects the user may work in now (tre.authz);
   the chosen project is checked again in :meth:`WorkspaceSpawner.start`, since a
   form or a REST call can be forged.  A refusal is audited and answered with 403.
 * The container gets the project's granted datasets read-only under ~/data, a home
   and an outputs volume of its own (per user and project), the project's internal
-  network, and the limits and lock-down of :func:`tre.hub.plan.plan_workspace`.
+  network, and the limits and lock-down of :func:`workspaces.plan.plan_workspace`.
 * While it runs, :meth:`poll` asks again (every ``TRE_MEMBERSHIP_CHECK`` seconds):
   once the membership has ended, the workspace is stopped, and it cannot start again.
 """
@@ -29,8 +29,8 @@ from traitlets import default
 from tre import audit
 from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
-from tre.hub.context import HubContext, hub_context
-from tre.hub.plan import (
+from workspaces.context import HubContext, hub_context
+from workspaces.plan import (
     DatasetMount,
     WorkspacePlan,
     make_skeleton,
@@ -206,7 +206,7 @@ class WorkspaceSpawner(ProjectSpawner, DockerSpawner):  # type: ignore[misc]
     """One workspace: a user in a project (configured by :func:`tre.hub.config.configure`)."""
 
     def _plan(self, project: str, decision: Decision) -> WorkspacePlan:
-        from tre.network import NetworkError, ensure_network, firewall_installed
+        from workspaces.network import NetworkError, ensure_network, firewall_installed
 
         ctx = self.ctx
         if not firewall_installed(ctx.firewall_ports, ctx.scope):
@@ -273,7 +273,7 @@ class WorkspaceSpawner(ProjectSpawner, DockerSpawner):  # type: ignore[misc]
     async def _remove_network(self, project: str) -> None:
         """The workspace's own network goes with it (its name is derived, so this works
         after a hub restart too).  Failing to remove it only leaves an empty network."""
-        from tre.network import NetworkError, remove_network_named
+        from workspaces.network import NetworkError, remove_network_named
 
         name = self.ctx.scope.workspace_network_name(self.user.name, project)
         try:

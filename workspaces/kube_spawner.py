@@ -1,10 +1,10 @@
 """The workspace spawner on Kubernetes: KubeSpawner with tre's project logic.
 
-Everything but how the plan is applied is :class:`tre.hub.spawner.ProjectSpawner`,
+Everything but how the plan is applied is :class:`workspaces.spawner.ProjectSpawner`,
 shared with the Docker spawner: the options form, the server-side re-check and its
 audit, the membership check in ``poll`` (an ended membership deletes the pod), the
-audited stop.  The plan is :func:`tre.hub.plan.workspace_spec`, the same value the
-Docker spawner applies, expressed as a pod by :func:`tre.hub.kube_plan.kube_plan`.
+audited stop.  The plan is :func:`workspaces.plan.workspace_spec`, the same value the
+Docker spawner applies, expressed as a pod by :func:`workspaces.kube_plan.kube_plan`.
 
 One pod per user x project (``ws-<user>--<project>``), labelled with the project;
 home and outputs PVCs per user x project (kept when the pod goes); datasets from
@@ -21,15 +21,15 @@ from urllib.parse import urlsplit
 from kubespawner import KubeSpawner
 from kubespawner.slugs import multi_slug
 
-from tre.hub.kube_plan import KubePlan, kube_plan
-from tre.hub.kube_settings import KubeSettings, load_kube_settings
-from tre.hub.plan import workspace_spec
-from tre.hub.spawner import ProjectSpawner, SpawnRefused
-from tre.netpolicy import Pod, confinement_problem, parse_policy
+from workspaces.kube_plan import KubePlan, kube_plan
+from workspaces.kube_settings import KubeSettings, load_kube_settings
+from workspaces.netpolicy import Pod, confinement_problem, parse_policy
+from workspaces.plan import workspace_spec
+from workspaces.spawner import ProjectSpawner, SpawnRefused
 
 if TYPE_CHECKING:
     from tre.authz.enforcer import Decision
-    from tre.hub.plan import DatasetMount
+    from workspaces.plan import DatasetMount
 
 
 def pod_name(user: str, project: str) -> str:
@@ -118,7 +118,7 @@ class KubeWorkspaceSpawner(ProjectSpawner, KubeSpawner):  # type: ignore[misc]
     async def check_confined(self, project: str) -> None:
         """Refuse to start a pod the namespace's NetworkPolicies would not confine (as the
         Docker spawner refuses without its firewall): they are read and evaluated
-        (tre.netpolicy) for this very pod's labels at every start."""
+        (workspaces.netpolicy) for this very pod's labels at every start."""
         labels = self._build_pod_labels(self._expand_all(self.extra_labels))
         docs = await self._network_policies()
         policies = [parse_policy(d, self.namespace) for d in docs]

@@ -90,7 +90,7 @@ class WorkspaceSettings(BaseSettings):
         8081, gt=0, lt=65536, description="The hub API port, on loopback only."
     )
     hub_gate_port: int = Field(
-        8082, gt=0, lt=65536, description="The hub gate's port (tre.hub.gate): the allow-list "
+        8082, gt=0, lt=65536, description="The hub gate's port (workspaces.gate): the allow-list "
         "of the hub API that workspaces may connect to."
     )
     airlock_port: int = Field(

@@ -3,7 +3,7 @@
 Two projects, each with its own dataset and researchers:
 
 * ``demo-project``: the ``ehr`` dataset (a synthetic OMOP-shaped health record,
-  :mod:`tre.catalog.demo_ehr`); researchers alice and bob (policies/policy.csv);
+  :mod:`tre.demo.ehr`); researchers alice and bob (policies/policy.csv);
 * ``registry-study``: the ``registry`` dataset (a small synthetic cancer registry);
   researcher frank.
 
@@ -71,7 +71,7 @@ def demo_password(state: Path) -> str:
 def write_demo_data(dest: Path, persons: int | None = None) -> dict[str, Path]:
     """The demo's datasets under ``dest`` (written when missing, or when ``persons`` is
     given); their locations by dataset name."""
-    from tre.catalog.demo_ehr import DEFAULT_PERSONS, write_ehr
+    from tre.demo.ehr import DEFAULT_PERSONS, write_ehr
 
     ehr, registry = dest / "ehr", dest / "registry"
     if persons is not None or not (ehr / "person.parquet").is_file():

@@ -3,8 +3,8 @@
 Pure functions of the project, its datasets, its network and the settings, so the
 security-relevant choices (mounts, limits, capabilities) can be read and tested
 in one place.  :func:`workspace_spec` is the one plan both spawners share;
-:func:`docker_plan` (applied by :mod:`tre.hub.spawner`) and
-:func:`tre.hub.kube_plan.kube_plan` (applied by :mod:`tre.hub.kube_spawner`) differ
+:func:`docker_plan` (applied by :mod:`workspaces.spawner`) and
+:func:`workspaces.kube_plan.kube_plan` (applied by :mod:`workspaces.kube_spawner`) differ
 only in how they express it.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tre.hub.settings import WorkspaceSettings
-from tre.network import ProjectNetwork, container_network_config
+from workspaces.network import ProjectNetwork, container_network_config
+from workspaces.settings import WorkspaceSettings
 
 HOME = "/home/jovyan"
 DATA = f"{HOME}/data"
@@ -83,7 +83,7 @@ class WorkspaceSpec:
     (non-root, no capabilities, no privilege escalation, read-only image, a small
     writable ``/tmp``) is fixed here and not a setting, so no configuration of either
     spawner can loosen it.  :func:`plan_workspace` turns it into DockerSpawner's
-    options, :func:`tre.hub.kube_plan.kube_plan` into a pod's.
+    options, :func:`workspaces.kube_plan.kube_plan` into a pod's.
     """
 
     user: str  # the spawner-safe (escaped) user name
@@ -133,7 +133,7 @@ def plan_workspace(*, user: str, project: str, datasets: list[DatasetMount],
                    net: ProjectNetwork, settings: WorkspaceSettings, skeleton: Path,
                    resolv_conf: Path) -> WorkspacePlan:
     """``user`` is the Docker-safe (escaped) user name."""
-    # The hub gate (tre.hub.gate), never the hub API itself.
+    # The hub gate (workspaces.gate), never the hub API itself.
     spec = workspace_spec(user=user, project=project, datasets=datasets, settings=settings,
                           hub_connect_url=f"http://{net.gateway}:{settings.hub_gate_port}",
                           airlock_url=f"http://{net.gateway}:{settings.airlock_port}")

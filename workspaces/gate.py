@@ -24,7 +24,7 @@ sends its own body (:func:`activity_body`): one server, and the reported time cu
 the minute and never later than the gate's clock, which still tells the idle culler
 when the server was last used.
 
-Run by the hub as a service: ``python -m tre.hub.gate LISTEN_PORT UPSTREAM_URL``.
+Run by the hub as a service: ``python -m workspaces.gate LISTEN_PORT UPSTREAM_URL``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 
 from tornado import httpclient, httpserver, ioloop, web
 
-log = logging.getLogger("tre.hub.gate")
+log = logging.getLogger("workspaces.gate")
 MAX_BODY = 16 * 1024
 MAX_HEADERS = 16 * 1024
 TIMEOUT = 30.0
@@ -177,7 +177,7 @@ def serve(port: int, upstream: str, address: str = "0.0.0.0") -> httpserver.HTTP
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or not argv[0].isdigit():
-        print("usage: python -m tre.hub.gate LISTEN_PORT UPSTREAM_URL", file=sys.stderr)
+        print("usage: python -m workspaces.gate LISTEN_PORT UPSTREAM_URL", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s gate] "
                         "%(message)s")

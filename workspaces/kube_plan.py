@@ -1,6 +1,6 @@
-"""The workspace plan (:class:`tre.hub.plan.WorkspaceSpec`) as a Kubernetes pod.
+"""The workspace plan (:class:`workspaces.plan.WorkspaceSpec`) as a Kubernetes pod.
 
-Pure: no cluster is touched.  :mod:`tre.hub.kube_spawner` sets these values on
+Pure: no cluster is touched.  :mod:`workspaces.kube_spawner` sets these values on
 KubeSpawner, which makes the pod.  What Docker does with its flags is done here with
 the pod's own fields:
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tre.hub.kube_settings import KubeSettings
-from tre.hub.plan import DATA, HOME, OUTPUTS, WorkspaceSpec
+from workspaces.kube_settings import KubeSettings
+from workspaces.plan import DATA, HOME, OUTPUTS, WorkspaceSpec
 
 PROJECT_LABEL = "org.tre/project"
 COMPONENT = "workspace"

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tre.cli_audit import AsUser  # one --as option for every audit command
+from tre.cli_errors import boundary, fail
+from tre.errors import ExitCode
 
-EXIT_UNEXPECTED, EXIT_USAGE, EXIT_BROKEN = 1, 2, 4
+EXIT_UNEXPECTED, EXIT_USAGE, EXIT_BROKEN = ExitCode.INTERNAL, ExitCode.USAGE, ExitCode.FAIL
 
 airlock_app = typer.Typer(help="The output airlock: run it, submit to it, follow requests.",
                           no_args_is_help=True, add_completion=False)
@@ -30,34 +30,8 @@ audit_app = typer.Typer(help="The verifiable audit log: verify, export, checkpoi
                         "verify release bundles offline.", no_args_is_help=True,
                         add_completion=False)
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    from tre.settings import SettingsError
-    from tre.workspace.airlock import AirlockError
-
-    try:
-        yield
-    except (typer.Exit, typer.Abort):
-        raise
-    except AirlockError as exc:
-        code = EXIT_USAGE if 400 <= exc.status < 500 else EXIT_UNEXPECTED
-        raise _fail(str(exc), code) from None
-    except SettingsError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise _fail(f"{where}{exc.strerror or exc}", EXIT_USAGE) from None
-    except Exception as exc:
-        from tre.cli import _unexpected
-
-        raise _unexpected(exc) from None
+_fail = fail
+_errors = boundary  # the one boundary (tre.cli_errors)
 
 
 # ---- the service --------------------------------------------------------------------------------

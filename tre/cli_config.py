@@ -179,9 +179,9 @@ def _shown(value: Any) -> str:
 @config_app.command("show")
 def show() -> None:
     """Print every setting with the value in force (secrets hidden)."""
-    from tre.cli import _user_errors
+    from tre.cli_errors import boundary
 
-    with _user_errors():
+    with boundary():
         for s in sections():
             model = s.model()
             typer.echo(f"[{s.name}]")
@@ -195,11 +195,12 @@ def show() -> None:
 @config_app.command("check")
 def check() -> None:
     """Validate every section of the settings; name unknown TRE_* variables (exit 2)."""
-    from tre.cli import EXIT_USAGE, _user_errors
+    from tre.cli_errors import boundary
+    from tre.errors import ExitCode
     from tre.settings import SettingsError
 
     problems: list[str] = []
-    with _user_errors():
+    with boundary():
         secs = sections()
         for s in secs:
             try:
@@ -210,7 +211,7 @@ def check() -> None:
     for p in problems:
         typer.echo(f"error: {p}", err=True)
     if problems:
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     typer.echo(f"settings OK ({len(secs)} sections)")
 
 

@@ -304,19 +304,9 @@ def network_status() -> None:
 # ---- up and down -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _setup_errors() -> Iterator[None]:
-    """What cannot be done is one sentence and exit 2; anything else is a bug (exit 1)."""
-    from tre.hub.config import HubConfigError
-    from tre.hub.up import UpError
-    from tre.image import ImageError
-    from tre.network import NetworkError
-
-    with errors():
-        try:
-            yield
-        except (UpError, HubConfigError, ImageError, NetworkError) as exc:
-            raise ValueError(str(exc)) from None
+# What cannot be done (UpError, HubConfigError, ImageError, NetworkError: each a TreError)
+# is one sentence and exit 2; anything else is a bug (exit 1).
+_setup_errors = errors
 
 
 def demo(

@@ -43,6 +43,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tre.errors import TreError
+
 ENV_PREFIX = "TRE_"
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "changethis", "secret"})
 PLACEHOLDER_WORDS = ("changeme", "change-me", "changethis", "password", "secret", "example")
@@ -85,8 +87,11 @@ def _default_database_url(data: dict[str, Any]) -> str:
     return f"sqlite:///{Path(data_dir) / 'tre.db'}"
 
 
-class SettingsError(ValueError):
+class SettingsError(TreError, ValueError):
     """Settings that cannot be used; the message names the ``TRE_`` variable(s) at fault."""
+
+    code = "settings"
+    status = 500
 
 
 class Settings(BaseSettings):

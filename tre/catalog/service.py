@@ -20,6 +20,7 @@ from tre.authz.events import AuditAction, decision_details
 from tre.catalog.models import TIERS, Dataset, Grant, Project
 from tre.catalog.names import check_name
 from tre.clock import Clock
+from tre.errors import TreError
 
 if TYPE_CHECKING:
     from tre.authz.enforcer import Authz, Decision
@@ -28,8 +29,11 @@ GLOBAL = "*"
 DATA_SUFFIXES = (".parquet", ".csv")
 
 
-class CatalogError(ValueError):
+class CatalogError(TreError, ValueError):
     """A catalog change refused; the message says why (nothing was changed)."""
+
+    code = "catalog"
+    status = 422
 
 
 def _now(clock: Clock) -> str:

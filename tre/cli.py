@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tre import __version__
+from tre.cli_db import db_app
 from tre.cli_errors import boundary, exit_for, fail
 from tre.cli_governance import policy_app, profile_app
 from tre.cli_workspace import (
@@ -64,6 +65,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(image_app, name="image")
 app.add_typer(network_app, name="network")
+app.add_typer(db_app, name="db")
 app.command("down")(down)
 app.command("demo")(demo)
 app.add_typer(__import__("tre.cli_airlock").cli_airlock.airlock_app, name="airlock")

@@ -41,21 +41,27 @@ def serve(
     = None,
     port: Annotated[int | None, typer.Option(help="Default: TRE_AIRLOCK_PORT (8090).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    wait_for_schema: Annotated[float, typer.Option(
+        "--wait-for-schema", min=0, max=3600, help="Seconds to wait for a schema that is "
+        "behind to be migrated (by `tre db upgrade`, e.g. the Helm chart's migration Job) "
+        "before refusing; a replica may start first. Default 0: refuse at once.")] = 0,
 ) -> None:
-    """Run the airlock: upgrade the database, clean up after any crash, then serve."""
+    """Run the airlock: check the database schema is current (`tre db upgrade` migrates),
+    clean up after any crash, then serve."""
     with _errors():
         import uvicorn
 
         from airlock.db import repo
         from airlock.settings import load_airlock_settings
         from airlock.store import open_store
-        from tre.db import make_engine, session_factory, upgrade
+        from tre.db import make_engine, session_factory
+        from tre.schema import wait_for_current
 
         settings = load_airlock_settings()
         from airlock.ui.session import secret_key
 
         secret_key(settings.platform)  # refused here, in a sentence, not in a worker's traceback
-        upgrade(settings.platform.database_url)
+        wait_for_current(settings.platform.database_url, wait_for_schema)
         engine = make_engine(settings.platform.database_url)
         with session_factory(engine)() as s:
             referenced = repo.referenced_blobs(s)
@@ -166,9 +172,12 @@ def download(
 # ---- the audit log ------------------------------------------------------------------------------
 def _database() -> Any:
     from tre.db import make_engine, session_factory
+    from tre.schema import require_current
     from tre.settings import get_settings
 
-    return session_factory(make_engine(get_settings().database_url))
+    url = get_settings().database_url
+    require_current(url)  # never migrated here: `tre db upgrade`
+    return session_factory(make_engine(url))
 
 
 

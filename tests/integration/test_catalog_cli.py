@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(migrated_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     seed = tmp_path / "policy.csv"
     seed.write_text(TEST_POLICY)
     tables = tmp_path / "tables"

@@ -38,8 +38,10 @@ def database(create: Literal[True]) -> sessionmaker[Session]: ...
 @overload
 def database(create: bool) -> sessionmaker[Session] | None: ...
 def database(create: bool) -> sessionmaker[Session] | None:
-    """The platform database (migrated when ``create``); None if absent and not wanted."""
-    from tre.db import make_engine, normalise_url, session_factory, upgrade
+    """The platform database, required to be current when ``create`` (never migrated here:
+    ``tre db upgrade`` is the one command that migrates); None if absent and not wanted."""
+    from tre.db import make_engine, normalise_url, session_factory
+    from tre.schema import require_current
     from tre.settings import get_settings
 
     url = normalise_url(get_settings().database_url)
@@ -48,7 +50,7 @@ def database(create: bool) -> sessionmaker[Session] | None:
         if not path or path == ":memory:" or not Path(path).is_file():
             return None
     if create:
-        upgrade(url)
+        require_current(url)  # SchemaBehind / SchemaAhead: exit 2, naming the command
     return session_factory(make_engine(url))
 
 

@@ -101,14 +101,12 @@ def _profile_argument(option: str | None, settings: Settings) -> str:
     TRE_PROFILES_DIR is handed over as that file; other names go to statbarn's
     own search path.
     """
+    from tre.settings import PROFILE_SUFFIXES, profile_file
+
     name = option if option is not None else settings.profile
-    is_name = os.sep not in name and Path(name).suffix not in (".yaml", ".yml")
-    if is_name and settings.profiles_dir is not None:
-        for suffix in (".yaml", ".yml"):
-            candidate = settings.profiles_dir / f"{name}{suffix}"
-            if candidate.is_file():
-                return str(candidate)
-    return name
+    is_name = os.sep not in name and Path(name).suffix not in PROFILE_SUFFIXES
+    found = profile_file(name, settings) if is_name else None
+    return str(found) if found is not None else name
 
 
 def _cell(value: Any) -> str:

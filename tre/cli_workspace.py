@@ -221,8 +221,9 @@ def dataset_register(
     location: Annotated[Path, typer.Argument(help="A directory of Parquet or CSV files.")],
     custodian: Annotated[str, typer.Option("--custodian", help="Who approves its use.")],
     tier: Annotated[int, typer.Option("--tier", help="Sensitivity tier, 0 (open) to 4.")],
-    profile: Annotated[str, typer.Option(
-        "--profile", help="Disclosure profile for outputs made from it.")] = "default",
+    profile: Annotated[str | None, typer.Option(
+        "--profile", help="Disclosure profile for outputs made from it. Default: the "
+        "tier's preset (default; strict for tiers 3 and 4).")] = None,
     description: Annotated[str, typer.Option("--description")] = "",
     as_user: AsUser = None,
 ) -> None:

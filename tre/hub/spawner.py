@@ -148,7 +148,8 @@ class ProjectSpawner:
         if not self.ctx.authz.user_can(self.user.name, project, "dataset", "read"):
             return []
         with self.ctx.factory() as session:
-            return [DatasetMount(d.name, d.location) for d in granted_datasets(session, project)]
+            return [DatasetMount(d.name, d.location, d.tier)
+                    for d in granted_datasets(session, project)]
 
     def template_namespace(self) -> dict[str, Any]:
         return {**super().template_namespace(),  # type: ignore[misc]

@@ -104,10 +104,13 @@ def test_wait_for_schema_waits_for_the_migration(url: str) -> None:
 
     _set_revision(url, "0004_catalog")
     now[0], sleeps[:] = 0.0, []
+
+    def idle(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
     with pytest.raises(SchemaBehind):  # no migration comes: refused once the time is up
-        wait_for_current(url, 5, interval=2, sleep=lambda s: (sleeps.append(s),
-                                                               now.__setitem__(0, now[0] + s)),
-                         clock=lambda: now[0])
+        wait_for_current(url, 5, interval=2, sleep=idle, clock=lambda: now[0])
     assert sleeps == [2, 2, 2]
 
     _set_revision(url, "0099_from_a_newer_tre")

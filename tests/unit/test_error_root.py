@@ -42,7 +42,7 @@ OPTIONAL_DEPENDENCIES = {"jupyter_server"}
 def _modules() -> list[str]:
     names = []
     for package in (tre, airlock, statbarn):
-        root = Path(package.__file__).parent
+        root = Path(str(package.__file__)).parent
         for info in pkgutil.walk_packages([str(root)], prefix=f"{package.__name__}."):
             names.append(info.name)
     return names
@@ -94,7 +94,7 @@ def test_a_value_error_from_a_bug_is_an_internal_error(capsys: pytest.CaptureFix
                                                        ) -> None:
     # Before: tre.authz.cli_support treated any ValueError as bad input (exit 2).
     exit_ = exit_for(ValueError("list.index(x): x not in list"))
-    assert isinstance(exit_, typer.Exit) and exit_.exit_code == ExitCode.INTERNAL == 1
+    assert isinstance(exit_, typer.Exit) and exit_.exit_code == 1 == int(ExitCode.INTERNAL)
     assert "unexpected ValueError: list.index(x): x not in list" in capsys.readouterr().err
 
 

@@ -51,6 +51,7 @@ from statbarn.result import STATBARN_VERSION, Assessment
 from statbarn.tables import TableOutput, assessment_for
 from statbarn.text import assess_text_file
 from statbarn.wording import mb
+from tre.errors import TreError
 
 MAX_REASONS = 20
 _WHY: dict[Kind, str] = {
@@ -67,9 +68,12 @@ _WHY: dict[Kind, str] = {
 }
 
 
-class CheckRefused(Exception):
+class CheckRefused(TreError):
     """The file (or its sidecar) is broken, or no canonical copy of it can be made: refuse
     it at intake with this message (``status`` and ``code`` for the API's answer)."""
+
+    code = "unreadable_table"
+    status = 422
 
     def __init__(self, message: str, status: int = 422, code: str = "unreadable_table") -> None:
         super().__init__(message)

@@ -13,12 +13,16 @@ import csv
 from pathlib import Path
 
 from statbarn.wording import column, csv_problem
+from tre.errors import TreError
 
 MAX_FORMULA_REPORTS = 5
 
 
-class Refused(Exception):
+class Refused(TreError):
     """This file may not be exported; ``str(exc)`` tells the researcher why."""
+
+    code = "refused_type"
+    status = 415
 
 
 class FormulaRefused(Refused):

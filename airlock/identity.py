@@ -26,6 +26,7 @@ from typing import Protocol
 import httpx
 
 from airlock.origin import Credential, Origin
+from tre.errors import TreError
 from tre.settings import SettingsError
 
 MAX_CACHE = 4096
@@ -42,13 +43,15 @@ class User:
     origin: Origin = Origin.OUTSIDE
 
 
-class IdentityError(Exception):
+class IdentityError(TreError):
     """The caller could not be identified; ``status`` 401, or 503 when the hub is down."""
 
+    code = "unauthenticated"
     status = 401
 
 
 class HubUnavailable(IdentityError):
+    code = "hub_unavailable"
     status = 503
 
 

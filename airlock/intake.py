@@ -26,6 +26,7 @@ from python_multipart.multipart import MultipartParser
 from airlock.names import BadName, check_name
 from airlock.store import Store, TempBlob
 from statbarn.wording import mb, seconds
+from tre.errors import TreError
 
 FIELDS = frozenset({"project", "dataset", "title", "context", "manifest", "draft"})
 FILE_FIELDS = frozenset({"file", "sidecar"})
@@ -34,8 +35,10 @@ MAX_FIELDS = 20
 OVERHEAD_PER_PART = 16 * 1024
 
 
-class IntakeError(Exception):
+class IntakeError(TreError):
     """A bad upload; ``status`` is the HTTP status, ``str(exc)`` the message."""
+
+    code = "bad_upload"
 
     def __init__(self, status: int, message: str, code: str = "bad_upload") -> None:
         self.status, self.code = status, code

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from tre.errors import TreError
+
 MAX_NAME_BYTES = 255  # what ext4 and most file systems store
 MAX_NAME_CHARS = 200
 _WINDOWS_FORBIDDEN = set('<>:"|?*')
@@ -18,8 +20,11 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 1
                      *(f"lpt{i}" for i in range(1, 10))}
 
 
-class BadName(ValueError):
+class BadName(TreError, ValueError):
     """A file name that cannot be accepted; ``str(exc)`` says why."""
+
+    code = "bad_name"
+    status = 422
 
 
 def check_name(raw: str) -> str:

@@ -144,6 +144,15 @@ class NotifySettings(BaseSettings):
         return bool(self.smtp_host.strip()) and bool(self.checker_emails)
 
 
+def load_notify_settings(**overrides: Any) -> NotifySettings:
+    """Read ``TRE_NOTIFY_*`` through the one loader: a bad value is a SettingsError naming
+    the variable (never a raw ValidationError, never the value of a secret or a URL's
+    credentials)."""
+    from tre.settings import load_section
+
+    return load_section(NotifySettings, "settings", **overrides)
+
+
 def state_changed_event(
     *,
     request_id: str,
@@ -223,7 +232,7 @@ class Notifier:
     def __init__(
         self, settings: NotifySettings | None = None, *, clock: Clock | None = None
     ) -> None:
-        self.settings = settings if settings is not None else NotifySettings()
+        self.settings = settings if settings is not None else load_notify_settings()
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._closed = False

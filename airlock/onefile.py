@@ -19,12 +19,16 @@ from airlock.filetypes import EXTENSIONS, FormulaRefused, Refused, detect, exten
 from statbarn.checking import load_sidecar, sidecar_path
 from statbarn.errors import EvidenceError
 from statbarn.profile import Profile
+from tre.errors import TreError
 
 DEFAULT_MAX_CHECK_BYTES = 32 * 1024**2  # TRE_AIRLOCK_MAX_CHECK_BYTES' default
 
 
-class FileRefused(Exception):
+class FileRefused(TreError):
     """The airlock would refuse this file at intake; ``str(exc)`` says why."""
+
+    code = "file_refused"
+    status = 422
 
 
 @dataclass

@@ -47,6 +47,7 @@ from airlock.notify import (
     NotifySettings,
     email_message,
     envelope_body,
+    load_notify_settings,
     post_webhook,
     review_email,
     send_email_once,
@@ -70,7 +71,7 @@ class OutboxNotifier:
     def __init__(self, factory: sessionmaker[Session], settings: NotifySettings | None = None,
                  *, clock: Clock | None = None, poll_seconds: float = 1.0,
                  lease_seconds: float | None = None, start: bool = True) -> None:
-        self.settings = settings if settings is not None else NotifySettings()
+        self.settings = settings if settings is not None else load_notify_settings()
         self._clock = clock or SystemClock()
         active = bool(self.settings.webhook_urls) or self.settings.email_enabled
         self.deliverer = Deliverer(factory, self.settings, poll_seconds=poll_seconds,

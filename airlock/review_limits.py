@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from tre.errors import TreError
+
 TITLE_MAX_CHARS = 200
 CONTEXT_EXCERPT_CHARS = 160  # how much of a file's context the queue shows
 MESSAGE_MAX_CHARS = 5_000  # one message of a request's conversation, or a checker's note
@@ -21,8 +23,11 @@ MESSAGES_PER_REQUEST = 500  # a conversation is about one request, not a chat ch
 REQUESTER_MESSAGE_CHARS = 4_000
 
 
-class TextRefused(ValueError):
+class TextRefused(TreError, ValueError):
     """Text that breaks a limit; the message names the field, the limit and the character."""
+
+    code = "text_refused"
+    status = 422
 
 
 def check_title(value: str | None) -> str | None:

@@ -40,6 +40,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 from statbarn.wording import seconds
+from tre.errors import TreError
 
 T = TypeVar("T")
 # Thread pools of numeric libraries reserve address space per thread (and arenas per
@@ -62,8 +63,11 @@ class SandboxLimits:
     wall_seconds: float  # one call, from outside: a worker stuck in C code is killed
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(TreError):
     """A call went past one of the limits; ``str(exc)`` says which, in words."""
+
+    code = "limit_exceeded"
+    status = 422
 
     def __init__(self, what: str) -> None:
         self.what = what

@@ -61,11 +61,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from airlock.origin import Network, parse_networks
-from tre.settings import Settings, SettingsError, get_settings
+from tre.settings import Settings, SettingsError, get_settings, load_section
 
 ENV_PREFIX = "TRE_AIRLOCK_"
 IdentityKind = Literal["hub", "dev"]
@@ -326,23 +326,7 @@ class Resolved:
         return self.airlock.project_profiles.get(project, self.platform.profile)
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        name = f"{ENV_PREFIX}{loc[0].upper()}" if loc else "settings"
-        secret = bool(loc) and loc[0] == "dev_tokens"
-        shown = "" if secret else f" (got {err.get('input')!r})"
-        parts.append(f"{name}: {err['msg'].removeprefix('Value error, ')}{shown}")
-    return "invalid airlock settings: " + "; ".join(parts)
-
-
 def load_airlock_settings(platform: Settings | None = None, **overrides: Any) -> Resolved:
     """Read ``TRE_AIRLOCK_*`` (``overrides`` win), raising :class:`SettingsError`."""
-    try:
-        airlock = AirlockSettings(**overrides)
-    except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"invalid airlock settings: not valid JSON: {exc}") from None
+    airlock = load_section(AirlockSettings, "airlock settings", **overrides)
     return Resolved(airlock, platform or get_settings())

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
+from tre.errors import TreError
+
 if TYPE_CHECKING:
     from airlock.settings import Resolved
 
@@ -45,12 +47,17 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 _TEMP = re.compile(r"^(\d+)-[0-9a-f]+\.(part|work)$")
 
 
-class StoreError(Exception):
+class StoreError(TreError):
     """The store cannot do what was asked (missing blob, bad hash)."""
+
+    code = "store"
+    status = 500
 
 
 class TamperedError(StoreError):
     """A stored blob's bytes no longer match the hash it was stored (and checked) under."""
+
+    code = "integrity"
 
 
 def _fsync_dir(path: Path) -> None:

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 
 class StatbarnError(Exception):
-    """Base class: bad input or a request statbarn cannot answer safely."""
+    """Base class: bad input or a request statbarn cannot answer safely.
+
+    statbarn imports nothing of tre, so this is its own root; it carries the same
+    attributes as ``tre.errors.TreError`` (the exit code of the command line, the HTTP
+    status, a stable code), which every boundary of tre reads alike.
+    """
+
+    exit_code: int = 2  # tre.errors.ExitCode.USAGE: bad input
+    status: int = 422
+    code: str = "statbarn"
 
 
 class InputError(StatbarnError):
@@ -58,6 +67,9 @@ class EvidenceMismatchError(EvidenceError):
 
 class ProfileError(StatbarnError):
     """A disclosure profile that is missing, malformed or out of range."""
+
+    status = 500  # in the airlock, the project's profile is the operators' to fix
+    code = "profile"
 
 
 class UsageError(InputError):

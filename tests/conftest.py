@@ -44,6 +44,19 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture
+def migrated_data_dir(data_dir: Path) -> Path:
+    """:func:`data_dir` with its database migrated by ``tre db upgrade``, as scripts/up does
+    (no other command migrates: docs/database.md)."""
+    from typer.testing import CliRunner
+
+    from tre.cli import app
+
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by the tier directory they live in, so ``-m unit`` selects tests/unit."""
     for item in items:

@@ -98,7 +98,7 @@ def parquet_metadata() -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(freq_frame(), preserve_index=False)  # type: ignore[arg-type]
+    table = pa.Table.from_pandas(freq_frame(), preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[b"patients"] = records(1000).encode()
     out = io.BytesIO()
@@ -321,16 +321,17 @@ def notebook_widgets() -> bytes:
 
 def notebook_hidden_mime(media: str = "text/csv") -> bytes:
     payload: object = records(500) if media == "text/csv" else {"rows": records(500).split()}
-    out = {"output_type": "display_data", "metadata": {},
-           "data": {"text/plain": ["<a table>"], media: payload}}
+    out: dict[str, object] = {"output_type": "display_data", "metadata": {},
+                              "data": {"text/plain": ["<a table>"], media: payload}}
     return _notebook([_SHOWN, out])
 
 
 def notebook_png_text() -> bytes:
     """A notebook whose figure output is a PNG carrying a text chunk of records."""
     image = base64.b64encode(png_text("tEXt")).decode()
-    out = {"output_type": "display_data", "metadata": {},
-           "data": {"image/png": image, "text/plain": ["<Figure size 640x480>"]}}
+    out: dict[str, object] = {"output_type": "display_data", "metadata": {},
+                              "data": {"image/png": image,
+                                       "text/plain": ["<Figure size 640x480>"]}}
     return _notebook([_SHOWN, out])
 
 

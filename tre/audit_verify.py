@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from tre import checkpoints, merkle
 from tre.audit import AuditEvent, AuditHead, Verification, event_leaf, iter_events
 from tre.checkpoints import Checkpoint, CheckpointError
+from tre.errors import ExitCode, TreError
 from tre.notary import Paths
 
 PROOF_FORMAT = "tre-audit-proof"
@@ -166,8 +167,12 @@ def _verify_log(session: Session, paths: Paths) -> Verification:
 
 
 # ---- release bundles ----------------------------------------------------------------------------
-class ProofError(ValueError):
+class ProofError(TreError, ValueError):
     """No proof can be given (or a given one does not hold): the sentence says why."""
+
+    code = "proof"
+    status = 422
+    exit_code = ExitCode.FAIL
 
 
 def bundle_proof(session: Session, object_ids: list[str], paths: Paths) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from tre.errors import TreError
 from tre.merkle import HASH_SIZE
 
 SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space, as signed notes begin signature lines
@@ -40,8 +41,11 @@ MAX_NOTE = 4096  # a checkpoint is ~200 bytes: a longer line is not one of ours
 TAIL = 64 * 1024  # how much of the file's end :func:`latest` reads
 
 
-class CheckpointError(ValueError):
+class CheckpointError(TreError, ValueError):
     """A checkpoint that is malformed, or not signed by the audit key."""
+
+    code = "checkpoint"
+    status = 422
 
 
 @dataclass(frozen=True)

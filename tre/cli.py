@@ -20,9 +20,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +28,8 @@ import typer
 from tre import __version__
 from tre.cli_airlock import airlock_app, audit_app
 from tre.cli_config import config_app
+from tre.cli_db import db_app
+from tre.cli_errors import boundary, exit_for, fail
 from tre.cli_governance import policy_app, profile_app
 from tre.cli_workspace import (
     dataset_app,
@@ -46,11 +45,13 @@ if TYPE_CHECKING:
     from statbarn.result import Assessment
     from tre.settings import Settings
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2
-EXIT_ESCALATE = 3
-EXIT_FAIL = 4
+from tre.errors import ExitCode
+
+EXIT_OK = ExitCode.OK  # the names scripts and tests import; the codes are tre.errors.ExitCode
+EXIT_INTERNAL = ExitCode.INTERNAL
+EXIT_USAGE = ExitCode.USAGE
+EXIT_ESCALATE = ExitCode.ESCALATE
+EXIT_FAIL = ExitCode.FAIL
 VERDICT_EXIT = {"pass": EXIT_OK, "escalate": EXIT_ESCALATE, "fail": EXIT_FAIL}
 
 app = typer.Typer(
@@ -66,6 +67,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(image_app, name="image")
 app.add_typer(network_app, name="network")
+app.add_typer(db_app, name="db")
 app.command("down")(down)
 app.command("demo")(demo)
 app.add_typer(airlock_app, name="airlock")
@@ -73,44 +75,11 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 
 
-def _debug() -> bool:
-    # Read directly: this must work even when the settings themselves are invalid.
-    return os.environ.get("TRE_LOG_LEVEL", "").strip().upper() == "DEBUG"
-
-
 def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+    return fail(message, code)
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn every exception into ``error: ...`` on stderr and an exit code."""
-    from statbarn.errors import StatbarnError
-    from tre.settings import SettingsError
-
-    try:
-        yield
-    except (typer.Exit, typer.Abort):
-        raise
-    except (StatbarnError, SettingsError) as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise _fail(f"{where}{exc.strerror or exc}", EXIT_USAGE) from None
-    except UnicodeError as exc:
-        raise _fail(f"cannot decode the file as text: {exc}", EXIT_USAGE) from None
-    except Exception as exc:
-        raise _unexpected(exc) from None
-
-
-def _unexpected(exc: Exception) -> typer.Exit:
-    """One line on stderr for a bug; the traceback only with TRE_LOG_LEVEL=DEBUG."""
-    if _debug():
-        traceback.print_exception(exc, file=sys.stderr)
-    hint = "" if _debug() else " (set TRE_LOG_LEVEL=DEBUG for the traceback)"
-    detail = str(exc).splitlines()[0] if str(exc) else ""
-    return _fail(f"unexpected {type(exc).__name__}: {detail}{hint}", EXIT_INTERNAL)
+_user_errors = boundary  # the one boundary (tre.cli_errors), under its old name here
 
 
 @app.command()
@@ -134,14 +103,12 @@ def _profile_argument(option: str | None, settings: Settings) -> str:
     TRE_PROFILES_DIR is handed over as that file; other names go to statbarn's
     own search path.
     """
+    from tre.settings import PROFILE_SUFFIXES, profile_file
+
     name = option if option is not None else settings.profile
-    is_name = os.sep not in name and Path(name).suffix not in (".yaml", ".yml")
-    if is_name and settings.profiles_dir is not None:
-        for suffix in (".yaml", ".yml"):
-            candidate = settings.profiles_dir / f"{name}{suffix}"
-            if candidate.is_file():
-                return str(candidate)
-    return name
+    is_name = os.sep not in name and Path(name).suffix not in PROFILE_SUFFIXES
+    found = profile_file(name, settings) if is_name else None
+    return str(found) if found is not None else name
 
 
 def _cell(value: Any) -> str:
@@ -279,8 +246,8 @@ def main() -> None:
     """Entry point of the ``tre`` script."""
     try:
         app()
-    except Exception as exc:  # last resort: anything raised outside _user_errors()
-        sys.exit(_unexpected(exc).exit_code)
+    except Exception as exc:  # last resort: anything raised outside a boundary()
+        sys.exit(exit_for(exc).exit_code)
 
 
 if __name__ == "__main__":

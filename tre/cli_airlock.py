@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tre.cli_audit import AsUser  # one --as option for every audit command
+from tre.cli_errors import boundary, fail
+from tre.errors import ExitCode
 
-EXIT_UNEXPECTED, EXIT_USAGE, EXIT_BROKEN = 1, 2, 4
+EXIT_UNEXPECTED, EXIT_USAGE, EXIT_BROKEN = ExitCode.INTERNAL, ExitCode.USAGE, ExitCode.FAIL
 
 airlock_app = typer.Typer(help="The output airlock: run it, submit to it, follow requests.",
                           no_args_is_help=True, add_completion=False)
@@ -30,34 +30,8 @@ audit_app = typer.Typer(help="The verifiable audit log: verify, export, checkpoi
                         "verify release bundles offline.", no_args_is_help=True,
                         add_completion=False)
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    from tre.settings import SettingsError
-    from tre.workspace.airlock_client import AirlockError
-
-    try:
-        yield
-    except (typer.Exit, typer.Abort):
-        raise
-    except AirlockError as exc:
-        code = EXIT_USAGE if 400 <= exc.status < 500 else EXIT_UNEXPECTED
-        raise _fail(str(exc), code) from None
-    except SettingsError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise _fail(f"{where}{exc.strerror or exc}", EXIT_USAGE) from None
-    except Exception as exc:
-        from tre.cli import _unexpected
-
-        raise _unexpected(exc) from None
+_fail = fail
+_errors = boundary  # the one boundary (tre.cli_errors)
 
 
 # ---- the service --------------------------------------------------------------------------------
@@ -67,21 +41,27 @@ def serve(
     = None,
     port: Annotated[int | None, typer.Option(help="Default: TRE_AIRLOCK_PORT (8090).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    wait_for_schema: Annotated[float, typer.Option(
+        "--wait-for-schema", min=0, max=3600, help="Seconds to wait for a schema that is "
+        "behind to be migrated (by `tre db upgrade`, e.g. the Helm chart's migration Job) "
+        "before refusing; a replica may start first. Default 0: refuse at once.")] = 0,
 ) -> None:
-    """Run the airlock: upgrade the database, clean up after any crash, then serve."""
+    """Run the airlock: check the database schema is current (`tre db upgrade` migrates),
+    clean up after any crash, then serve."""
     with _errors():
         import uvicorn
 
         from airlock.db import repo
         from airlock.settings import load_airlock_settings
         from airlock.store import open_store
-        from tre.db import make_engine, session_factory, upgrade
+        from tre.db import make_engine, session_factory
+        from tre.schema import wait_for_current
 
         settings = load_airlock_settings()
         from airlock.ui.session import secret_key
 
         secret_key(settings.platform)  # refused here, in a sentence, not in a worker's traceback
-        upgrade(settings.platform.database_url)
+        wait_for_current(settings.platform.database_url, wait_for_schema)
         engine = make_engine(settings.platform.database_url)
         with session_factory(engine)() as s:
             referenced = repo.referenced_blobs(s)
@@ -192,9 +172,12 @@ def download(
 # ---- the audit log ------------------------------------------------------------------------------
 def _database() -> Any:
     from tre.db import make_engine, session_factory
+    from tre.schema import require_current
     from tre.settings import get_settings
 
-    return session_factory(make_engine(get_settings().database_url))
+    url = get_settings().database_url
+    require_current(url)  # never migrated here: `tre db upgrade`
+    return session_factory(make_engine(url))
 
 
 

@@ -7,35 +7,22 @@ Exit codes: 0 intact; 4 the log (or bundle) was tampered with, the message names
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-EXIT_USAGE, EXIT_BROKEN = 2, 4
+from tre.cli_errors import boundary, fail
+from tre.errors import ExitCode
+
+EXIT_USAGE, EXIT_BROKEN = ExitCode.USAGE, ExitCode.FAIL
 PublicKey = Annotated[Path | None, typer.Option(
     "--public-key", help="The audit public key (PEM) to trust. Default: "
     "TRE_AUDIT_PUBLIC_KEY_FILE, else the public half of TRE_AUDIT_KEY_FILE.")]
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def _guard() -> Iterator[None]:
-    """The CLI's error handling, with an unusable key or checkpoint as bad input."""
-    from tre.checkpoints import CheckpointError
-    from tre.cli_airlock import _errors
-
-    with _errors():
-        try:
-            yield
-        except CheckpointError as exc:
-            raise _fail(str(exc), EXIT_USAGE) from None
+_fail = fail
+_guard = boundary  # the one boundary (tre.cli_errors); an unusable checkpoint is exit 2
 
 
 def _paths(public_key: Path | None) -> Any:

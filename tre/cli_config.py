@@ -61,7 +61,7 @@ CLIENT_VARIABLES = (
 
 def sections() -> list[Section]:
     """Every component's settings model, in the order an operator meets them."""
-    from airlock.notify import NotifySettings
+    from airlock.notify import NotifySettings, load_notify_settings
     from airlock.settings import ENV_PREFIX as AIRLOCK
     from airlock.settings import AirlockSettings, load_airlock_settings
     from tre.authz.settings import ENV_PREFIX as POLICY
@@ -71,22 +71,12 @@ def sections() -> list[Section]:
     from workspaces.kube_settings import KubeSettings, load_kube_settings
     from workspaces.settings import WorkspaceSettings, load_workspace_settings
 
-    def notify() -> object:
-        from pydantic import ValidationError
-
-        from tre.settings import SettingsError
-
-        try:
-            return NotifySettings()
-        except ValidationError as exc:
-            raise SettingsError(_describe("TRE_NOTIFY_", exc)) from None
-
     return [
         Section("platform", Settings, PLATFORM, load_settings,
                 "Platform-wide: state, database, profiles, limits, environment, secret."),
         Section("airlock", AirlockSettings, AIRLOCK, lambda: load_airlock_settings(),
                 "The airlock service (`tre airlock serve`, a JupyterHub service)."),
-        Section("notify", NotifySettings, "TRE_NOTIFY_", notify,
+        Section("notify", NotifySettings, "TRE_NOTIFY_", load_notify_settings,
                 "Webhooks and e-mail sent on every state change."),
         Section("policy", PolicySettings, POLICY, policy_settings,
                 "Governance: the Casbin policy, its truth tables and second approval."),
@@ -95,15 +85,6 @@ def sections() -> list[Section]:
         Section("kubernetes", KubeSettings, "TRE_KUBE_", load_kube_settings,
                 "Workspaces on Kubernetes (KubeSpawner; the Helm chart sets these)."),
     ]
-
-
-def _describe(prefix: str, exc: Any) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        name = f"{prefix}{loc[0].upper()}" if loc else "settings"
-        parts.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
-    return "invalid settings: " + "; ".join(parts)
 
 
 def variable(section: Section, field: str) -> str:
@@ -165,7 +146,36 @@ def reference_markdown() -> str:
               "Read by the researcher client inside a workspace (or the tests), not by a "
               "settings model.", "", "| Variable | Default | Meaning |", "|---|---|---|"]
     lines += [f"| `{v.name}` | {v.default} | {v.description} |" for v in CLIENT_VARIABLES]
+    lines += ["", *_tier_lines(), "", *_error_lines()]
     return "\n".join(lines) + "\n"
+
+
+def _tier_lines() -> list[str]:
+    from tre.catalog.models import TIERS
+    from tre.catalog.tiers import PRESETS
+
+    lines = ["## Tier presets", "",
+             "A dataset's sensitivity tier (`tre dataset register --tier`) sets, as Data Safe "
+             "Haven's tiers do, the default disclosure profile of a dataset registered without "
+             "`--profile`, and caps on the workspace of every project that holds it (from the "
+             "highest tier among the project's datasets). A cap only lowers "
+             "`TRE_WORKSPACE_MEM_LIMIT`, `TRE_WORKSPACE_CPU_LIMIT` and "
+             "`TRE_WORKSPACE_PIDS_LIMIT`, never raises them (`tre/catalog/tiers.py`).", "",
+             "| Tier | Meaning | Default profile | Memory cap | CPU cap | Process cap |",
+             "|---|---|---|---|---|---|"]
+    for tier, p in sorted(PRESETS.items()):
+        caps = [p.mem_limit or "-", f"{p.cpu_limit:g}" if p.cpu_limit else "-",
+                str(p.pids_limit) if p.pids_limit else "-"]
+        lines.append(f"| {tier} | {TIERS[tier]} | `{p.profile}` | " + " | ".join(caps) + " |")
+    return lines
+
+
+def _error_lines() -> list[str]:
+    return ["## Errors", "",
+            "Every section is read by one loader (`tre.settings.load_section`) with one error "
+            "format: `invalid settings: TRE_X: why (got 'value')`, one part per problem, exit "
+            "2. The value of a secret (a field named for a secret, token, password or key) "
+            "is never repeated, nor a URL's credentials (`user:password@` shows as `***@`)."]
 
 
 def _shown(value: Any) -> str:
@@ -179,9 +189,9 @@ def _shown(value: Any) -> str:
 @config_app.command("show")
 def show() -> None:
     """Print every setting with the value in force (secrets hidden)."""
-    from tre.cli import _user_errors
+    from tre.cli_errors import boundary
 
-    with _user_errors():
+    with boundary():
         for s in sections():
             model = s.model()
             typer.echo(f"[{s.name}]")
@@ -195,11 +205,12 @@ def show() -> None:
 @config_app.command("check")
 def check() -> None:
     """Validate every section of the settings; name unknown TRE_* variables (exit 2)."""
-    from tre.cli import EXIT_USAGE, _user_errors
+    from tre.cli_errors import boundary
+    from tre.errors import ExitCode
     from tre.settings import SettingsError
 
     problems: list[str] = []
-    with _user_errors():
+    with boundary():
         secs = sections()
         for s in secs:
             try:
@@ -210,7 +221,7 @@ def check() -> None:
     for p in problems:
         typer.echo(f"error: {p}", err=True)
     if problems:
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     typer.echo(f"settings OK ({len(secs)} sections)")
 
 

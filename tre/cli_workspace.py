@@ -221,8 +221,9 @@ def dataset_register(
     location: Annotated[Path, typer.Argument(help="A directory of Parquet or CSV files.")],
     custodian: Annotated[str, typer.Option("--custodian", help="Who approves its use.")],
     tier: Annotated[int, typer.Option("--tier", help="Sensitivity tier, 0 (open) to 4.")],
-    profile: Annotated[str, typer.Option(
-        "--profile", help="Disclosure profile for outputs made from it.")] = "default",
+    profile: Annotated[str | None, typer.Option(
+        "--profile", help="Disclosure profile for outputs made from it. Default: the "
+        "tier's preset (default; strict for tiers 3 and 4).")] = None,
     description: Annotated[str, typer.Option("--description")] = "",
     as_user: AsUser = None,
 ) -> None:
@@ -304,19 +305,9 @@ def network_status() -> None:
 # ---- up and down -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _setup_errors() -> Iterator[None]:
-    """What cannot be done is one sentence and exit 2; anything else is a bug (exit 1)."""
-    from tre.hub.config import HubConfigError
-    from tre.hub.up import UpError
-    from tre.image import ImageError
-    from workspaces.network import NetworkError
-
-    with errors():
-        try:
-            yield
-        except (UpError, HubConfigError, ImageError, NetworkError) as exc:
-            raise ValueError(str(exc)) from None
+# What cannot be done (UpError, HubConfigError, ImageError, NetworkError: each a TreError)
+# is one sentence and exit 2; anything else is a bug (exit 1).
+_setup_errors = errors
 
 
 def demo(

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tre.errors import TreError
 from workspaces.settings import WorkspaceSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,8 +30,11 @@ SOURCES = ("pyproject.toml", "README.md", "statbarn", "tre", "airlock", "workspa
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 
 
-class ImageError(RuntimeError):
+class ImageError(TreError, RuntimeError):
     """The image cannot be built; the message says why and what to do."""
+
+    code = "image"
+    status = 500
 
 
 @dataclass(frozen=True)

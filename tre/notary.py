@@ -37,6 +37,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tre import checkpoints
+from tre.errors import TreError
 from tre.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger(__name__)
@@ -87,9 +88,12 @@ class Paths:
         return checkpoints.load_public(self.key_file)
 
 
-class KeyMissingError(RuntimeError):
+class KeyMissingError(TreError, RuntimeError):
     """The signing key is gone while checkpoints signed with it remain (the sentence says
     what to do)."""
+
+    code = "audit_key"
+    status = 500
 
 
 class Notary:

@@ -24,12 +24,14 @@ Settings:
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -42,6 +44,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tre.errors import TreError
 
 ENV_PREFIX = "TRE_"
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "changethis", "secret"})
@@ -85,8 +89,11 @@ def _default_database_url(data: dict[str, Any]) -> str:
     return f"sqlite:///{Path(data_dir) / 'tre.db'}"
 
 
-class SettingsError(ValueError):
+class SettingsError(TreError, ValueError):
     """Settings that cannot be used; the message names the ``TRE_`` variable(s) at fault."""
+
+    code = "settings"
+    status = 500
 
 
 class Settings(BaseSettings):
@@ -199,12 +206,49 @@ def secret_weakness(secret: str) -> str | None:
     return None
 
 
+PROFILE_SUFFIXES = (".yaml", ".yml")
+
+
+def profile_file(name: str, settings: Settings | None = None) -> Path | None:
+    """The file of disclosure profile ``name`` in TRE_PROFILES_DIR (``name.yaml``, else
+    ``name.yml``), or None: the one lookup of that directory (the CLI, the catalog and
+    governance used three, and only one accepted ``.yml``)."""
+    folder = (settings or get_settings()).profiles_dir
+    if folder is None or not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    for suffix in PROFILE_SUFFIXES:
+        candidate = folder / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def env_var(field: str) -> str:
     """The environment variable that sets ``field``."""
     return f"{ENV_PREFIX}{field.upper()}"
 
 
-def _describe(exc: ValidationError) -> str:
+# A field whose value is never repeated in an error (its name says it holds a secret).
+_SECRET_NAMES = ("secret", "token", "password", "key")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def _is_secret(model: type[BaseSettings], field: str) -> bool:
+    info = model.model_fields.get(field)
+    annotation = str(info.annotation) if info is not None else ""
+    return "SecretStr" in annotation or any(w in field.lower() for w in _SECRET_NAMES)
+
+
+def _shown_input(value: Any) -> str:
+    """The value as given, with any URL's credentials (user:password@) hidden."""
+    return _URL_CREDENTIALS.sub("***@", repr(value))
+
+
+def describe(exc: ValidationError, model: type[BaseSettings], label: str = "settings") -> str:
+    """The one error format of every settings section: ``invalid <label>: TRE_X: why (got
+    'value')``, one part per problem.  A secret's value is never repeated, nor a URL's
+    credentials."""
+    prefix = str(model.model_config.get("env_prefix") or "")
     parts: list[str] = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
@@ -212,17 +256,35 @@ def _describe(exc: ValidationError) -> str:
         if not loc:
             parts.append(msg)
             continue
-        shown = "" if loc[0] == "secret_key" else f" (got {err.get('input')!r})"
-        parts.append(f"{env_var(loc[0])}: {msg}{shown}")
-    return "invalid settings: " + "; ".join(parts)
+        hidden = _is_secret(model, loc[0]) or "input" not in err or isinstance(
+            err.get("input"), dict)
+        shown = "" if hidden else f" (got {_shown_input(err['input'])})"
+        parts.append(f"{prefix}{loc[0].upper()}: {msg}{shown}")
+    return f"invalid {label}: " + "; ".join(parts)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_section(model: type[S], label: str = "settings", **overrides: Any) -> S:
+    """Read one section of the settings from the environment (``overrides`` win): the one
+    loader of every ``TRE_*`` settings class, raising :class:`SettingsError` in the one
+    format (:func:`describe`) for every section."""
+    from pydantic_settings import SettingsError as SourceError
+
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe(exc, model, label)) from None
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"invalid {label}: not valid JSON: {exc}") from None
+    except SourceError as exc:  # a value the environment source cannot decode
+        raise SettingsError(f"invalid {label}: {str(exc).splitlines()[0]}") from None
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (``overrides`` win), raising :class:`SettingsError`."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from None
+    return load_section(Settings, **overrides)
 
 
 @lru_cache(maxsize=1)

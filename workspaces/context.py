@@ -60,17 +60,19 @@ _context: HubContext | None = None
 
 
 def hub_context() -> HubContext:
-    """The process's context, made on first use (migrating the database if needed)."""
+    """The process's context, made on first use; a schema that is not current is refused
+    (``tre db upgrade`` migrates; tre.schema)."""
     global _context
     with _lock:
         if _context is None:
             from tre.authz import load_authz
-            from tre.db import make_engine, session_factory, upgrade
+            from tre.db import make_engine, session_factory
+            from tre.schema import require_current
             from tre.settings import get_settings
 
             settings = get_settings()
             workspace = load_workspace_settings()
-            upgrade(settings.database_url)
+            require_current(settings.database_url)
             factory = session_factory(make_engine(settings.database_url))
             _context = HubContext(settings, workspace, factory, load_authz(factory),
                                   Scope(workspace.network_prefix))

@@ -22,10 +22,10 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tre.settings import SettingsError
+from tre.settings import load_section
 
 _QUANTITY = re.compile(r"^[1-9][0-9]{0,5}(Mi|Gi|Ti)$")
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
@@ -82,10 +82,4 @@ class KubeSettings(BaseSettings):
 
 
 def load_kube_settings(**overrides: object) -> KubeSettings:
-    try:
-        return KubeSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        parts = [f"TRE_KUBE_{str(e['loc'][0]).upper() if e['loc'] else ''}: "
-                 f"{e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})"
-                 for e in exc.errors()]
-        raise SettingsError("invalid Kubernetes settings: " + "; ".join(parts)) from None
+    return load_section(KubeSettings, "Kubernetes settings", **overrides)

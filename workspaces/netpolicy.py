@@ -30,9 +30,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tre.errors import TreError
 
-class PolicyError(ValueError):
+
+class PolicyError(TreError, ValueError):
     """A NetworkPolicy this module cannot read (the message names it)."""
+
+    code = "network_policy"
+    status = 422
 
 
 @dataclass(frozen=True)

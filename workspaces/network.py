@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tre.catalog.names import check_name
+from tre.errors import TreError
 
 DEFAULT_PREFIX = "tre-ws-"
 PROJECT_LABEL = "org.tre.project"
@@ -58,8 +59,11 @@ RESOLV_CONF = (
 )
 
 
-class NetworkError(RuntimeError):
+class NetworkError(TreError, RuntimeError):
     """A network or firewall operation failed; the message says what to do."""
+
+    code = "network"
+    status = 500
 
 
 @dataclass(frozen=True)

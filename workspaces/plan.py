@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tre.catalog.tiers import Limits, workspace_limits
 from workspaces.network import ProjectNetwork, container_network_config
 from workspaces.settings import WorkspaceSettings
 
@@ -29,6 +30,7 @@ AIRLOCK_PREFIX = "/services/airlock"
 class DatasetMount:
     name: str
     location: str  # a directory on the host
+    tier: int = 0  # its sensitivity tier: caps the workspace (tre.catalog.tiers)
 
 
 @dataclass(frozen=True)
@@ -117,15 +119,18 @@ def workspace_spec(*, user: str, project: str, datasets: list[DatasetMount],
     """The one plan of a workspace; ``airlock_url`` is the airlock's base URL as the
     workspace reaches it (its service prefix is added here)."""
     home, outputs = volume_names(settings.network_prefix, user, project)
+    limits = workspace_limits((d.tier for d in datasets), Limits(
+        settings.workspace_mem_limit, settings.workspace_cpu_limit,
+        settings.workspace_pids_limit))
     return WorkspaceSpec(
         user=user, project=project, datasets=tuple(datasets),
         home_volume=home, outputs_volume=outputs,
         environment={"TRE_PROJECT": project,
                      "TRE_AIRLOCK_URL": f"{airlock_url.rstrip('/')}{AIRLOCK_PREFIX}"},
         hub_connect_url=hub_connect_url,
-        mem_limit=settings.workspace_mem_limit,
-        cpu_limit=settings.workspace_cpu_limit,
-        pids_limit=settings.workspace_pids_limit,
+        mem_limit=limits.mem_limit,
+        cpu_limit=limits.cpu_limit,
+        pids_limit=limits.pids_limit,
     )
 
 
@@ -156,7 +161,10 @@ def docker_plan(spec: WorkspaceSpec, *, net: ProjectNetwork, skeleton: Path,
         "cap_drop": list(spec.drop_capabilities),
         "security_opt": ["no-new-privileges"] if spec.no_new_privileges else [],
         "pids_limit": spec.pids_limit,
+        "mem_limit": spec.mem_limit,  # the spec's (a tier may cap the deployment's)
         "memswap_limit": spec.mem_limit,  # no swap beyond the memory limit
+        "cpu_period": 100_000,
+        "cpu_quota": int(spec.cpu_limit * 100_000),
         # The image is not writable; only the home and outputs volumes and /tmp are.
         "read_only": spec.read_only_root,
         "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={spec.tmp_size_mb}m"},

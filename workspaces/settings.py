@@ -35,10 +35,10 @@ import shutil
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tre.settings import ENV_PREFIX, SettingsError, _describe
+from tre.settings import ENV_PREFIX, load_section
 
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 SHARED_PASSWORD = "shared-password"
@@ -138,7 +138,4 @@ class WorkspaceSettings(BaseSettings):
 
 
 def load_workspace_settings(**overrides: object) -> WorkspaceSettings:
-    try:
-        return WorkspaceSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from None
+    return load_section(WorkspaceSettings, "settings", **overrides)

@@ -29,6 +29,7 @@ from traitlets import default
 from tre import audit
 from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
+from tre.errors import TreError
 from workspaces.context import HubContext, hub_context
 from workspaces.plan import (
     DatasetMount,
@@ -43,8 +44,11 @@ if TYPE_CHECKING:
     from tre.catalog.models import Project
 
 
-class SpawnRefused(web.HTTPError):
+class SpawnRefused(web.HTTPError, TreError):
     """403 with a message the user sees on the spawn page."""
+
+    code = "spawn_refused"
+    status = 403
 
     def __init__(self, message: str) -> None:
         super().__init__(403, log_message=message, reason="Forbidden")
@@ -144,7 +148,8 @@ class ProjectSpawner:
         if not self.ctx.authz.user_can(self.user.name, project, "dataset", "read"):
             return []
         with self.ctx.factory() as session:
-            return [DatasetMount(d.name, d.location) for d in granted_datasets(session, project)]
+            return [DatasetMount(d.name, d.location, d.tier)
+                    for d in granted_datasets(session, project)]
 
     def template_namespace(self) -> dict[str, Any]:
         return {**super().template_namespace(),  # type: ignore[misc]

@@ -14,17 +14,20 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from airlock.domain.review import AlreadyVoted, OwnRequest, ReviewClosed, VoteError
-from airlock.domain.states import IllegalTransition
-from airlock.identity import IdentityError
-from airlock.intake import IntakeError
-from airlock.service.context import Conflict, Denied, NotFound, record_denial
-from airlock.store import StoreError, TamperedError
-from statbarn.errors import ProfileError
+from airlock.service.context import Denied, record_denial
+from statbarn.errors import ProfileError, StatbarnError
 from tre.authz import Forbidden
 from tre.authz.refusals import record_refusal
+from tre.errors import TreError
 
 log = logging.getLogger("airlock.api")
+
+# What a server-side failure tells the caller (by the error's code); the log holds the rest.
+_SERVER_WORDS = {
+    "integrity": "refused: {}; the operators have been alerted through the audit log",
+    "store": "the file store failed: {}",
+    "profile": "the project's disclosure profile cannot be loaded: {}",
+}
 
 
 def problem(status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -32,64 +35,39 @@ def problem(status: int, code: str, message: str, headers: dict[str, str] | None
     return JSONResponse({"detail": message, "code": code}, status_code=status, headers=headers)
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(IntakeError)
-    async def _intake(_r: Request, exc: IntakeError) -> JSONResponse:
-        return problem(exc.status, exc.code, str(exc))
+async def tre_error(request: Request, exc: Exception) -> JSONResponse:
+    """The one answer for an error raised on purpose: its status, its code, its message.
 
-    @app.exception_handler(IdentityError)
-    async def _identity(_r: Request, exc: IdentityError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "token"} if exc.status == 401 else None
-        code = "unauthenticated" if exc.status == 401 else "hub_unavailable"
-        return problem(exc.status, code, str(exc), headers)
-
-    @app.exception_handler(Denied)
-    async def _denied(request: Request, exc: Denied) -> JSONResponse:
-        await run_in_threadpool(record_denial, request.app.state.ctx, exc)
-        return problem(exc.status, "not_found" if exc.status == 404 else "forbidden", str(exc))
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(r: Request, exc: Forbidden) -> JSONResponse:
-        ctx = r.app.state.ctx
+    A refusal of the authorisation point is audited first (after the use case's
+    transaction was rolled back); a server-side failure is logged.
+    """
+    assert isinstance(exc, TreError | StatbarnError)
+    if isinstance(exc, StatbarnError) and not isinstance(exc, ProfileError):
+        # The airlock hands statbarn only what it checked; anything else is a bug.
+        return await unexpected(request, exc)
+    ctx = request.app.state.ctx
+    if isinstance(exc, Denied):
+        await run_in_threadpool(record_denial, ctx, exc)
+    elif isinstance(exc, Forbidden):
         d = exc.decision
         await anyio.to_thread.run_sync(record_refusal, ctx.db, d, d.obj, d.domain, ctx.clock)
-        return problem(403, "forbidden", str(exc))
+    message = str(exc)
+    if exc.status >= 500:
+        log.error("%s failure: %s", exc.code, exc)
+        message = _SERVER_WORDS.get(exc.code, "{}").format(exc)
+    headers = {"WWW-Authenticate": "token"} if exc.status == 401 else None
+    return problem(exc.status, exc.code, message, headers)
 
-    @app.exception_handler(NotFound)
-    async def _not_found(_r: Request, exc: NotFound) -> JSONResponse:
-        return problem(404, "not_found", str(exc))
 
-    @app.exception_handler(IllegalTransition)
-    async def _illegal(_r: Request, exc: IllegalTransition) -> JSONResponse:
-        return problem(409, "illegal_transition", str(exc))
+async def unexpected(_r: Request, exc: Exception) -> JSONResponse:
+    ref = uuid.uuid4().hex[:12]
+    log.exception("unexpected error (reference %s)", ref, exc_info=exc)
+    return problem(500, "internal", f"internal error (reference {ref}); it has been logged")
 
-    @app.exception_handler(Conflict)
-    async def _conflict(_r: Request, exc: Conflict) -> JSONResponse:
-        return problem(409, "conflict", str(exc))
 
-    @app.exception_handler(VoteError)
-    async def _vote(_r: Request, exc: VoteError) -> JSONResponse:
-        if isinstance(exc, OwnRequest):
-            return problem(403, "own_request", str(exc))
-        if isinstance(exc, AlreadyVoted | ReviewClosed):
-            return problem(409, "vote_closed", str(exc))
-        return problem(422, "bad_vote", str(exc))
-
-    @app.exception_handler(TamperedError)
-    async def _tampered(_r: Request, exc: TamperedError) -> JSONResponse:
-        log.error("integrity failure: %s", exc)
-        return problem(500, "integrity", f"refused: {exc}; the operators have been alerted "
-                       "through the audit log")
-
-    @app.exception_handler(StoreError)
-    async def _store(_r: Request, exc: StoreError) -> JSONResponse:
-        log.error("store failure: %s", exc)
-        return problem(500, "store", f"the file store failed: {exc}")
-
-    @app.exception_handler(ProfileError)
-    async def _profile(_r: Request, exc: ProfileError) -> JSONResponse:
-        log.error("profile failure: %s", exc)
-        return problem(500, "profile", f"the project's disclosure profile cannot be loaded: {exc}")
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(TreError, tre_error)
+    app.add_exception_handler(StatbarnError, tre_error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
@@ -108,8 +86,4 @@ def install(app: FastAPI) -> None:
     async def _http(_r: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, "http", str(exc.detail), dict(exc.headers or {}))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_r: Request, exc: Exception) -> JSONResponse:
-        ref = uuid.uuid4().hex[:12]
-        log.exception("unexpected error (reference %s)", ref, exc_info=exc)
-        return problem(500, "internal", f"internal error (reference {ref}); it has been logged")
+    app.add_exception_handler(Exception, unexpected)

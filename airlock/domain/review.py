@@ -45,6 +45,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tre.errors import TreError
+
 __all__ = [
     "AlreadyVoted",
     "CommentRequired",
@@ -93,12 +95,18 @@ class Vote:
         object.__setattr__(self, "choice", VoteChoice(self.choice))
 
 
-class VoteError(ValueError):
+class VoteError(TreError, ValueError):
     """A vote that cannot be accepted.  The message is written for the user who cast it."""
+
+    code = "bad_vote"
+    status = 422
 
 
 class OwnRequest(VoteError):
     """The reviewer is the requester."""
+
+    code = "own_request"
+    status = 403
 
 
 class CommentRequired(VoteError):
@@ -112,6 +120,9 @@ class OverrideReasonRequired(VoteError):
 class AlreadyVoted(VoteError):
     """The reviewer has already voted on this file."""
 
+    code = "vote_closed"
+    status = 409
+
 
 class UnknownFile(VoteError):
     """The file is not part of this request."""
@@ -119,6 +130,9 @@ class UnknownFile(VoteError):
 
 class ReviewClosed(VoteError):
     """The request is decided, or this file already has all the reviews it needs."""
+
+    code = "vote_closed"
+    status = 409
 
 
 @dataclass(frozen=True)

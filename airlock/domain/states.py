@@ -16,6 +16,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from tre.errors import TreError
+
 
 class State(StrEnum):
     DRAFT = "draft"
@@ -74,8 +76,11 @@ TRANSITIONS: Final = MappingProxyType(
 TERMINAL: Final = frozenset(s for s, moves in TRANSITIONS.items() if not moves)
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(TreError):
     """A move the lifecycle does not allow; the API answers 409 and changes nothing."""
+
+    code = "illegal_transition"
+    status = 409
 
     def __init__(self, current: State | str, target: State | str, why: str = "") -> None:
         self.current, self.target = str(current), str(target)

@@ -20,6 +20,7 @@ from tre.authz.events import AuditAction
 from tre.authz.refusals import audit_refusal
 from tre.clock import Clock
 from tre.db import transaction
+from tre.errors import TreError
 
 log = logging.getLogger("airlock")
 SYSTEM = "system"  # the actor of the airlock's own steps (checks, automatic decisions)
@@ -33,12 +34,18 @@ class Notifier(Protocol):
     def close(self, timeout: float = 10.0) -> bool: ...
 
 
-class NotFound(Exception):
+class NotFound(TreError):
     """No such object, or the caller may not know it exists (answered alike: 404)."""
 
+    code = "not_found"
+    status = 404
 
-class Conflict(Exception):
+
+class Conflict(TreError):
     """The object is not in a state that allows this (409); nothing was changed."""
+
+    code = "conflict"
+    status = 409
 
 
 @dataclass
@@ -102,16 +109,20 @@ def decide(ctx: Ctx, user: str, project: str, obj: str, action: str,
     return ctx.authz.enforce(user, project, obj, action, context)
 
 
-class Denied(Exception):
+class Denied(TreError):
     """The authorisation point said no.  ``status`` is 404 when the user may not even
     see the object (another project's request does not exist for them), else 403.
     The API records the refusal in the audit log after the use case's transaction
     has been rolled back (:func:`record_denial`)."""
 
+    code = "forbidden"
+    status = 403
+
     def __init__(self, decision: Decision, object_type: str, object_id: str,
                  status: int = 403, message: str | None = None) -> None:
         self.decision, self.object_type, self.object_id = decision, object_type, object_id
         self.status = status
+        self.code = "not_found" if status == 404 else "forbidden"
         super().__init__(message or str(Forbidden(decision)))
 
 

@@ -38,12 +38,16 @@ from airlock.service.context import Conflict, Ctx, readable, require
 from tre import audit
 from tre.authz.events import AuditAction
 from tre.db import transaction
+from tre.errors import TreError
 
 AUDIENCES = ("all", "checkers")
 
 
-class MessageRefused(ValueError):
+class MessageRefused(TreError, ValueError):
     """A message that is not taken; the text says why, for the person who wrote it."""
+
+    code = "message_refused"
+    status = 422
 
 
 @dataclass(frozen=True)

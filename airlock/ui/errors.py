@@ -19,19 +19,25 @@ from airlock.store import StoreError, TamperedError
 from statbarn.errors import ProfileError
 from tre.authz import Forbidden
 from tre.authz.refusals import record_refusal
+from tre.errors import TreError
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class PageError(Exception):
+class PageError(TreError):
+    code = "page"
+
     def __init__(self, status: int, title: str, message: str) -> None:
         self.status, self.title, self.message = status, title, message
         super().__init__(message)
 
 
-class LoginRequired(Exception):
+class LoginRequired(TreError):
     """No session: the page sends the browser to log in, then back to ``next_url``."""
+
+    code = "login_required"
+    status = 401
 
     def __init__(self, next_url: str) -> None:
         self.next_url = next_url

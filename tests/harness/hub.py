@@ -373,6 +373,7 @@ def running_tre(tmp: Path, api: Any, **settings: str) -> Iterator[RunningTre]:
         reset_settings()
         reset_hub_context()
         try:
+            _migrate()  # what scripts/up does first: `tre db upgrade`
             result = bring_up(log.append)
             assert result.password
             yield RunningTre(result.url, prefix, tmp / "data" / "hub", result.password,
@@ -384,3 +385,10 @@ def running_tre(tmp: Path, api: Any, **settings: str) -> Iterator[RunningTre]:
             for volume in api.volumes(filters={"name": prefix}).get("Volumes") or []:
                 if volume["Name"].startswith(prefix):
                     api.remove_volume(volume["Name"], force=True)
+
+
+def _migrate() -> None:
+    from tre.db import upgrade
+    from tre.settings import get_settings
+
+    upgrade(get_settings().database_url)

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.kube_pods import workspace_pod
+from tre.settings import load_section
 from workspaces.kube_settings import KubeSettings
 from workspaces.netpolicy import Pod
 from workspaces.plan import DatasetMount
@@ -96,11 +97,13 @@ def hub_env(docs: list[dict[str, Any]]) -> dict[str, str]:
 def settings_from_chart(docs: list[dict[str, Any]]) -> tuple[WorkspaceSettings, KubeSettings]:
     """The spawner's settings exactly as the rendered hub pod's environment gives them."""
     env = hub_env(docs)
-    ws = WorkspaceSettings(**{k.removeprefix("TRE_").lower(): v for k, v in env.items()
-                              if k.startswith(("TRE_WORKSPACE_", "TRE_IDLE", "TRE_MEMBER",
-                                               "TRE_HUB_PORT", "TRE_AIRLOCK_PORT"))})
-    kube = KubeSettings(**{k.removeprefix("TRE_KUBE_").lower(): v for k, v in env.items()
-                           if k.startswith("TRE_KUBE_")})
+    platform = {k.removeprefix("TRE_").lower(): v for k, v in env.items()
+                if k.startswith(("TRE_WORKSPACE_", "TRE_IDLE", "TRE_MEMBER", "TRE_HUB_PORT",
+                                 "TRE_AIRLOCK_PORT"))}
+    ws = load_section(WorkspaceSettings, "settings", **platform)
+    kube = load_section(KubeSettings, "settings", **{
+        k.removeprefix("TRE_KUBE_").lower(): v for k, v in env.items()
+        if k.startswith("TRE_KUBE_")})
     return ws, kube
 
 

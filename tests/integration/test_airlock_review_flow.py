@@ -9,6 +9,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -69,7 +70,9 @@ def test_one_approval_releases(env: tuple[Api, Harness]) -> None:
 
 def test_who_may_vote(env: tuple[Api, Harness]) -> None:
     api, h = env
-    fid_of = lambda req: req["files"][0]["id"]  # noqa: E731
+    def fid_of(req: dict[str, Any]) -> str:
+        return str(req["files"][0]["id"])
+
     req = escalated(api)
     r = api.vote("alice", req["id"], fid_of(req), "approve")  # a researcher, not a checker
     assert r.status_code == 403

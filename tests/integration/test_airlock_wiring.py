@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -205,7 +205,7 @@ def test_notifications_come_after_the_commit(env: tuple[Api, Harness]) -> None:
         def now(self) -> Any:
             raise RuntimeError("clock failure")
 
-    h.ctx.clock = Broken()  # type: ignore[assignment]
+    h.ctx.clock = Broken()
     quiet = Api(TestClient(h.app, raise_server_exceptions=False,  # as a real server answers
                            client=WORKSPACE_ADDRESS))
     r = quiet.vote("carol", req["id"], req["files"][0]["id"], "approve")

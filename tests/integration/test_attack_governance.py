@@ -42,6 +42,9 @@ def test_one_account_cannot_propose_and_approve_below_the_floor(tmp_path: Path) 
     text = (ROOT / "policies/profiles/default.yaml").read_text()
     weak.write_text(text.replace("min_count: 10 ", "min_count: 1 ")
                     .replace('version: "1"', 'version: "2"'))
+    # the database is migrated (scripts/up does it; no other command migrates), so the
+    # refusal below is the authorisation point's
+    assert tre(data, "production", "db", "upgrade").returncode == 0
     # the platform runs in production; this account is no governance user
     denied = tre(data, "production", "profile", "apply", str(weak), "--reason", "x")
     assert denied.returncode != 0

@@ -131,11 +131,11 @@ def _commands(tmp_path: Path) -> None:
     import tre.authz.caller as caller
 
     proposer = caller.os_user
-    caller.os_user = lambda: "heidi-account"  # type: ignore[assignment]
+    caller.os_user = lambda: "heidi-account"
     try:
         tre("policy", "approve", "1", "--as", "heidi")  # policy approve
     finally:
-        caller.os_user = proposer  # type: ignore[assignment]
+        caller.os_user = proposer
     profile = tmp_path / "strict.yaml"
     profile.write_text((REPO / "policies/profiles/strict.yaml").read_text()
                        .replace('version: "1"', 'version: "2"'))

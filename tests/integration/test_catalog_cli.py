@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(migrated_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     seed = tmp_path / "policy.csv"
     seed.write_text(TEST_POLICY)
     tables = tmp_path / "tables"
@@ -85,3 +85,14 @@ def test_refusals_are_one_line_and_exit_2(env: Path, args: list[str], message: s
     assert code == 2
     assert err.startswith("error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_datasets_tier_sets_its_default_profile(env: Path) -> None:
+    """Before, the tier was stored and changed nothing: every dataset got 'default'."""
+    for name, tier in (("open", "1"), ("cancer", "4")):
+        code, _, err = tre("dataset", "register", name, str(env), "--custodian", "cedric",
+                           "--tier", tier, "--as", "grace")
+        assert code == 0, err
+    code, out, _ = tre("dataset", "list", "--json", "--as", "grace")
+    assert {r["name"]: r["profile"] for r in json.loads(out)} == {
+        "open": "default", "cancer": "strict"}

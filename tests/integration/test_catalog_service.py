@@ -145,16 +145,16 @@ def test_refusals_change_nothing(db: sessionmaker[Session], authz: Authz, clock:
             service.create_project(s, authz, clock=clock, **kwargs)
     empty = tmp_path / "empty"
     empty.mkdir()
-    bad_datasets = [
+    bad_datasets: list[dict[str, Any]] = [
         dict(name="x1", location=tmp_path / "missing", tier=2),
         dict(name="x2", location=empty, tier=2),
         dict(name="x3", location=dataset_dir, tier=7),
         dict(name="ehr", location=dataset_dir, tier=2),
     ]
-    for kwargs in bad_datasets:
+    for bad in bad_datasets:
         with pytest.raises(CatalogError), transaction(db) as s:
             service.register_dataset(s, authz, custodian="cedric", profile="default",
-                                     description="", actor="grace", clock=clock, **kwargs)
+                                     description="", actor="grace", clock=clock, **bad)
     with db() as s:
         assert [p.name for p in service.list_projects(s)] == ["proj-a"]
         assert [d.name for d in service.list_datasets(s)] == ["ehr"]

@@ -99,8 +99,9 @@ def test_other_workspaces_are_unreachable(cluster: Cluster) -> None:
 
 # test_a_server_on_another_docker_network_is_unreachable
 def test_nothing_outside_the_tre_is_reachable(cluster: Cluster) -> None:
+    targets: list[Endpoint] = [*INTERNET, METADATA, OUTSIDER]
     for ws in cluster.workspaces:
-        for target in [*INTERNET, METADATA, OUTSIDER]:
+        for target in targets:
             for port in (80, 443, 8000):
                 assert not cluster.can(ws, target, port), (ws.name, target.name, port)
         assert not cluster.can(ws, METADATA, 80, "UDP")

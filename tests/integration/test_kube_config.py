@@ -14,7 +14,7 @@ from workspaces.context import reset_hub_context
 
 
 @pytest.fixture
-def hub_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def hub_env(migrated_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("TRE_IDLE_TIMEOUT", "600")
     monkeypatch.setenv("TRE_MEMBERSHIP_CHECK", "20")
     monkeypatch.setenv("TRE_KUBE_INSTANCE", "trial")
@@ -22,7 +22,7 @@ def hub_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv(AIRLOCK_TOKEN_ENV, "t" * 40)
     monkeypatch.setenv(DEMO_PASSWORD_ENV, "demo-password-123")
     reset_hub_context()
-    yield data_dir
+    yield migrated_data_dir
     reset_hub_context()
 
 

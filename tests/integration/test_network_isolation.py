@@ -85,7 +85,7 @@ def lab(docker_api: Any, workspace_image: str,
                 run_container(api, workspace_image, network_mode=plain,
                               command=["python", "-m", "http.server", "8000"])]
         yield Lab(test_scope, a, b, [hub_a, listeners[1]], [air_a, listeners[3]], other,
-                  *made[:3], plain, made[3])
+                  made[0], made[1], made[2], plain, made[3])
     finally:
         for c in made:
             c.remove()

@@ -116,6 +116,8 @@ def test_the_airlock_serves_and_decides_from_the_installed_copy(
     data.mkdir()
     env = {**_env(site, data), "TRE_AIRLOCK_IDENTITY": "dev",
            "TRE_AIRLOCK_DEV_TOKENS": json.dumps(TOKENS)}
+    upgrade = _tre(site, data, "db", "upgrade")  # the one command that migrates
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     server = Server(env, free_port(), data)  # `tre airlock serve`, ready when healthy
     server.start()
     url = server.url

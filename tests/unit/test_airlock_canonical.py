@@ -9,7 +9,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pandas as pd
 import pytest
 from PIL import Image

@@ -92,7 +92,7 @@ def test_blobs_on_another_file_system_than_the_scratch_disk(
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real_replace(src, dst)
 
-    monkeypatch.setattr(store_module.os, "replace", replace)
+    monkeypatch.setattr(store_module.os, "replace", replace)  # type: ignore[attr-defined]
     store = Store(tmp_path / "shared", scratch=scratch)
     sha = store.put_bytes(b"a,b\n1,2\n")
     assert crossed  # the cross-device path was taken

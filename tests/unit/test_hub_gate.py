@@ -139,5 +139,5 @@ def test_an_activity_report_of_another_shape_is_refused() -> None:
                  json.dumps({"servers": {"a b": {"last_activity": ts}}}),
                  json.dumps({"servers": {"": {"last_activity": ts, "extra": 1}}}),
                  json.dumps({"servers": {"": ts}})]:
-        raw = body if isinstance(body, bytes) else body.encode()
+        raw = body if isinstance(body, bytes) else str(body).encode()
         assert activity_body(raw, NOW) is None, body

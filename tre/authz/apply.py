@@ -50,14 +50,21 @@ from tre.authz.truthtable import Tables, run, table_cases, tables_change
 from tre.authz.vocabulary import GLOBAL
 from tre.clock import Clock
 from tre.db import transaction
+from tre.errors import TreError
 
 
-class GovernanceError(ValueError):
+class GovernanceError(TreError, ValueError):
     """A governance change refused; the message says why (and nothing was changed)."""
+
+    code = "governance"
+    status = 422
 
 
 class Refused(GovernanceError):
     """The authorisation point said no; ``decision`` is audited (tre.authz.refusals)."""
+
+    code = "forbidden"
+    status = 403
 
     def __init__(self, decision: Decision, message: str) -> None:
         self.decision = decision

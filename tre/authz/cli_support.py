@@ -1,100 +1,29 @@
-"""Shared pieces of the governance commands (tre/cli_governance.py): errors, database, output."""
+"""Shared pieces of the governance commands (tre/cli_governance.py): database, output.
+
+Their errors go through the one boundary, :mod:`tre.cli_errors`."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-import typer
+from tre.cli_errors import boundary
+from tre.errors import ExitCode
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-EXIT_USAGE, EXIT_FAIL = 2, 4
+EXIT_USAGE, EXIT_FAIL = ExitCode.USAGE, ExitCode.FAIL
 
-
-def stderr(line: str) -> None:
-    typer.echo(line if line.startswith("error: ") else f"error: {line}", err=True)
-
-
-def _profile_error() -> tuple[type[Exception], ...]:
-    # statbarn's ProfileError, if statbarn is loaded: importing it just in case would load
-    # pandas and scipy (most of a second) for commands that never read a profile.
-    module = sys.modules.get("statbarn.errors")
-    return (module.ProfileError,) if module is not None else ()
-
-
-@contextmanager
-def errors() -> Iterator[None]:
-    """Every refusal becomes ``error: ...`` lines and exit 2; a bug, exit 1 (tre.cli).
-    A refusal of the authorisation point is audited first (tre.authz.refusals)."""
-    try:
-        yield
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as exc:
-        _audit_refusal(exc)
-        lines = _refusal(exc)
-        if lines is None:
-            from tre.cli import _unexpected
-
-            raise _unexpected(exc) from None
-        for line in lines:
-            stderr(line)
-        raise typer.Exit(EXIT_USAGE) from None
-
-
-def _audit_refusal(exc: Exception) -> None:
-    from tre.authz.apply import Refused
-    from tre.authz.enforcer import Forbidden
-
-    if not isinstance(exc, (Forbidden, Refused)):
-        return
-    from tre.authz.refusals import record_refusal
-
-    try:
-        factory = database(create=False)
-    except Exception:  # no usable database: nothing to record in, the refusal stands
-        return
-    if factory is not None:
-        d = exc.decision
-        record_refusal(factory, d, d.obj, d.domain)
+# The one boundary of every command (tre.cli_errors): a refusal is audited and exits 2, a
+# bug (even a ValueError) exits 1.  Under its old name for the governance commands.
+errors = boundary
 
 
 def ask(authz: Any, caller: Any, domain: str, obj: str, action: str) -> Any:
     """The decision for a command's caller; raises Forbidden (audited by :func:`errors`)."""
     return authz.check(caller.name, domain, obj, action)
-
-
-def _refusal(exc: Exception) -> list[str] | None:
-    """The lines that explain a refused input or change; None for a bug."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from tre.authz.apply import GovernanceError
-    from tre.authz.enforcer import Forbidden
-    from tre.authz.policyfile import PolicyError
-    from tre.authz.truthtable import TableError
-    from tre.settings import SettingsError
-
-    if isinstance(exc, PolicyError):
-        return [
-            f"{p.source}:{p.line}: {p.message}" if p.line else f"{p.source}: {p.message}"
-            for p in exc.problems
-        ]
-    if isinstance(exc, (GovernanceError, TableError, SettingsError, Forbidden, *_profile_error())):
-        return str(exc).splitlines()
-    if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if exc.filename else ""
-        return [f"{where}{exc.strerror or exc}"]
-    if isinstance(exc, (UnicodeError, ValueError)):
-        return [str(exc).splitlines()[0] if str(exc) else type(exc).__name__]
-    if isinstance(exc, SQLAlchemyError):
-        return [f"database: {str(exc).splitlines()[0]}"]
-    return None
 
 
 def when(at: str | None) -> datetime:
@@ -109,8 +38,10 @@ def database(create: Literal[True]) -> sessionmaker[Session]: ...
 @overload
 def database(create: bool) -> sessionmaker[Session] | None: ...
 def database(create: bool) -> sessionmaker[Session] | None:
-    """The platform database (migrated when ``create``); None if absent and not wanted."""
-    from tre.db import make_engine, normalise_url, session_factory, upgrade
+    """The platform database, required to be current when ``create`` (never migrated here:
+    ``tre db upgrade`` is the one command that migrates); None if absent and not wanted."""
+    from tre.db import make_engine, normalise_url, session_factory
+    from tre.schema import require_current
     from tre.settings import get_settings
 
     url = normalise_url(get_settings().database_url)
@@ -119,7 +50,7 @@ def database(create: bool) -> sessionmaker[Session] | None:
         if not path or path == ":memory:" or not Path(path).is_file():
             return None
     if create:
-        upgrade(url)
+        require_current(url)  # SchemaBehind / SchemaAhead: exit 2, naming the command
     return session_factory(make_engine(url))
 
 

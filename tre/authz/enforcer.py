@@ -42,6 +42,7 @@ from tre.authz.policyfile import Assignment, Policy
 from tre.authz.settings import POLICIES
 from tre.authz.vocabulary import GLOBAL
 from tre.clock import Clock, SystemClock, utc
+from tre.errors import BadInput, TreError
 
 # Effects as Casbin stores them once loaded ("p.eft" becomes "p_eft"): the model's own,
 # allow-and-deny (some allow, no deny), and the explainer's, allow-override (some allow).
@@ -52,8 +53,11 @@ MAX_REMEMBERED = 4096
 _Answer = tuple[bool, tuple[str, ...] | None]  # allowed, and the rule that decided
 
 
-class Forbidden(Exception):
+class Forbidden(TreError):
     """The subject may not do this; ``str(exc)`` is safe to show to the user."""
+
+    code = "forbidden"
+    status = 403
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
@@ -112,7 +116,7 @@ def load_model(path: str | Path) -> Model:
     effect = model["e"]["e"].value
     if effect != DENY_WINS:
         shown = DENY_WINS.replace("p_eft", "p.eft")
-        raise ValueError(f"{path}: [policy_effect] must be e = {shown}: tre relies on it")
+        raise BadInput(f"{path}: [policy_effect] must be e = {shown}: tre relies on it")
     return model
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from tre.authz.vocabulary import GLOBAL
+from tre.errors import BadInput, TreError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 OBJECT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_./-]*\*?|\*)$")
@@ -45,12 +46,20 @@ class Problem:
         return f"{where}: {self.severity}: {self.message}"
 
 
-class PolicyError(ValueError):
+class PolicyError(TreError, ValueError):
     """A policy that must not be used; ``problems`` lists every error found."""
+
+    code = "policy"
+    status = 422
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        """One line per problem, as ``file:line: message`` (what the commands print)."""
+        return [f"{p.source}:{p.line}: {p.message}" if p.line else f"{p.source}: {p.message}"
+                for p in self.problems]
 
 
 @dataclass(frozen=True)
@@ -126,11 +135,11 @@ def parse_time(value: str) -> datetime:
             return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
         at = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(
+        raise BadInput(
             f"bad date '{value}' ({exc}): use YYYY-MM-DD, or YYYY-MM-DDTHH:MM with a time zone"
         ) from None
     if at.tzinfo is None:
-        raise ValueError(f"bad date '{value}': give a time zone (e.g. {text}Z) or a date alone")
+        raise BadInput(f"bad date '{value}': give a time zone (e.g. {text}Z) or a date alone")
     return at.astimezone(UTC)
 
 

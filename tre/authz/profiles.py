@@ -157,12 +157,11 @@ def current_profile(session: Session | None, name: str) -> tuple[Profile | None,
     row = _stored(session, name) if session is not None else None
     if row is not None:
         return Profile.model_validate(json.loads(row.params)), f"database ({row.at})"
-    from tre.settings import get_settings
+    from tre.settings import profile_file
 
-    folder = get_settings().profiles_dir
-    candidate = folder / f"{name}.yaml" if folder else None
+    candidate = profile_file(name)
     try:
-        if candidate is not None and candidate.is_file():
+        if candidate is not None:
             return load_profile_file(candidate), str(candidate)
         return load_profile(name), "statbarn"
     except ProfileError:

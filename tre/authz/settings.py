@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tre.settings import SettingsError
+from tre.settings import load_section
 
 
 def _policies_dir() -> Path:
@@ -99,11 +99,4 @@ class PolicySettings(BaseSettings):
 
 def policy_settings(**overrides: object) -> PolicySettings:
     """Read the settings now (not cached: they are cheap, and tests change the environment)."""
-    try:
-        return PolicySettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        parts = [
-            f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" if err["loc"]
-            else str(err["msg"]).removeprefix("Value error, ") for err in exc.errors()
-        ]
-        raise SettingsError("invalid settings: " + "; ".join(parts)) from None
+    return load_section(PolicySettings, "settings", **overrides)

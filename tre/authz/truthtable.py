@@ -31,13 +31,17 @@ import yaml
 from tre.authz.enforcer import Authz, Decision
 from tre.authz.invariants import general_context
 from tre.authz.policyfile import parse_time
+from tre.errors import TreError
 
 CASE_KEYS = {"subject", "domain", "object", "action", "expect", "allow", "deny", "at",
              "context", "note"}
 
 
-class TableError(ValueError):
+class TableError(TreError, ValueError):
     """A truth table that cannot be read; the message names the file and line."""
+
+    code = "truth_table"
+    status = 422
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from tre import audit
 from tre.authz.events import AuditAction, decision_details
 from tre.catalog.models import TIERS, Dataset, Grant, Project
 from tre.catalog.names import check_name
+from tre.catalog.tiers import default_profile
 from tre.clock import Clock
+from tre.errors import TreError
 
 if TYPE_CHECKING:
     from tre.authz.enforcer import Authz, Decision
@@ -28,8 +30,11 @@ GLOBAL = "*"
 DATA_SUFFIXES = (".parquet", ".csv")
 
 
-class CatalogError(ValueError):
+class CatalogError(TreError, ValueError):
     """A catalog change refused; the message says why (nothing was changed)."""
+
+    code = "catalog"
+    status = 422
 
 
 def _now(clock: Clock) -> str:
@@ -47,12 +52,10 @@ def check_profile(name: str) -> str:
     """``name`` if statbarn can load it (TRE_PROFILES_DIR first, then statbarn's own)."""
     from statbarn.errors import ProfileError
     from statbarn.profile import load_profile
-    from tre.settings import get_settings
+    from tre.settings import profile_file
 
-    folder = get_settings().profiles_dir
-    candidate = folder / f"{name}.yaml" if folder is not None else None
     try:
-        load_profile(candidate if candidate is not None and candidate.is_file() else name)
+        load_profile(profile_file(name) or name)
     except ProfileError as exc:
         raise CatalogError(f"disclosure profile: {exc}") from None
     return name
@@ -106,11 +109,14 @@ def _check_location(location: Path) -> Path:
 
 
 def register_dataset(session: Session, authz: Authz, *, name: str, location: Path,
-                     custodian: str, tier: int, profile: str, description: str,
+                     custodian: str, tier: int, profile: str | None, description: str,
                      actor: str, clock: Clock) -> Dataset:
+    """``profile`` None: the tier's preset (tre.catalog.tiers: strict for tiers 3 and 4)."""
     _name(name, "dataset name")
     if tier not in TIERS:
         raise CatalogError(f"tier {tier}: must be one of {', '.join(map(str, TIERS))}")
+    if profile is None:
+        profile = default_profile(tier)
     if not custodian.strip():
         raise CatalogError("a dataset needs a custodian (--custodian USER)")
     decision = authz.check(actor, GLOBAL, "dataset", "register")

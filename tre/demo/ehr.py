@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tre.errors import BadInput
+
 CHUNK = 200_000
 DEFAULT_PERSONS = 10_000
 DEFAULT_SEED = 20240601
@@ -185,7 +187,7 @@ def write_ehr(dest: Path, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SE
     import pyarrow.parquet as pq
 
     if not MIN_PERSONS <= persons <= MAX_PERSONS:
-        raise ValueError(f"persons: {persons} is outside {MIN_PERSONS:,} to {MAX_PERSONS:,}")
+        raise BadInput(f"persons: {persons} is outside {MIN_PERSONS:,} to {MAX_PERSONS:,}")
     dest.mkdir(parents=True, exist_ok=True)
     writers: dict[str, pq.ParquetWriter] = {}
     partial = {t: dest / f".{t}.parquet.part" for t in TABLES}

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tre.errors import TreError
 from workspaces.settings import SHARED_PASSWORD, WorkspaceSettings
 
 if TYPE_CHECKING:
@@ -41,8 +42,11 @@ if extra_config() is not None:
 '''
 
 
-class HubConfigError(RuntimeError):
+class HubConfigError(TreError, RuntimeError):
     """The hub cannot be configured as asked; the message says what to change."""
+
+    code = "hub_config"
+    status = 500
 
 
 def extra_config() -> Path | None:

@@ -17,14 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tre.errors import TreError
 from workspaces.settings import SHARED_PASSWORD, WorkspaceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 Echo = Callable[[str], None]
 
 
-class UpError(RuntimeError):
+class UpError(TreError, RuntimeError):
     """A step of ``tre up`` or ``tre down`` that cannot be done; says what to do."""
+
+    code = "up"
+    status = 500
 
 
 @dataclass

@@ -29,16 +29,24 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tre.errors import ExitCode, TreError
+
 SIDECAR_SUFFIX = ".statbarn.json"  # statbarn.tables.SIDECAR_SUFFIX, without importing pandas
 DEFAULT_PORT = 8090
 TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 
-class AirlockError(Exception):
-    """The airlock refused or failed; ``status`` is the HTTP status (0: not reached)."""
+class AirlockError(TreError):
+    """The airlock refused or failed; ``status`` is the HTTP status (0: not reached).
+
+    A refusal (4xx) is the caller's to fix (exit 2); an airlock that cannot be reached or
+    failed is not (exit 1)."""
+
+    code = "airlock"
 
     def __init__(self, message: str, status: int = 0, code: str | None = None) -> None:
-        self.status, self.code = status, code
+        self.status, self.code = status, code or "airlock"
+        self.exit_code = ExitCode.USAGE if 400 <= status < 500 else ExitCode.INTERNAL
         super().__init__(message)
 
 

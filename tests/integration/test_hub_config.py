@@ -1,4 +1,8 @@
-"""JupyterHub's configuration as tre writes it: every security-relevant option."""
+"""JupyterHub's configuration as tre writes it: every security-relevant option.
+
+No hub, no Docker: the configuration is built from the settings and the platform's
+database (the users it allows), so this is the integration tier, beside
+test_kube_config.py (it sat in tests/e2e, which starts real hubs and workspaces)."""
 
 from __future__ import annotations
 
@@ -20,10 +24,10 @@ from workspaces.settings import load_workspace_settings
 
 
 @pytest.fixture
-def hub_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def hub_env(migrated_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("TRE_IDLE_TIMEOUT", "600")
     reset_hub_context()
-    yield data_dir
+    yield migrated_data_dir
     reset_hub_context()
 
 

@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     # the airlock
     REQUEST_CREATE = "airlock.request.create"
     REQUEST_TRANSITION = "airlock.request.transition"
+    REQUEST_REVISE = "airlock.request.revise"  # a returned request revised into a new one
     VOTE_CAST = "airlock.vote.cast"  # sealed: a commitment, whatever the choice
     VOTE_REVEAL = "airlock.vote.reveal"  # opened at the quorum
     VOTE_OVERRIDE = "airlock.vote.override"  # opened at the quorum, an override

@@ -213,6 +213,18 @@ def test_the_researcher_is_shown_the_command(env: tuple[Api, Harness, Client]) -
     assert 'id="revise"' not in Pages(h.app, "carol").get(f"/requests/{old['id']}").text
 
 
+def test_the_checker_is_told_a_request_is_decided_as_a_whole(
+        env: tuple[Api, Harness, Client]) -> None:
+    """Per-file outcomes (finding 3): the choice is said where the checker decides, before
+    any choice is made (fails on the old code: only the summary said it)."""
+    api, h, _ = env
+    rid = api.submit("alice", [("plot.png", png()), ("notes.md", b"# n\n")]).json()["id"]
+    page = Pages(h.app, "carol").get(f"/requests/{rid}").text
+    note = page.split('id="whole-request"')[1].split("</p>")[0]
+    assert "decided as a whole" in note and "Request changes" in note
+    assert 'id="whole-request"' not in Pages(h.app, "alice").get(f"/requests/{rid}").text
+
+
 def test_the_cli(env: tuple[Api, Harness, Client], tmp_path: Path,
                  monkeypatch: pytest.MonkeyPatch) -> None:
     api, h, ws = env

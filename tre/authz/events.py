@@ -53,6 +53,7 @@ class AuditAction(StrEnum):
     FILE_VIEW = "airlock.file.view"
     RELEASE_DOWNLOAD = "airlock.release.download"
     INTEGRITY_REFUSED = "airlock.integrity.refused"
+    LOGIN_REFUSED = "airlock.login.refused"  # a browser login of a suspended user
     # every refusal of the authorisation point, wherever it was asked (tre.authz.refusals)
     ACCESS_DENIED = "airlock.access.denied"  # the name the airlock first wrote; kept
 

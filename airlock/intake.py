@@ -29,6 +29,10 @@ from statbarn.wording import mb, seconds
 from tre.errors import TreError
 
 FIELDS = frozenset({"project", "dataset", "title", "context", "manifest", "draft"})
+# A revision of a returned request (airlock.service.revise): the project and title are
+# the request's own; ``remove`` is a JSON list of file names, ``answer`` the researcher's
+# answer to the checkers.
+REVISE_FIELDS = frozenset({"context", "manifest", "remove", "answer"})
 FILE_FIELDS = frozenset({"file", "sidecar"})
 MAX_FIELDS = 20
 # Multipart framing around the files: generous, so only real content hits the limit.
@@ -128,8 +132,10 @@ def parse_disposition(value: bytes) -> tuple[str, dict[str, str]]:
 
 
 class _Receiver:
-    def __init__(self, store: Store, limits: Limits, on_field: Callable[[str, str], None]):
+    def __init__(self, store: Store, limits: Limits, on_field: Callable[[str, str], None],
+                 fields: frozenset[str] = FIELDS):
         self.store, self.limits, self.on_field = store, limits, on_field
+        self.fields = fields
         self.upload = Upload()
         self.total = 0
         self.parts = 0
@@ -187,9 +193,9 @@ class _Receiver:
             return
         if name in FILE_FIELDS:
             raise IntakeError(400, f"the {name!r} part has no file name")
-        if name not in FIELDS:
+        if name not in self.fields:
             raise IntakeError(400, f"unknown form field {name!r} (expected: "
-                              f"{', '.join(sorted(FIELDS | FILE_FIELDS))})")
+                              f"{', '.join(sorted(self.fields | FILE_FIELDS))})")
         if name in self.upload.fields:
             raise IntakeError(400, f"form field {name!r} is given twice")
         self._field = name
@@ -241,10 +247,11 @@ async def receive(
     store: Store,
     limits: Limits,
     on_field: Callable[[str, str], None] = lambda _n, _v: None,
+    fields: frozenset[str] = FIELDS,
 ) -> Upload:
     """Parse the body into temp files; on any error (including the client going away)
     every temp file is deleted and the error propagates."""
-    rx = _Receiver(store, limits, on_field)
+    rx = _Receiver(store, limits, on_field, fields)
     parser = MultipartParser(
         boundary_of(content_type),
         {

@@ -152,7 +152,8 @@ def main() -> int:
                 t2 = time.perf_counter()
                 env.get_template("request.html").render(
                     base="", user="carol", csrf="x", nav=nav, dev_login=True, page=page,
-                    error=None, typed={}, current="queue", summary=None, reviewed=None)
+                    error=None, typed={}, current="queue", summary=None, reviewed=None,
+                    message_error=None, message_typed="")
                 build.append((t2 - t1) * 1000)
                 render.append((time.perf_counter() - t2) * 1000)
     print(f"  of which view model p50 {statistics.median(build):.1f} ms (database, store, "

@@ -156,6 +156,34 @@ def status(
 
 
 @airlock_app.command()
+def revise(
+    request_id: Annotated[str, typer.Argument(help="A returned request of yours.")],
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="Files replacing the request's files of the same name, or added to it "
+        "(sidecars go along).")] = None,
+    remove: Annotated[list[str] | None, typer.Option(
+        help="The name of a file of the request to leave out (repeat for more).")] = None,
+    answer: Annotated[str | None, typer.Option(
+        help="Your answer to the checkers' comments (shown in the conversation).")] = None,
+    context: Annotated[str | None, typer.Option(
+        help="The context of the files given (default: a replaced file keeps "
+        "its own).")] = None,
+    statistic: Annotated[str | None, typer.Option(
+        help="What the cells of the tables without a sidecar hold (as for submit).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Revise a returned request (replace, add or remove files, answer the checkers):
+    a new request, checked as new; the returned one is withdrawn."""
+    with _errors():
+        from tre.workspace.airlock import Client
+
+        with Client() as client:
+            req = client.revise(request_id, files or [], remove=remove or [], answer=answer,
+                                context=context, statistic=statistic)
+        typer.echo(json.dumps(req, indent=2) if as_json else "\n".join(_summary(req)))
+
+
+@airlock_app.command()
 def download(
     request_id: Annotated[str, typer.Argument(help="A released request.")],
     dest: Annotated[Path, typer.Argument(help="A directory, or the zip file to write.")],

@@ -80,8 +80,10 @@ class ProjectSpawner:
     async def get_options_form(self) -> str:
         projects = await asyncio.to_thread(self._projects)
         if not projects:
-            return ("<p><strong>You are not a member of any project at the moment.</strong> "
-                    "Ask your project's data custodian or the governance team.</p>")
+            # The marker tells tre's spawn.html (tre/hub/templates) to show no Start button.
+            return ("<p data-tre-no-project><strong>You are not a member of any project at "
+                    "the moment</strong>, so there is no workspace to start. Ask your "
+                    "project's data custodian or the governance team.</p>")
         options = "\n".join(
             f'<option value="{html.escape(p.name)}">{html.escape(p.name)}: '
             f"{html.escape(p.title)}</option>" for p in projects)

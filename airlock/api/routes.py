@@ -14,8 +14,8 @@ from sqlalchemy import text
 from starlette.background import BackgroundTask
 
 from airlock.api.deps import CtxDep, CurrentUser
-from airlock.intake import OVERHEAD_PER_PART, IntakeError, Limits, receive
-from airlock.service import actions, download, queries, voting
+from airlock.intake import OVERHEAD_PER_PART, REVISE_FIELDS, IntakeError, Limits, receive
+from airlock.service import actions, download, queries, revise, voting
 from airlock.service.context import Ctx, require
 from airlock.service.incoming import check_identifier
 from airlock.service.requests import NEW
@@ -135,6 +135,35 @@ def withdraw(request_id: str, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
 def resubmit(request_id: str, ctx: CtxDep, user: CurrentUser) -> JSONResponse:
     """Turn a rejected (or returned) request's safe alternatives into a new request."""
     view = actions.resubmit_safe_alternative(ctx, user.name, request_id, user.origin)
+    return JSONResponse(view, status_code=201, headers={"Location": view["links"]["self"]})
+
+
+@router.post("/api/requests/{request_id}/revise", status_code=201, tags=["requests"])
+async def revise_request(request_id: str, request: Request, ctx: CtxDep,
+                         user: CurrentUser) -> JSONResponse:
+    """Revise a returned request from inside a workspace: multipart with ``file`` parts
+    (a file named like one of the request's replaces it, any other is added) and their
+    ``sidecar`` parts, ``remove`` (a JSON list of names), ``answer`` (to the checkers),
+    ``context`` and ``manifest`` for the uploaded files.  A new request, checked as new;
+    the returned one is withdrawn.  Refused (403) from outside a workspace, before the
+    body is read."""
+    limits = _limits(ctx)
+    length = request.headers.get("content-length")
+    budget = limits.max_request_bytes + limits.parts * OVERHEAD_PER_PART
+    if length and length.isdigit() and int(length) > budget:
+        raise IntakeError(413, f"the request is larger than the limit of "
+                          f"{mb(limits.max_request_bytes)}", "too_large")
+    await anyio.to_thread.run_sync(revise.allowed, ctx, user.name, request_id, user.origin)
+    with ctx.store.work_dir() as work:
+        upload = await receive(request.stream(), request.headers.get("content-type", ""),
+                               ctx.store, limits, fields=REVISE_FIELDS)
+        try:
+            view = await anyio.to_thread.run_sync(
+                functools.partial(revise.revise, ctx, user.name, request_id, upload, work,
+                                  user.origin),
+                limiter=_checking(request, ctx))
+        finally:
+            upload.discard()
     return JSONResponse(view, status_code=201, headers={"Location": view["links"]["self"]})
 
 

@@ -17,7 +17,7 @@ from airlock.names import same_name_key
 from airlock.origin import Origin
 from airlock.sandbox import LimitExceeded
 from airlock.service.context import Changes, Conflict, Ctx, move, readable, require
-from airlock.service.incoming import Incoming, Submission, from_upload
+from airlock.service.incoming import Detector, Incoming, Submission, from_upload
 from airlock.service.requests import (
     NEW,
     check_files,
@@ -34,8 +34,8 @@ from tre.authz.events import decision_details
 from tre.db import transaction
 
 
-def submit_upload(ctx: Ctx, user: str, upload: Upload, work: Path,
-                  origin: Origin = Origin.OUTSIDE) -> dict[str, Any]:
+def detector_for(ctx: Ctx) -> Detector:
+    """A file's kind told from its content in a check worker, under limits."""
     box = sandbox(ctx)
 
     def detector(path: Path, name: str, max_parse_bytes: int) -> Kind:
@@ -44,7 +44,12 @@ def submit_upload(ctx: Ctx, user: str, upload: Upload, work: Path,
         except LimitExceeded as exc:
             raise too_costly(name, exc) from None
 
-    sub = from_upload(upload, work, ctx.settings.airlock.max_check_bytes, detector,
+    return detector
+
+
+def submit_upload(ctx: Ctx, user: str, upload: Upload, work: Path,
+                  origin: Origin = Origin.OUTSIDE) -> dict[str, Any]:
+    sub = from_upload(upload, work, ctx.settings.airlock.max_check_bytes, detector_for(ctx),
                       text_limit=ctx.settings.airlock.max_text_chars,
                       request_text_limit=ctx.settings.airlock.max_request_text_chars)
     return create_request(ctx, user, sub, work, origin=origin)
@@ -79,7 +84,7 @@ def _stored(ctx: Ctx, work: Path, name: str, kind: str, sha: str, size: int,
     return item
 
 
-def _from_file(ctx: Ctx, work: Path, f: RequestFile) -> Incoming:
+def from_file(ctx: Ctx, work: Path, f: RequestFile) -> Incoming:
     return _stored(ctx, work, f.name, f.kind, f.sha256, f.size, f.sidecar_sha256, f.context,
                    f.exception, f.population, f.statistic)
 
@@ -94,7 +99,7 @@ def submit_draft(ctx: Ctx, user: str, request_id: str) -> None:
         files = list(req.files)
     changes = Changes()
     with ctx.store.work_dir() as work:
-        items = [_from_file(ctx, work, f) for f in files]
+        items = [from_file(ctx, work, f) for f in files]
         profile, results, seen = check_files(ctx, req.project, req.dataset, items, work)
         alternatives = store_files(ctx, items, results)
         in_catalog = ctx.profiles.info(req.project).in_catalog  # never inside the transaction
@@ -131,7 +136,7 @@ def resubmit_safe_alternative(ctx: Ctx, user: str, request_id: str,
         for f in files:
             alt = f.alternative
             if alt is None:
-                items.append(_from_file(ctx, work, f))
+                items.append(from_file(ctx, work, f))
                 continue
             note = (f"{f.context}\n\nSafe alternative of {f.name} made by the airlock "
                     f"({alt['method']}: {alt['suppressed']} cell(s) suppressed).")

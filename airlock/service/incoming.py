@@ -9,7 +9,7 @@ the file and what to do; the caller then discards every temporary file.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,7 @@ def _title(raw: str | None) -> str | None:
     return check_text(title, "the title", TITLE_MAX_CHARS)
 
 
-def _manifest(raw: str | None) -> dict[str, dict[str, Any]]:
+def manifest_of(raw: str | None) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
     try:
@@ -184,7 +184,20 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
     for value, what in ((sub.project, "the project's name"), (sub.dataset, "the dataset's name")):
         _text(value, what, text_limit)
     default_context = _text(f.get("context"), "the request's context", text_limit)
-    manifest = _manifest(f.get("manifest"))
+    sub.files = files_of(upload, work, max_parse_bytes, detector, text_limit=text_limit,
+                         default_context=default_context, manifest=manifest_of(f.get("manifest")))
+    check_request_text(sub.files, request_text_limit)
+    return sub
+
+
+def files_of(upload: Upload, work: Path, max_parse_bytes: int, detector: Detector, *,
+             text_limit: int, default_context: str | None,
+             manifest: dict[str, dict[str, Any]],
+             earlier: Mapping[str, tuple[str, str | None]] | None = None) -> list[Incoming]:
+    """The uploaded files, validated (names, contexts, kinds from content, sidecars).
+
+    ``earlier``: for a revision, the (context, population) of the files they replace, by
+    name key: a replacement without a context of its own keeps the earlier file's."""
     seen: dict[str, str] = {}
     for staged in upload.files:
         key = same_name_key(staged.name)
@@ -197,13 +210,15 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
     if unknown:
         raise IntakeError(422, f"the manifest names {sorted(unknown)[0]!r}, which is not among "
                           "the files", "bad_manifest")
+    files: list[Incoming] = []
     by_name: dict[str, Incoming] = {}
     for position, staged in enumerate(upload.files, start=1):
         # The name is not repeated: it may be what is refused.
         _text(staged.name, f"the name of file {position}", text_limit)
         entry = manifest.get(staged.name, {})
+        before = (earlier or {}).get(same_name_key(staged.name))
         context = _text(entry.get("context"), f"the context of {staged.name}",
-                        text_limit) or default_context
+                        text_limit) or default_context or (before[0] if before else None)
         if not context:
             raise IntakeError(422, f"{staged.name} has no context: say what it is and how it "
                               "was made (context, or the manifest's per-file context)",
@@ -217,28 +232,32 @@ def from_upload(upload: Upload, work: Path, max_parse_bytes: int,
         except Refused as exc:  # a canonical-form refusal says its own status and code
             raise IntakeError(getattr(exc, "status", 415), str(exc),
                               getattr(exc, "code", "refused_type")) from None
+        population = _text(entry.get("population"), f"the population of {staged.name}",
+                           min(MAX_POPULATION, text_limit))
         item = Incoming(
             name=staged.name, kind=kind, size=staged.size, sha256=staged.sha256,
             path=_readable(staged, kind, work), context=context,
             exception=_text(entry.get("exception"), f"the exception request of {staged.name}",
                             text_limit),
-            population=_text(entry.get("population"), f"the population of {staged.name}",
-                             min(MAX_POPULATION, text_limit)),
+            population=population or (before[1] if before else None),
             temp=staged.temp, statistic=_statistic(entry.get("statistic"), staged.name, kind),
         )
-        sub.files.append(item)
+        files.append(item)
         by_name[staged.name] = item
-    total = free_text_chars(t for i in sub.files for t in (i.context, i.exception, i.population))
+    for side in upload.sidecars:
+        _attach_sidecar(side, by_name, work)
+    return files
+
+
+def check_request_text(files: list[Incoming], request_text_limit: int | None) -> None:
+    """TRE_AIRLOCK_MAX_REQUEST_TEXT_CHARS over every file of the request as it will be."""
+    total = free_text_chars(t for i in files for t in (i.context, i.exception, i.population))
     if request_text_limit is not None and total > request_text_limit:
         raise IntakeError(422, f"the request carries {total:,} characters of free text "
                           "(contexts, exception requests, populations) in all; at most "
                           f"{request_text_limit:,} are accepted: say what each file is in a "
                           "sentence or two, and give one context for the request rather than "
                           "one per file", "text_too_long")
-    for side in upload.sidecars:
-        _attach_sidecar(side, by_name, work)
-    return sub
-
 
 def _attach_sidecar(side: StagedFile, files: dict[str, Incoming], work: Path) -> None:
     if not side.name.endswith(SIDECAR_SUFFIX):

@@ -10,7 +10,7 @@ request; blobs stored just before a crash are swept at the next start.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +104,12 @@ def create_request(
     ctx: Ctx, user: str, sub: Submission, work: Path, *,
     derived_from: str | None = None, replaces: str | None = None,
     origin: Origin = Origin.OUTSIDE,
+    also: Callable[[Session, Request], None] | None = None,
 ) -> dict[str, Any]:
-    """Check, store and record a new request; returns the requester's view of it."""
+    """Check, store and record a new request; returns the requester's view of it.
+
+    ``also``: more to write in the same transaction, once the request is in it (a
+    revision's own audit event and the researcher's answer)."""
     decisions_made = [require(ctx, user, sub.project, "request", "create", NEW, user)]
     info = ctx.profiles.info(sub.project)
     if sub.dataset is not None and info.in_catalog and sub.dataset not in info.datasets:
@@ -162,6 +166,9 @@ def create_request(
         if old is not None:
             move(ctx, s, changes, old, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
                  details={"replaced_by": req.id})
+        if also is not None:
+            s.flush()
+            also(s, req)
         # The creator is the requester: a reviewer's view does not arise here.
         shown = content_visible(req.state, requester=True, origin=origin, reviewer=False)
         view = request_view(req, user, content=shown, release=release,

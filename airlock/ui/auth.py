@@ -29,8 +29,11 @@ from starlette.datastructures import FormData
 from airlock.identity import DevTokenIdentity, IdentityError, User
 from airlock.ui.errors import LoginRequired, PageError
 from airlock.ui.render import UI, ctx_of, render, session_of, set_session, ui_of
-from airlock.ui.revocation import end_session
+from airlock.ui.revocation import end_session, suspended
 from airlock.ui.session import CSRF_FIELD, Session
+from tre import audit
+from tre.authz.events import AuditAction
+from tre.db import transaction
 
 log = logging.getLogger("airlock.ui")
 router = APIRouter(include_in_schema=False)
@@ -98,8 +101,31 @@ def _hub_oauth(request: Request) -> Any:
     return auth
 
 
-def _logged_in(request: Request, user: str, next_url: str) -> Response:
+SUSPENDED_NOTICE = ("Your access to the TRE is suspended, so you cannot log in to the "
+                    "airlock. Ask your project's data custodian or the TRE's governance team "
+                    "why, and when it ends.")
+
+
+def _refuse_suspended(request: Request, user: str) -> bool:
+    """A suspended user gets no session (it would be ended at their next request, and
+    the page after the login would say nothing): the login is refused, and audited."""
+    ctx = ctx_of(request)
+    if not suspended(ctx, user):
+        return False
+    with transaction(ctx.db) as s:
+        audit.record(s, actor=user, action=AuditAction.LOGIN_REFUSED, object_type="user",
+                     object_id=user, clock=ctx.clock,
+                     details={"reason": "suspended", "via": "dev" if ui_of(request).dev_login
+                              else "hub"})
+    return True
+
+
+async def _logged_in(request: Request, user: str, next_url: str) -> Response:
     ui = ui_of(request)
+    if await anyio.to_thread.run_sync(_refuse_suspended, request, user):
+        log.info("browser login refused (suspended): %s", user)
+        return render(request, "login.html", 403, next_url=safe_next(ui, next_url),
+                      error=None, refused=SUSPENDED_NOTICE)
     response = RedirectResponse(safe_next(ui, next_url), status_code=303)
     set_session(response, ui, (session_of(request) or Session.anonymous()).logged_in(user))
     log.info("browser login: %s", user)
@@ -134,7 +160,7 @@ async def dev_login(request: Request) -> Response:
     except IdentityError:
         return render(request, "login.html", 401, next_url=safe_next(ui_of(request), next_url),
                       error="That token is not known.")
-    return _logged_in(request, user.name, next_url)
+    return await _logged_in(request, user.name, next_url)
 
 
 @router.get("/oauth_callback")
@@ -160,7 +186,7 @@ async def oauth_callback(request: Request) -> Response:
         raise PageError(502, "Login failed", "The hub did not confirm the login.") from None
     if not model or not model.get("name"):
         raise PageError(403, "Login failed", "The hub did not say who you are.")
-    return _logged_in(request, str(model["name"]), session.oauth.get("next", ""))
+    return await _logged_in(request, str(model["name"]), session.oauth.get("next", ""))
 
 
 @router.post("/logout")

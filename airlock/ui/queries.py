@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
 from airlock.db import repo
-from airlock.db.models import FileCheck, LedgerEntry, Release, Request, RequestFile, Vote
+from airlock.db.models import LedgerEntry, Release, Request, RequestFile, Vote
 from airlock.domain.states import State
 from airlock.origin import Origin
 from airlock.service.context import Ctx, readable
-from airlock.service.queries import base_url, queue_projects, shows_content
+from airlock.service.queries import base_url, shows_content
 from airlock.views import request_view
 from airlock.visibility import hidden_event, redact_rows
 from tre import audit
@@ -26,8 +25,6 @@ from tre.audit import AuditEvent
 from tre.authz import Decision
 from tre.authz.events import AuditAction, decision_details
 from tre.db import transaction
-
-QUEUE_LIMIT = 1000
 
 
 @dataclass
@@ -108,42 +105,6 @@ def record_views(ctx: Ctx, user: str, req: Request, shown: Sequence[tuple[str, s
                                   **decision_details(decision)})
 
 
-@dataclass
-class QueueRow:
-    req: Request
-    votes: dict[str, set[str]]  # file id -> reviewers who voted on it
-
-
-@dataclass
-class Queue:
-    rows: list[QueueRow]  # the oldest QUEUE_LIMIT, of the chosen project when one is
-    waiting: dict[str, int]  # project -> requests in review there (all of them)
-
-
-def queue_rows(ctx: Ctx, user: str, project: str = "") -> Queue:
-    """Requests in review that the user may read, in projects whose queue they may
-    read (only ``project``'s when given), oldest first, with who has voted on which
-    file; and how many wait in each of those projects."""
-    projects = queue_projects(ctx, user)
-    if projects == []:
-        return Queue([], {})
-    in_review = [State.IN_REVIEW.value]
-    with ctx.db() as s:
-        counted = repo.count_by_project(s, projects=projects, states=in_review)
-        waiting = {p: n for p, n in counted.items()  # only projects whose requests they read
-                   if ctx.authz.user_can(user, p, "request", "read")}
-        chosen = [p for p in ([project] if project else waiting) if p in waiting]
-        reqs = repo.list_requests(s, projects=chosen, states=in_review, oldest_first=True,
-                                  limit=QUEUE_LIMIT, with_checks=True) if chosen else []
-        votes: dict[str, dict[str, set[str]]] = {r.id: {} for r in reqs}
-        if reqs:
-            for rid, fid, who in s.execute(select(Vote.request_id, Vote.file_id, Vote.reviewer)
-                                           .where(Vote.request_id.in_(list(votes)))):
-                votes[rid].setdefault(fid, set()).add(who)
-        s.expunge_all()
-    return Queue([QueueRow(r, votes[r.id]) for r in reqs], waiting)
-
-
 def name_files(ctx: Ctx, request_id: str, message: str) -> str:
     """``message`` with the request's file ids (as the domain quotes them) replaced by
     the files' names: a checker knows ``rare.csv``, not ``'3f2a…'``."""
@@ -154,36 +115,6 @@ def name_files(ctx: Ctx, request_id: str, message: str) -> str:
         message = message.replace(f"file {file_id!r}", name).replace(f"{file_id!r}", name)
         message = message.replace(file_id, name)
     return message
-
-
-def decided_rows(ctx: Ctx, user: str, q: str, limit: int = 200) -> list[QueueRow]:
-    """Requests no longer in review, newest first, in the projects whose queue and
-    requests the user may read; ``q`` matches the title, the requester or a file name
-    (anywhere, case-insensitive) or the id (its start)."""
-    projects = queue_projects(ctx, user)
-    if projects == []:
-        return []
-    with ctx.db() as s:
-        stmt = (select(Request).options(selectinload(Request.files)
-                                        .selectinload(RequestFile.checks)
-                                        .defer(FileCheck.evidence))
-                .where(Request.state.notin_([State.IN_REVIEW.value, State.DRAFT.value])))
-        if projects is not None:
-            stmt = stmt.where(Request.project.in_(projects))
-        if q:
-            pat = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%") \
-                .replace("_", "\\_") + "%"
-            stmt = stmt.where(or_(
-                func.lower(Request.title).like(pat, escape="\\"),
-                func.lower(Request.requester).like(pat, escape="\\"),
-                Request.id.like(pat[1:], escape="\\"),
-                Request.id.in_(select(RequestFile.request_id).where(
-                    func.lower(RequestFile.name).like(pat, escape="\\")))))
-        reqs = [r for r in s.scalars(stmt.order_by(Request.updated_at.desc(), Request.id)
-                                     .limit(limit))
-                if ctx.authz.user_can(user, r.project, "request", "read")]
-        s.expunge_all()
-    return [QueueRow(r, {}) for r in reqs]
 
 
 def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, list[Vote],

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airlock.db.models import Request
 from airlock.domain.review import same_user
 from airlock.review_limits import excerpt
+from airlock.service import queue as queue_service
 from airlock.service.context import Ctx
+from airlock.service.queue import DECIDED_LIMIT, RequestSummary
 from airlock.ui import triage
-from airlock.ui.queries import QueueRow, decided_rows, queue_rows
 from tre.clock import utc
 
 MAX_NAMES = 4
@@ -114,17 +114,15 @@ def _waiting(seconds: float) -> str:
     return f"{int(seconds // 86400)} d"
 
 
-def _item(row: QueueRow, user: str, now: datetime) -> Item:
-    r = row.req
-    per_file = [len(row.votes.get(f.id, ())) for f in r.files] or [0]
-    statbarns = sorted({str(c.result.get("statbarn") or "unknown") for f in r.files
-                        for c in f.checks})
+def _item(r: RequestSummary, user: str, now: datetime) -> Item:
+    per_file = [len(r.votes.get(f.id, ())) for f in r.files] or [0]
+    statbarns = sorted({sb for f in r.files for sb in f.statbarns})
     verdicts: dict[str, int] = {}
     for f in r.files:
         verdicts[f.verdict or "unchecked"] = verdicts.get(f.verdict or "unchecked", 0) + 1
     age = (now - utc(r.created_at)).total_seconds()
-    voters = sorted({v for vs in row.votes.values() for v in vs})
-    voted = bool(r.files) and all(any(same_user(v, user) for v in row.votes.get(f.id, ()))
+    voters = sorted({v for vs in r.votes.values() for v in vs})
+    voted = bool(r.files) and all(any(same_user(v, user) for v in r.votes.get(f.id, ()))
                                   for f in r.files)
     item = Item(r.id, r.project, r.dataset, r.requester, r.created_at, _waiting(age),
                 age / 86400, len(r.files), statbarns, verdicts, r.reviewers_required,
@@ -134,13 +132,14 @@ def _item(row: QueueRow, user: str, now: datetime) -> Item:
     return item
 
 
-def describe(item: Item, r: Request) -> None:
+def describe(item: Item, r: RequestSummary) -> None:
     """What tells one request from another: title, file names, context, reasons."""
     item.title = r.title or ""
     item.names = [f.name for f in r.files[:MAX_NAMES]]
     item.more_names = max(0, len(r.files) - MAX_NAMES)
     item.excerpt = excerpt(next((f.context for f in r.files if f.context), ""))
-    item.reasons = triage.reasons(triage.file_facts((c.result for c in f.checks), f.exception)
+    item.reasons = triage.reasons(triage.FileFacts(f.checks, bool(f.exception and
+                                                                  f.exception.strip()))
                                   for f in r.files)
     item.state = r.state
 
@@ -158,7 +157,7 @@ def build(ctx: Ctx, user: str, filters: Filters) -> QueuePage:
     """The project filter is applied by the database (so a project's requests are all
     reachable however long the queue); the others to the oldest QUEUE_LIMIT read."""
     now = ctx.clock.now()
-    queue = queue_rows(ctx, user, filters.project)
+    queue = queue_service.queue(ctx, user, filters.project)
     items = [_item(r, user, now) for r in queue.rows]
     in_scope = queue.waiting.get(filters.project, 0) if filters.project else \
         sum(queue.waiting.values())
@@ -181,8 +180,5 @@ def decided(ctx: Ctx, user: str, q: str) -> DecidedPage:
     """Requests out of review (newest first) in the projects whose queue the user reads."""
     now = ctx.clock.now()
     q = " ".join(q.split())[:200]
-    rows = decided_rows(ctx, user, q)
+    rows = queue_service.decided(ctx, user, q)
     return DecidedPage([_item(r, user, now) for r in rows], q, DECIDED_LIMIT)
-
-
-DECIDED_LIMIT = 200

@@ -152,6 +152,7 @@ class Browsing:
     page: Any
     live: Live
     errors: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)  # axe, at every shot()
 
     def goto(self, path: str) -> Any:
         response = self.page.goto(self.live.url + path)
@@ -159,15 +160,34 @@ class Browsing:
         return response
 
     def shot(self, name: str, full_page: bool = True) -> Path:
+        """A screenshot of the page as it is, and an axe scan of the same state."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page)
+        self.violations.extend(f"{name}: {v}" for v in axe_violations(self.page))
         return path
 
     def csrf(self) -> str:
         token = self.page.locator('input[name="csrf_token"]').first.get_attribute("value")
         assert token
         return str(token)
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's WCAG A/AA violations on the page as it is now, one line each (rule,
+    impact, the first nodes).  Loaded through evaluate: the pages' CSP allows no script
+    but their own, and the airlock never serves axe."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate("""tags => window.axe.run(document,
+        {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
+        .then(r => r.violations.map(v => [v.id, v.impact, v.help,
+              v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')]))""", AXE_TAGS)
+    return [f"{rule} ({impact}): {text} at {where}" for rule, impact, text, where in found]
 
 
 def watch(page: Any, errors: list[str]) -> None:
@@ -200,9 +220,11 @@ def browse(chromium: Any, live: Live, request: pytest.FixtureRequest) -> Iterato
 
     yield open_as
     problems = [f"{b.user}: {e}" for b in opened for e in b.errors]
+    violations = [f"{b.user}: {v}" for b in opened for v in b.violations]
     for b in opened:
         b.context.close()
     assert not problems, "JavaScript console errors:\n" + "\n".join(problems)
+    assert not violations, "axe violations:\n" + "\n".join(violations)
 
 
 def cell_ids(page: Any) -> set[str]:

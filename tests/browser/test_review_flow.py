@@ -86,7 +86,7 @@ def test_changes_requested_then_safe_alternative(browse: Any, live: Live,
     assert {tuple(x) for x in rows_cols} == {SMALL, DOMINATED}
     small_title = page.locator("td.flag.fail").filter(has_text="360").get_attribute("title")
     assert small_title and "3 contributor" in small_title
-    flags = text_of(page, "table.flags")
+    flags = text_of(page, "ol.flags")
     assert "Minimum number of contributors" in flags and "Dominance (N, K rule)" in flags
     assert "p% rule" in flags and "Islands, F" in flags and "North, M" in flags
     # the safe alternative, side by side, with the suppressed cells hatched

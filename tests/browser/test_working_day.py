@@ -201,12 +201,73 @@ def test_finding_2_large_tables_keep_their_labels(browse: Any, live: Live,
         "() => document.querySelector('.pane.alt .grid-wrap').scrollLeft > 0")
     assert alt.evaluate("el => el.scrollLeft") == original.evaluate("el => el.scrollLeft")
     # a flag's link puts the cell in view with its row label beside it
-    page.locator("table.flags a").first.click()
+    page.locator("ol.flags a").first.click()
     cell_id = page.evaluate("document.activeElement.id")
     assert cell_id.startswith("file-1-r")
     first_line = str(page.evaluate("document.activeElement.title")).split("\n")[0]
-    assert first_line and first_line in text_of(page, ".cell-info")  # explained beside it
+    rule, why = first_line.split(": ", 1)
+    shown = text_of(page, ".cell-info")  # explained beside it
+    assert rule in shown and why in shown
     both(dave, "09-large-table-linked")
+
+
+def test_finding_2_the_flag_list_beside_the_grid_explains_the_selected_cell(
+        browse: Any, live: Live, tmp_path: Path) -> None:
+    """Before: the flags were a table above the grid and the explanation a line above
+    it; a flag's link scrolled the page so the column header went out of view."""
+    path, side = small_and_dominated(tmp_path)
+    req = live.submit("alice", [(path.name, path.read_bytes())],
+                      sidecars=[(side.name, side.read_bytes())],
+                      manifest=[{"name": path.name, "context": "cost by region"}])
+    carol = browse("carol", viewport={"width": 1400, "height": 900})
+    carol.goto(f"/requests/{req['id']}")
+    page = carol.page
+    box = page.locator(".with-flags").first
+    grid = box.locator(".side-by-side").bounding_box()
+    aside = box.locator("aside.flag-aside").bounding_box()
+    info = box.locator(".cell-info").bounding_box()
+    assert grid and aside and info
+    # beside the grid, not above or below it; the explanation above the list
+    assert aside["x"] >= grid["x"] + grid["width"] and aside["y"] < grid["y"] + grid["height"]
+    assert info["x"] >= grid["x"] + grid["width"] and info["y"] < aside["y"]
+    page.locator("#file-1").scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    link = box.locator("ol.flags a").first
+    where = link.inner_text()
+    link.click()
+    cell = page.evaluate("document.activeElement.id")
+    assert cell.startswith("file-1-r")
+    assert page.evaluate("window.scrollY") == before  # only the pane moved
+    # the cell and its column header are both in view
+    header_visible = page.evaluate("""id => {
+        const td = document.getElementById(id), tr = td.parentElement;
+        const col = Array.from(tr.children).indexOf(td);
+        const th = td.closest('table').querySelector('thead tr:last-child').children[col];
+        const r = td.getBoundingClientRect(), h = th.getBoundingClientRect();
+        const w = td.closest('.grid-wrap').getBoundingClientRect();
+        return h.top >= Math.max(0, w.top) - 1 && h.bottom <= r.top + 1 &&
+               r.bottom <= Math.min(window.innerHeight, w.bottom) + 1 && r.top >= 0; }""", cell)
+    assert header_visible
+    explained = text_of(page, ".with-flags .cell-info")
+    entry = page.locator(f"ol.flags li[data-cell='{cell}']").first
+    assert where in explained and text_of(entry, ".flag-rule") in explained
+    assert "selected" in str(entry.get_attribute("class"))
+    both(carol, "11-flag-aside-selected")
+    # keyboard: Tab to another flagged cell explains it; a click on a plain cell says so
+    page.keyboard.press("Tab")
+    other = page.evaluate("document.activeElement.id")
+    if other.startswith("file-1-r"):
+        assert text_of(page, ".with-flags .cell-info") != explained
+    page.locator(".pane:not(.alt):not(.earlier) table.grid td:not(.flag)").first.click()
+    assert "not flagged" in text_of(page, ".with-flags .cell-info")
+    # at 400 px: one column, the explanation before the grid, the list after it
+    page.set_viewport_size({"width": 400, "height": 800})
+    grid = box.locator(".side-by-side").bounding_box()
+    aside = box.locator("aside.flag-aside").bounding_box()
+    info = box.locator(".cell-info").bounding_box()
+    assert grid and aside and info
+    assert info["y"] < grid["y"] and aside["y"] >= grid["y"] + grid["height"]
+    carol.shot("w-11-flag-aside-400")
 
 
 def test_finding_4_a_conversation_both_ways(browse: Any, live: Live) -> None:

@@ -67,8 +67,11 @@ def test_spawn_form_offers_only_the_users_projects(hub: RunningTre) -> None:
     with _login(hub, "frank") as frank:
         form = frank.get("/hub/spawn").text
     assert 'value="registry-study"' in form and 'value="demo-project"' not in form
+    assert ">Start</button>" in form  # tre's spawn.html (template_paths) is the page
     with _login(hub, "carol") as carol:  # an output checker: no project to work in
-        assert "not a member of any project" in carol.get("/hub/spawn").text
+        page = carol.get("/hub/spawn").text
+    assert "not a member of any project" in page
+    assert 'id="tre-no-project"' in page and ">Start</button>" not in page
 
 
 def _audit(action: str, actor: str) -> list[dict[str, Any]]:

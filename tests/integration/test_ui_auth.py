@@ -152,6 +152,22 @@ def test_hub_oauth_login(hub_app: tuple[Any, FakeHub]) -> None:
     assert carol.post("/login", {"token": "carol-dev-token"}).status_code == 404
 
 
+def test_hub_oauth_login_of_a_suspended_user_is_refused_with_a_notice(
+        hub_app: tuple[Any, FakeHub]) -> None:
+    """Issue 14, finding 8, through the hub: mallory (suspended in the demo policy) is
+    confirmed by the hub, and the airlock's login page refuses her with the notice
+    (before: a session that her next request ended, and the login again, wordless)."""
+    app, hub = hub_app
+    pages = Pages(app, base=PREFIX)
+    go = pages.client.get(f"{PREFIX}/login?next={PREFIX}/mine")
+    q = {k: v[0] for k, v in parse_qs(urlsplit(go.headers["location"]).query).items()}
+    hub.codes["the-code"] = ("mallory", q["code_challenge"])
+    back = pages.get(f"/oauth_callback?code=the-code&state={q['state']}")
+    assert back.status_code == 403 and 'id="login-refused"' in back.text
+    assert "suspended" in back.text and 'id="token"' not in back.text  # no dev form
+    assert pages.get("/mine").status_code == 303  # no session
+
+
 def test_hub_oauth_refuses_a_callback_it_did_not_start(hub_app: tuple[Any, FakeHub]) -> None:
     app, hub = hub_app
     pages = Pages(app, base=PREFIX)

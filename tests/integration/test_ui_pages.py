@@ -199,7 +199,7 @@ def test_the_queue_counts_every_waiting_request_and_a_project_reaches_past_its_l
     """The page reads at most QUEUE_LIMIT requests (here 2): the count is still of all,
     the page says what it left out, and choosing a project lists that project's."""
     api, h = env
-    monkeypatch.setattr("airlock.ui.queries.QUEUE_LIMIT", 2)
+    monkeypatch.setattr("airlock.service.queue.QUEUE_LIMIT", 2)
     demo = [escalated(api, name=f"notes{i}.md")["id"] for i in range(3)]
     other = escalated(api, "zoe", project="other-project")["id"]
     carol = Pages(h.app, "carol")
@@ -216,3 +216,43 @@ def test_the_queue_counts_every_waiting_request_and_a_project_reaches_past_its_l
     assert other not in page and sum(rid in page for rid in demo) == 2
     # a researcher still has no queue; nothing about another project's size leaks to them
     assert Pages(h.app, "alice").get("/queue?project=other-project").status_code == 403
+
+
+def test_the_queue_reads_summaries_in_one_query_without_orm_loads(
+        env: tuple[Api, Harness]) -> None:
+    """Issue 14, the queue's regression: the page read every waiting request as ORM
+    objects (requests, then files, then checks: three queries and 5,000 mapped objects
+    for 1,000 requests).  Now: the rows in one query of plain columns, no Request, file
+    or check object made (airlock.service.queue)."""
+    from sqlalchemy import event
+
+    from airlock.db.models import FileCheck, Request, RequestFile
+
+    api, h = env
+    for i in range(4):
+        escalated(api, name=f"notes{i}.md")
+    carol = Pages(h.app, "carol")
+    carol.get("/queue")  # warm: the session and the policy
+    statements: list[str] = []
+    loads: list[str] = []
+
+    def on_execute(conn: object, cursor: object, sql: str, *args: object) -> None:
+        statements.append(sql)
+
+    def on_load(target: object, context: object) -> None:
+        loads.append(type(target).__name__)
+
+    engine = h.ctx.db.kw["bind"]
+    event.listen(engine, "before_cursor_execute", on_execute)
+    for model in (Request, RequestFile, FileCheck):
+        event.listen(model, "load", on_load)
+    try:
+        page = carol.get("/queue").text
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        for model in (Request, RequestFile, FileCheck):
+            event.remove(model, "load", on_load)
+    assert page.count('data-nav="row"') == 4
+    assert loads == []
+    rows = [q for q in statements if "airlock_file_checks" in q]
+    assert len(rows) == 1 and "airlock_files" in rows[0] and "airlock_requests" in rows[0]

@@ -121,3 +121,33 @@ def test_checkers_preview_only_requests_put_to_review(env: tuple[Api, Harness]) 
     r = api.get("carol", f"/api/requests/{other['id']}/files/{other['files'][0]['id']}/content")
     assert r.status_code == 409 and "withdrawn" in r.json()["detail"]
     assert PROJECT == "demo-project"
+
+
+def test_a_suspended_user_is_refused_on_the_login_page_with_a_notice(
+    env: tuple[Api, Harness], tmp_path: Path
+) -> None:
+    """Issue 14, finding 8: before, the login set a session that the next request ended,
+    and the user landed on the login form again without a word.  Now the login itself
+    is refused with the notice, no session is made, and the refusal is audited."""
+    from tre import audit
+
+    _, h = env
+    (tmp_path / "policy").mkdir()
+    policy = airlock_testing.test_policy(tmp_path / "policy")
+    policy.write_text(policy.read_text()
+                      + "g, alice, suspended, *, 2026-05-01, 2099-01-01\n")
+    h.ctx.authz.replace(read_policy_file(policy))
+    client = TestClient(h.app, follow_redirects=False)
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    r = client.post("/login", data={"csrf_token": csrf, "token": "alice-dev-token",
+                                    "next": "/mine"})
+    assert r.status_code == 403
+    notice = r.text.split('id="login-refused"')[1].split("</p>")[0]
+    assert "Your access to the TRE is suspended" in notice and "data custodian" in notice
+    assert client.get("/mine").status_code == 303  # not logged in
+    with h.ctx.db() as s:
+        refused = [e.as_dict() for e in audit.iter_events(s)
+                   if e.action == "airlock.login.refused"]
+    assert [(e["actor"], e["details"]["reason"]) for e in refused] == [("alice", "suspended")]
+    Pages(h.app, "carol")  # others still log in

@@ -146,7 +146,8 @@ def test_no_noise(env: tuple[Api, Harness], tmp_path: Path) -> None:
     carol.get(f"/requests/{rid}")  # two loads before: four "viewed" events in the log
     page = carol.get(f"/requests/{rid}").text
     decision = section(page, "decision")
-    flag_message = page.split('<table class="list flags">')[1].split("<td>")[5].split("</td>")[0]
+    flag_message = page.split('<ol class="flags">')[1].split('class="flag-why">')[1] \
+        .split("</span>")[0]
     assert flag_message and flag_message not in decision  # listed once, with the file
     assert "1 flag" in decision
     assert "you asked for a review" not in page and "the researcher asked for a review" in page
@@ -216,8 +217,13 @@ def test_governance_lands_on_its_page_and_can_search(env: tuple[Api, Harness]) -
 
 def test_a_suspended_user_is_told(env: tuple[Api, Harness]) -> None:
     _, h = env
-    # A suspended user's session is ended at once (issue 13), so the page sends her to
-    # log in again rather than showing anything of the TRE.
-    r = Pages(h.app, "mallory").get("/mine")
+    # A suspended user's session would be ended at once (issue 13): her login is refused
+    # on the login page itself, with the notice, and no page of the TRE is shown.
+    mallory = Pages(h.app)
+    mallory.get("/login")
+    r = mallory.post("/login", {"token": "mallory-dev-token", "next": "/mine"})
+    assert r.status_code == 403 and 'id="login-refused"' in r.text
+    assert "suspended" in r.text
+    r = mallory.get("/mine")
     assert r.status_code == 303 and "/login" in r.headers["location"]
     assert 'id="access-notice"' not in Pages(h.app, "alice").get("/mine").text

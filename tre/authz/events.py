@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     # the airlock
     REQUEST_CREATE = "airlock.request.create"
     REQUEST_TRANSITION = "airlock.request.transition"
+    REQUEST_REVISE = "airlock.request.revise"  # a returned request revised into a new one
     VOTE_CAST = "airlock.vote.cast"  # sealed: a commitment, whatever the choice
     VOTE_REVEAL = "airlock.vote.reveal"  # opened at the quorum
     VOTE_OVERRIDE = "airlock.vote.override"  # opened at the quorum, an override
@@ -52,6 +53,7 @@ class AuditAction(StrEnum):
     FILE_VIEW = "airlock.file.view"
     RELEASE_DOWNLOAD = "airlock.release.download"
     INTEGRITY_REFUSED = "airlock.integrity.refused"
+    LOGIN_REFUSED = "airlock.login.refused"  # a browser login of a suspended user
     # every refusal of the authorisation point, wherever it was asked (tre.authz.refusals)
     ACCESS_DENIED = "airlock.access.denied"  # the name the airlock first wrote; kept
 

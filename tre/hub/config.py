@@ -132,7 +132,11 @@ def authenticator(c: Any, ws: WorkspaceSettings, *, environment: str, users: set
     c.Authenticator.allowed_users = users
 
 
+TEMPLATES = Path(__file__).parent / "templates"  # spawn.html: no Start without a project
+
+
 def shared_spawner(c: Any, ws: WorkspaceSettings) -> None:
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
     """What both spawners (Docker and Kubernetes) are given alike."""
     c.Spawner.mem_limit = ws.workspace_mem_limit
     c.Spawner.cpu_limit = ws.workspace_cpu_limit

@@ -168,6 +168,47 @@ class Client:
             "POST", f"/api/requests/{request_id}/resubmit-safe-alternative")
         return result
 
+    def revise(
+        self, request_id: str, paths: Iterable[str | Path] = (), *,
+        remove: Iterable[str] = (), answer: str | None = None, context: str | None = None,
+        contexts: Mapping[str, str] | None = None,
+        statistic: str | Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Revise a returned request: each file of ``paths`` replaces the request's file of
+        the same name (or is added), ``remove`` names files to leave out, ``answer`` goes
+        to the checkers.  Returns the new request (checked as new); the returned one is
+        withdrawn.  Works only from inside a workspace."""
+        files = [Path(p) for p in paths]
+        for f in files:
+            if not f.is_file():
+                raise AirlockError(f"{f}: no such file")
+        names = list(remove)
+        if not files and not names and not answer:
+            raise AirlockError("nothing to revise: name files to replace or add, --remove "
+                               "files, or give an --answer")
+        manifest = [{"name": f.name, **({"context": contexts[str(f)]} if contexts and str(f)
+                                        in contexts else {}),
+                     **_statistic_of(f, statistic)} for f in files]
+        fields = {"manifest": json.dumps(manifest), "remove": json.dumps(names)}
+        if answer:
+            fields["answer"] = answer
+        if context:
+            fields["context"] = context
+        with ExitStack() as stack:
+            # every field as a part of its own: always multipart, even with no file
+            parts: list[tuple[str, tuple[str | None, Any, str | None]]] = [
+                (k, (None, v, None)) for k, v in fields.items()]
+            for f in files:
+                parts.append(("file", (f.name, stack.enter_context(open(f, "rb")),
+                                       "application/octet-stream")))
+                side = f.with_name(f.name + SIDECAR_SUFFIX)
+                if side.is_file():
+                    parts.append(("sidecar", (side.name, stack.enter_context(open(side, "rb")),
+                                              "application/json")))
+            result: dict[str, Any] = self._call("POST", f"/api/requests/{request_id}/revise",
+                                                files=parts)
+        return result
+
     def download(self, request_id: str, dest: str | Path) -> Path:
         """Save the release bundle (a zip) in ``dest`` (a directory, or a file name),
         after checking every file in it against the SHA-256 in its record."""
@@ -248,3 +289,9 @@ def resubmit_safe_alternative(request_id: str) -> dict[str, Any]:
 def withdraw(request_id: str) -> dict[str, Any]:
     with _client() as c:
         return c.withdraw(request_id)
+
+
+def revise(request_id: str, paths: Iterable[str | Path] = (), **kw: Any) -> dict[str, Any]:
+    """``airlock.revise(rid, ["outputs/t.csv"], remove=["old.md"], answer="...")``."""
+    with _client() as c:
+        return c.revise(request_id, paths, **kw)

@@ -34,6 +34,11 @@
       i = holder ? all.indexOf(holder) : (step > 0 ? -1 : all.length);
     }
     var next = all[Math.max(0, Math.min(all.length - 1, i + step))];
+    if (next.tagName === "TD" && next.closest(".grid-wrap")) {  // a cell: its pane scrolls
+      next.focus({ preventScroll: true });
+      reveal(next);
+      return;
+    }
     next.focus();
     next.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
@@ -138,24 +143,57 @@
     if (box && t.name && t.name.indexOf("choice") === 0) { applyChoice(box); }
   });
 
-  // The explanation of the focused flagged cell, beside its table (also on hover: title).
+  // The selected cell (focused by Tab / j, or clicked) explained beside its grid: its
+  // entries of the flag list (_flag_aside.html), or its evidence when it is not flagged.
+  function explain(cell) {
+    var box = cell.closest(".with-flags");
+    var info = box ? box.querySelector(".cell-info") : null;
+    if (!info) { return; }
+    var entries = box.querySelectorAll("ol.flags li");
+    var mine = [];
+    Array.prototype.forEach.call(entries, function (li) {
+      var on = cell.id !== "" && li.getAttribute("data-cell") === cell.id;
+      li.classList.toggle("selected", on);
+      if (on) { mine.push(li.textContent.replace(/\s+/g, " ").trim()); }
+    });
+    var tr = cell.parentElement, table = cell.closest("table");
+    var col = Array.prototype.indexOf.call(tr.children, cell);
+    var head = table.querySelector("thead tr:last-child");
+    var row = tr.querySelector("th");
+    var where = [row ? row.textContent : "", head && head.children[col] ? head.children[col].textContent : ""]
+      .filter(function (x) { return x; }).join(", ");
+    info.textContent = mine.length
+      ? mine.join("\n")
+      : (where ? where + ": " : "") + "not flagged. " + (cell.getAttribute("title") || "");
+  }
   document.addEventListener("focusin", function (e) {
-    var cell = e.target && e.target.closest ? e.target.closest("td[data-nav]") : null;
-    if (!cell) { return; }
-    var pane = cell.closest(".pane");
-    var info = pane ? pane.querySelector(".cell-info") : null;
-    if (info) { info.textContent = cell.getAttribute("title") || ""; }
+    var cell = e.target && e.target.closest ? e.target.closest("table.grid td") : null;
+    if (cell) { explain(cell); }
+  });
+  document.addEventListener("click", function (e) {
+    var cell = e.target && e.target.closest ? e.target.closest("table.grid td") : null;
+    if (cell && !cell.hasAttribute("tabindex")) { explain(cell); }
   });
 
-  // A flag's link: the cell in the middle of its pane (its row and column labels stay
-  // in view, they are sticky), focused so its explanation shows beside the table.
+  // Scroll a cell to the middle of its own pane only: the page does not move, so the
+  // column headers and the flag list stay where they are (sticky row and column labels).
+  function reveal(cell) {
+    var wrap = cell.closest(".grid-wrap");
+    if (!wrap) { return; }
+    var w = wrap.getBoundingClientRect(), c = cell.getBoundingClientRect();
+    wrap.scrollTop += (c.top - w.top) - (wrap.clientHeight - c.height) / 2;
+    wrap.scrollLeft += (c.left - w.left) - (wrap.clientWidth - c.width) / 2;
+    if (w.bottom < 0 || w.top > window.innerHeight) { wrap.scrollIntoView({ block: "nearest" }); }
+  }
+
+  // A flag's link selects its cell: focused (so it is explained) and revealed in its pane.
   document.addEventListener("click", function (e) {
-    var a = e.target && e.target.closest ? e.target.closest("table.flags a[href^='#']") : null;
+    var a = e.target && e.target.closest ? e.target.closest("ol.flags a[href^='#']") : null;
     var cell = a ? document.getElementById(a.getAttribute("href").slice(1)) : null;
     if (!cell) { return; }
     e.preventDefault();
     cell.focus({ preventScroll: true });
-    cell.scrollIntoView({ block: "center", inline: "center" });
+    reveal(cell);
   });
 
   // The original and its safe alternative scroll together (same layout, cell for cell).

@@ -51,8 +51,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
-    from airlock.testing import airlock_app
-    from airlock.ui.testing import Pages, TestClient
+    from tests.harness.airlock import airlock_app
+    from tests.harness.pages import Pages, TestClient
     from tre.db import upgrade
 
     warnings.simplefilter("ignore")

@@ -175,7 +175,7 @@ def revise(
     """Revise a returned request (replace, add or remove files, answer the checkers):
     a new request, checked as new; the returned one is withdrawn."""
     with _errors():
-        from tre.workspace.airlock import Client
+        from tre.workspace.airlock_client import Client
 
         with Client() as client:
             req = client.revise(request_id, files or [], remove=remove or [], answer=answer,

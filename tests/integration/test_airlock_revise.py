@@ -16,11 +16,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from airlock.db.models import Message, Request
-from airlock.testing import WORKSPACE_ADDRESS, Api, Harness, airlock_app, auth
-from airlock.ui.testing import Pages
 from tests.browser.outputs import png
+from tests.harness.airlock import WORKSPACE_ADDRESS, Api, Harness, airlock_app, auth
+from tests.harness.pages import Pages
 from tre import audit
-from tre.workspace.airlock import AirlockError, Client
+from tre.workspace.airlock_client import AirlockError, Client
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -229,7 +229,7 @@ def test_the_cli(env: tuple[Api, Harness, Client], tmp_path: Path,
                  monkeypatch: pytest.MonkeyPatch) -> None:
     api, h, ws = env
     old = returned(api)
-    import tre.workspace.airlock as client_mod
+    import tre.workspace.airlock_client as client_mod
     from tre.cli import app
 
     monkeypatch.setattr(client_mod, "Client", lambda *a, **k: ws)  # the app's test transport

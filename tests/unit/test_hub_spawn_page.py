@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 
 from tre.hub.config import TEMPLATES, shared_spawner
-from tre.hub.spawner import WorkspaceSpawner
+from workspaces.spawner import WorkspaceSpawner
 
 PAGE = "{% block main %}{% endblock %}{% block script %}{% endblock %}"
 

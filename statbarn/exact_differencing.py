@@ -29,15 +29,27 @@ def _shape(t: LedgerTable) -> pop.Shape | None:
 
 
 def exact_findings(new: LedgerTable, olds: Sequence[LedgerTable], m: int
-                   ) -> list[DifferencingFinding]:
+                   ) -> tuple[list[DifferencingFinding], dict[str, list[LedgerTable]]]:
+    """The findings by records, and the earlier tables record sets cannot decide, by why:
+    ``disjoint`` (no record shared: ids the researcher may have shifted),
+    ``renumbered`` (shared ids whose categories disagree: rows renumbered in the
+    session) and ``unreadable`` (a damaged entry).  The caller compares those by their
+    variables."""
     shape = _shape(new)
     if shape is None:
-        return []
+        return [], {"unreadable": list(olds)}
     shapes = [(t, s) for t in olds if (s := _shape(t)) is not None]
+    apart: dict[int, str] = {}
+    found = pop.find(shape, [s for _, s in shapes], m, apart)
     tables = [new] + [t for t, _ in shapes]
-    found = pop.find(shape, [s for _, s in shapes], m)
     all_shapes = [shape] + [s for _, s in shapes]
-    return [_say(f, tables, all_shapes, new, m) for f in found]
+    rest: dict[str, list[LedgerTable]] = {}
+    for i, why in sorted(apart.items()):
+        rest.setdefault(why, []).append(shapes[i][0])
+    kept = {id(t) for t, _ in shapes}
+    if len(kept) < len(olds):
+        rest["unreadable"] = [t for t in olds if id(t) not in kept]
+    return [_say(f, tables, all_shapes, new, m) for f in found], rest
 
 
 def _say(f: pop.Finding, tables: Sequence[LedgerTable], shapes: Sequence[pop.Shape],

@@ -182,6 +182,27 @@ def _join(a: Shape, b: Shape, seen: dict[int, Any] | None = None) -> _Pairing:
     return _Pairing(got[1], b.records.cells[got[2]].astype(np.int64))
 
 
+def _consistent(a: Shape, b: Shape, p: _Pairing) -> bool:
+    """Whether the records both tables hold fall in agreeing categories of every variable
+    both tables have (by name, over the labels both list).  Record ids are the frame's
+    index: rows renumbered in the session (``reset_index()`` after a filter, a frame
+    rebuilt) still look like ids, but then one id names different people in the two
+    tables, and their categories disagree somewhere."""
+    names_b = {n: k for k, n in enumerate(b.table.variables)}
+    for va, name in enumerate(a.table.variables):
+        vb = names_b.get(name)
+        if vb is None:
+            continue
+        where = {lab: k for k, lab in enumerate(b.labels[vb])}
+        to_b = np.array([where.get(lab, -1) for lab in a.labels[va]], np.int64)
+        # per body cell first (a few hundred), then per shared record: one gather each
+        mine = to_b[a.coords[:, va]][p.x]
+        theirs = b.coords[:, vb][p.y]
+        if bool(((mine >= 0) & (mine != theirs)).any()):
+            return False
+    return True
+
+
 @dataclass
 class _Edges:
     """Containments ``sub`` inside ``sup``, as parallel arrays (global group keys)."""
@@ -299,8 +320,14 @@ def _union(inner: Shape, outer: Shape, lv_in: tuple[int, ...], lv_out: tuple[int
             (Group(t_in, lv_in, int(groups[j]), int(inner.size[lv_in][groups[j]])),)))
 
 
-def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
-    """Every population of 1 .. m-1 records isolated by the new table with the earlier ones."""
+def find(new: Shape, olds: Sequence[Shape], m: int,
+         apart: dict[int, str] | None = None) -> list[Finding]:
+    """Every population of 1 .. m-1 records isolated by the new table with the earlier ones.
+
+    ``apart`` receives the positions (in ``olds``) of the earlier tables that share no
+    record with the new one (``"disjoint"``), or whose shared records disagree with the
+    variables both tables have (``"renumbered"``): record sets say nothing trustworthy
+    about those pairs, which the caller compares by their variables instead."""
     shapes = [new, *olds]
     keys = _Keys(shapes)
     edges = _Edges()
@@ -309,7 +336,11 @@ def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
     seen: dict[int, Any] = {}
     for i, old in enumerate(olds, start=1):
         p = _join(new, old, seen)
-        if not len(p.x):
+        why = "disjoint" if not len(p.x) else None if _consistent(new, old, p) \
+            else "renumbered"
+        if why is not None:
+            if apart is not None:
+                apart[i - 1] = why
             continue
         pairings[i] = p
         _contained(old, new, p.y, p.x, keys, i, 0, edges, m, found)

@@ -418,3 +418,33 @@ def test_one_check_decodes_a_bounded_number_of_records(monkeypatch: pytest.Monke
     found = find_differencing(new, [old], 10)
     assert old._sets is None  # over the budget: the earlier table's records stay encoded
     assert found and min(f.derived_value for f in found) == 3  # ... and it is still caught
+
+
+def test_renumbered_rows_are_detected_and_compared_by_their_variables() -> None:
+    # Old code: rows shuffled and renumbered from 10 (a frame rebuilt in the session) still
+    # look like ids overlapping the earlier table's, so the pair was compared by records
+    # only, and wrongly: the renumbered table (3 records fewer in North/F) raised no
+    # finding at all, and the summary said nothing.
+    df = people()
+    old = ledger(by(df, "region", "sex"), "r1", title="By region", file="r.csv",
+                 date="2026-11-30")
+    fewer = _less_three(df).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    fewer.index += 10
+    new = ledger(by(fewer, "region", "sex"), "new")
+    found = find_differencing(new, [old], 10)
+    assert found and min(f.derived_value for f in found) == 3
+    result = differencing_check(new, [old], Profile())
+    assert result.verdict is Verdict.ESCALATE
+    assert "disagree with their categories" in result.summary
+    assert "\u201cBy region\u201d" in result.summary
+
+
+def test_consistent_ids_are_not_taken_for_renumbered_ones() -> None:
+    df = people()
+    old = ledger(by(df, "region", "sex"), "r1")
+    new = ledger(by(_less_three(df), "region", "age_band"), "new")  # region agrees
+    apart: dict[int, str] = {}
+    pop.find(_shape(new), [_shape(old)], 10, apart)  # type: ignore[arg-type]
+    assert apart == {}
+    result = differencing_check(new, [old], Profile())
+    assert "disagree" not in result.summary

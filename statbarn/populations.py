@@ -76,6 +76,24 @@ class Shape:
     # (finer level, coarser level, the coarser group of each finer group)
     own: list[tuple[tuple[int, ...], tuple[int, ...], IntArray]] = field(default_factory=list)
     _lookup: Any = None  # record id -> body cell (-1: not in the table), built on demand
+    key: str = ""  # the table's content digest (releases of one content compare alike)
+    # Cached per table: each variable's code per body cell (contiguous), and per level and
+    # width the flat (group, value) index of each (body cell, value)
+    _cols: dict[int, IntArray] = field(default_factory=dict)
+    _flat: dict[tuple[tuple[int, ...], int], IntArray] = field(default_factory=dict)
+
+    def col(self, v: int) -> IntArray:
+        got = self._cols.get(v)
+        if got is None:
+            got = self._cols[v] = np.ascontiguousarray(self.coords[:, v])
+        return got
+
+    def flat(self, level: tuple[int, ...], width: int) -> IntArray:
+        got = self._flat.get((level, width))
+        if got is None:
+            got = (self.gid[level][:, None] * width + np.arange(width)).ravel()
+            self._flat[(level, width)] = got
+        return got
 
     def lookup(self, top: int) -> Any:
         """A dense map from record id (up to ``top``) to this table's body cell."""
@@ -174,12 +192,14 @@ def _join(a: Shape, b: Shape, seen: dict[int, Any] | None = None) -> _Pairing:
     got = seen.get(id(ids)) if seen is not None else None
     if got is None or got[0] is not ids:
         look = a.lookup(int(ids[-1]) if len(ids) else 0)
-        x = look[ids]
-        hit = x >= 0
-        got = (ids, x[hit].astype(np.int64), hit)
+        x = np.take(look, ids)  # one gather over the dataset's id space
+        at = np.flatnonzero(x >= 0)
+        whole = len(at) == len(ids)  # every record shared: no second gather
+        got = (ids, (x if whole else x.take(at)).astype(np.int64), None if whole else at)
         if seen is not None:
             seen[id(ids)] = got
-    return _Pairing(got[1], b.records.cells[got[2]].astype(np.int64))
+    cells = b.records.cells
+    return _Pairing(got[1], (cells if got[2] is None else cells.take(got[2])).astype(np.int64))
 
 
 def _consistent(a: Shape, b: Shape, p: _Pairing) -> bool:
@@ -196,8 +216,8 @@ def _consistent(a: Shape, b: Shape, p: _Pairing) -> bool:
         where = {lab: k for k, lab in enumerate(b.labels[vb])}
         to_b = np.array([where.get(lab, -1) for lab in a.labels[va]], np.int64)
         # per body cell first (a few hundred), then per shared record: one gather each
-        mine = to_b[a.coords[:, va]][p.x]
-        theirs = b.coords[:, vb][p.y]
+        mine = to_b[a.coords[:, va]].take(p.x)
+        theirs = b.coords[:, vb].take(p.y)
         if bool(((mine >= 0) & (mine != theirs)).any()):
             return False
     return True
@@ -265,9 +285,10 @@ def _contained(inner: Shape, outer: Shape, ci: IntArray, co: IntArray, keys: _Ke
     if not alive:
         return
     per_var = []
+    wide = ci.astype(np.int64)  # cells x values can pass 2**31
     for v, sv in enumerate(outer.var_sizes):
-        vals = outer.coords[co, v]
-        per_var.append(np.bincount(ci * sv + vals, minlength=n_in * sv).reshape(n_in, sv))
+        vals = outer.col(v).take(co)
+        per_var.append(np.bincount(wide * sv + vals, minlength=n_in * sv).reshape(n_in, sv))
     for lv_in, live in alive.items():
         gid, ng = inner.gid[lv_in], len(inner.size[lv_in])
         nvals, first, last = [], [], []
@@ -276,8 +297,8 @@ def _contained(inner: Shape, outer: Shape, ci: IntArray, co: IntArray, keys: _Ke
             if body:  # each body cell its own group
                 hit = per_var[v][live] > 0
             else:
-                flat = (gid[:, None] * sv + np.arange(sv)).ravel()
-                g = np.bincount(flat, per_var[v].ravel(), ng * sv).reshape(ng, sv)
+                g = np.bincount(inner.flat(lv_in, sv), per_var[v].ravel(), ng * sv
+                                ).reshape(ng, sv)
                 hit = g[live] > 0
             nvals.append(hit.sum(axis=1))
             first.append(np.argmax(hit, axis=1))

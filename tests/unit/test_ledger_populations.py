@@ -448,3 +448,24 @@ def test_consistent_ids_are_not_taken_for_renumbered_ones() -> None:
     assert apart == {}
     result = differencing_check(new, [old], Profile())
     assert "disagree" not in result.summary
+
+
+def test_releases_of_one_content_are_compared_once_and_each_is_named() -> None:
+    # The same table released twice (two requests): compared once, and every finding is
+    # said of both releases, with the same cells and counts as either alone gives.
+    df = people()
+    first = ledger(by(df, "region", "sex"), "r1")
+    again = ledger(by(df, "region", "sex"), "r2")
+    other = ledger(by(df, "region", "age_band"), "r3")
+    new = ledger(by(_less_three(df), "region", "sex"), "new")
+    def cells(f: Any) -> tuple[Any, ...]:  # the cells combined, whichever release holds them
+        return (f.derived_value, *sorted((tuple(sorted(c.items())), n, s)
+                                         for _, c, n, s in f.terms))
+
+    alone = {cells(f) for f in find_differencing(new, [first], 10)}
+    found = find_differencing(new, [first, again, other], 10)
+    assert alone
+    for rid in ("r1", "r2"):
+        mine = {cells(f) for f in found if rid in (f.earlier_release_id, *f.related_release_ids)}
+        assert alone <= mine
+    assert min(f.derived_value for f in found) == 3

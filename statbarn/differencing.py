@@ -204,8 +204,28 @@ def _say(t: LedgerTable, new: LedgerTable) -> str:
     return who + (f" (population {t.population!r})" if t.population else "")
 
 
+def _terms(tables: Sequence[LedgerTable], signs: Sequence[int], al: _Aligned, new: LedgerTable,
+           code: dict[int, str]) -> tuple[tuple[str, dict[str, str], int, int], ...]:
+    """The cells combined (each table's count over the derived cell's categories), for the
+    review page to show beside each other; () when a count is not derivable (hidden)."""
+    keep = sorted(code)
+    sizes = [len(al.vars[k].names) for k in keep]
+    at = np.array([np.ravel_multi_index([al.vars[k].names.index(code[k]) for k in keep], sizes)
+                   if keep else 0])
+    cell = {al.shared[k]: code[k] for k in keep}
+    out = []
+    for t, (table, sign) in enumerate(zip(tables, signs, strict=True)):
+        n = float(_at(_level(_view(table), al, t, keep), at)[0])
+        if np.isnan(n):
+            return ()
+        out.append(("" if table is new else table.release_id, cell, int(n), sign))
+    return tuple(out)
+
+
 def _finding(new: LedgerTable, al: _Aligned, cell: Cell, m: int, kind: str, lead: str,
-             earlier: Sequence[LedgerTable]) -> DifferencingFinding:
+             earlier: Sequence[LedgerTable],
+             terms: tuple[tuple[str, dict[str, str], int, int], ...] = ()
+             ) -> DifferencingFinding:
     code, value = cell
     where = ", ".join(f"{al.shared[k]}={x}" if al.shared[k] else x
                       for k, x in sorted(code.items())) or "all records"
@@ -219,7 +239,7 @@ def _finding(new: LedgerTable, al: _Aligned, cell: Cell, m: int, kind: str, lead
     return DifferencingFinding(
         earlier[0].release_id, kind, where, value, m,
         f"{lead} {value} {noun} for {where}, fewer than the threshold of {m}.",
-        tuple(t.release_id for t in earlier[1:]), side(new.row_var), side(new.col_var))
+        tuple(t.release_id for t in earlier[1:]), side(new.row_var), side(new.col_var), terms)
 
 
 def _compare(
@@ -245,7 +265,10 @@ def _compare(
     big, small = (old, new) if sign >= 0 else (new, old)
     lead = f"Subtracting {_say(small, new)} from {_say(big, new)} leaves"
     kind = "nested_population" if same else "margin_difference"
-    return [_finding(new, al, c, m, kind, lead, [old]) for c in cells], sign if same else 0
+    signs = (1, -1) if sign >= 0 else (-1, 1)  # views are (old, new)
+    return [_finding(new, al, c, m, kind, lead, [old],
+                     _terms((old, new), signs, al, new, c[0])) for c in cells], \
+        sign if same else 0
 
 
 def _complements(new: LedgerTable, same: list[LedgerTable], supersets: list[LedgerTable],
@@ -277,7 +300,8 @@ def _complements(new: LedgerTable, same: list[LedgerTable], supersets: list[Ledg
                 lead = (f"Subtracting {_say(first, new)} and {_say(b, new)} from "
                         f"{_say(big, new)} leaves")
                 earlier = [t for t in trio if t is not new]
-                out += [_finding(new, combined[0], c, m, "complement", lead, earlier)
+                out += [_finding(new, combined[0], c, m, "complement", lead, earlier,
+                                 _terms(trio, (1, -1, -1), combined[0], new, c[0]))
                         for c in combined[1]]
     return out
 

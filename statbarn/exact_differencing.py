@@ -88,7 +88,7 @@ def _moved(f: pop.Finding, to: dict[int, int]) -> pop.Finding:
     """The finding with its groups' tables renumbered (``to``: old number -> new)."""
     def g(x: pop.Group) -> pop.Group:
         return dataclasses.replace(x, table=to.get(x.table, x.table))
-    return pop.Finding(f.value, tuple(map(g, f.plus)), tuple(map(g, f.minus)))
+    return pop.Finding(f.value, tuple(map(g, f.plus)), tuple(map(g, f.minus)), f.kind)
 
 
 def _say(f: pop.Finding, tables: Sequence[LedgerTable], shapes: Sequence[pop.Shape],
@@ -114,6 +114,11 @@ def _say(f: pop.Finding, tables: Sequence[LedgerTable], shapes: Sequence[pop.Sha
         kind = "nested_population"
         lead = f"Subtracting {term(b)} from {term(a)}"
         isolated = f"those in {where(a)} of {who(a)} and not in {where(b)} of {who(b)}"
+    elif f.kind == "overlap":
+        (b, c), (a,) = f.plus, f.minus
+        kind = "overlap"
+        lead = f"Adding {term(b)} and {term(c)} and subtracting {term(a)}"
+        isolated = f"those in both {where(b)} of {who(b)} and {where(c)} of {who(c)}"
     elif len(f.plus) == 1:
         (a,), (b, c) = f.plus, f.minus
         kind = "complement"

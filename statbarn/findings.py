@@ -25,7 +25,7 @@ class DifferencingFinding:
 
     earlier_release_id: str
     kind: str  # nested_population, margin_difference, category_difference/_merge,
-    # complement, union
+    # complement, union, overlap
     derived_cell: str  # e.g. "region=North, age=16-17"
     derived_value: int
     limit: int

@@ -12,15 +12,17 @@ the indicator of a set of 1 .. min_count - 1 records:
   (all - adults - under-16s): ``|A| - |B| - |C|``;
 - ``B + C - A`` with ``A`` inside the disjoint union of ``B`` and ``C``
   (a request minus one release plus another): ``|B| + |C| - |A|``.
+- ``B + C - A`` with ``B`` and ``C`` overlapping inside ``A`` and covering it (two
+  year windows and the whole span): their overlap, ``|B| + |C| - |A|`` records.
 
 Containment is exact: the records of one table are joined with another's, and a
 group of cells is inside another exactly when every record of it is.  So
 overlapping windows, disjoint districts and unrelated variables never count as
 nested, and recodes of one variable line up whatever they are called.
-Not covered: ``A + B - C`` where ``A`` and ``B`` overlap, four populations or
-more, and two earlier releases' containment in each other unless a new cell
-takes part in it (earlier releases were checked against each other when they
-were released).
+Not covered: ``B + C - A`` with ``B`` and ``C`` overlapping where either spills
+outside ``A``, four populations or more, and two earlier releases' containment in
+each other unless a new cell takes part in it (earlier releases were checked against
+each other when they were released).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Finding:
     value: int
     plus: tuple[Group, ...]
     minus: tuple[Group, ...]
+    kind: str = ""  # "overlap": B + C - A with B and C overlapping inside A (B & C left)
 
 
 @dataclass
@@ -405,9 +408,10 @@ def _own_edges(shapes: Sequence[Shape], keys: _Keys, tables: Sequence[int],
 
 def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
              pairings: dict[int, _Pairing], m: int, limit: int) -> list[Finding]:
-    """A - B - C: two disjoint populations inside A that leave 1 .. m-1 of it, the new
-    table among the three (not all of one table).  A pair that already leaves fewer
-    than m is a finding of its own and is not combined further."""
+    """A - B - C: two disjoint populations inside A that leave 1 .. m-1 of it; and
+    B + C - A: two overlapping populations inside A that cover it, leaving their 1 .. m-1
+    shared records.  The new table among the three (not all of one table).  A pair that
+    already leaves fewer than m is a finding of its own and is not combined further."""
     own_new = _own_edges(shapes, keys, [0], m)
     # an earlier table's own groups count only inside its groups that hold new ones
     holders = np.unique(sup[keys.table[sup] > 0])
@@ -427,8 +431,6 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
     hi = np.searchsorted(combined, sup * big + left - 1, "right")
     lo = np.maximum(lo, np.arange(len(sup)) + 1)
     count = np.maximum(hi - lo, 0)
-    if not count.any():
-        return []
     first = np.repeat(np.arange(len(sup)), count)
     second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
               + np.repeat(lo, count))
@@ -443,7 +445,50 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
         ga, gb, gc = (keys.group(int(k)) for k in (a[j], b[j], c[j]))
         if _disjoint(shapes, pairings, gb, gc, budget) is not False:  # unknown: say so
             out.append(Finding(ga.size - gb.size - gc.size, (ga,), (gb, gc)))
+    # B + C - A with B and C overlapping inside A: when B and C cover A, what is left is
+    # their overlap, |B| + |C| - |A| records (two year windows and the whole span).
+    lo = np.maximum(np.searchsorted(combined, sup * big + left + 1, "left"),
+                    np.arange(len(sup)) + 1)
+    hi = np.searchsorted(combined, sup * big + left + (m - 1), "right")
+    count = np.maximum(hi - lo, 0)
+    if not count.any() or len(out) >= limit:
+        return out
+    first = np.repeat(np.arange(len(sup)), count)
+    second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+              + np.repeat(lo, count))
+    b, c, a = sub[first], sub[second], sup[first]
+    ta, tb, tc = keys.table[a], keys.table[b], keys.table[c]
+    ok = ((ta == 0) | (tb == 0) | (tc == 0)) & ~((ta == tb) & (tb == tc))
+    for j in np.flatnonzero(ok).tolist():
+        if len(out) >= limit:
+            break
+        ga, gb, gc = (keys.group(int(k)) for k in (a[j], b[j], c[j]))
+        both = gb.size + gc.size - ga.size
+        if _overlap(shapes, pairings, gb, gc, budget) == both:  # exactly: B and C cover A
+            out.append(Finding(both, (gb, gc), (ga,), "overlap"))
     return out
+
+
+def _overlap(shapes: Sequence[Shape], pairings: dict[int, _Pairing], a: Group, b: Group,
+             budget: list[int]) -> int | None:
+    """How many records two populations share (None: not worked out, budget spent)."""
+    if a.table == b.table:
+        s = shapes[a.table]
+        cells = s.records.cells
+        return int(((s.gid[a.level][cells] == a.gid) & (s.gid[b.level][cells] == b.gid)).sum())
+    if b.table == 0:
+        a, b = b, a
+    sa, sb = shapes[a.table], shapes[b.table]
+    if a.table == 0:
+        p = pairings.get(b.table)
+        if p is None:
+            return 0
+    else:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        p = _join(sa, sb)
+    return int(((sa.gid[a.level][p.x] == a.gid) & (sb.gid[b.level][p.y] == b.gid)).sum())
 
 
 def _disjoint(shapes: Sequence[Shape], pairings: dict[int, _Pairing], a: Group, b: Group,

@@ -128,6 +128,7 @@ KINDS = {
     "category_merge": "categories merged",
     "complement": "a population minus two inside it",
     "union": "two populations minus one",
+    "overlap": "two overlapping populations minus their union",
 }
 MAX_DERIVATIONS = 200  # as many as the check's details keep
 

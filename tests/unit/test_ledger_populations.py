@@ -82,6 +82,7 @@ FILTERS = {
     "all": lambda d: d,
     "2015-2017": lambda d: d[d.year <= 2017],
     "2016-2018": lambda d: d[(d.year >= 2016) & (d.year <= 2018)],
+    "2017-2020": lambda d: d[d.year >= 2017],  # with 2015-2017: all of it, 2017 twice
     "adults": lambda d: d[d.age >= 18],
     "under16": lambda d: d[d.age < 16],
     "North": lambda d: d[d.region == "North"],
@@ -141,6 +142,10 @@ def truth(new: list[frozenset[int]], olds: list[list[frozenset[int]]], m: int
                 if 0 in (ta, tb, tc) and not ta == tb == tc and not b & c \
                         and 1 <= len(whole) - len(b) - len(c) < m:
                     found.add(whole - b - c)
+                # B + C - A: B and C overlap inside A and cover it: their overlap is left
+                if 0 in (ta, tb, tc) and not ta == tb == tc and b | c == whole \
+                        and 1 <= len(b & c) < m:
+                    found.add(b & c)
     return found
 
 
@@ -153,13 +158,16 @@ def engine(new: LedgerTable, olds: list[LedgerTable], m: int) -> set[frozenset[i
     finally:
         pop.MAX_FINDINGS = cap
     for f in found:
-        plus = set().union(*(set(pop.members(shapes[g.table], g).tolist())  # type: ignore[arg-type]
-                             for g in f.plus))
-        minus = set().union(*(set(pop.members(shapes[g.table], g).tolist())  # type: ignore[arg-type]
-                              for g in f.minus))
-        assert minus <= plus
-        got.add(frozenset(plus - minus))
-        assert len(plus - minus) == f.value  # the combination is exactly that set
+        # the signed sum of the groups' indicators, record by record
+        total: dict[int, int] = {}
+        for gs, sign in ((f.plus, 1), (f.minus, -1)):
+            for g in gs:
+                for r in pop.members(shapes[g.table], g).tolist():  # type: ignore[arg-type]
+                    total[r] = total.get(r, 0) + sign
+        assert set(total.values()) <= {0, 1}  # the combination is the indicator of a set
+        left = frozenset(r for r, v in total.items() if v == 1)
+        got.add(left)
+        assert len(left) == f.value  # ... of exactly that many records
     return got
 
 
@@ -469,3 +477,32 @@ def test_releases_of_one_content_are_compared_once_and_each_is_named() -> None:
         mine = {cells(f) for f in found if rid in (f.earlier_release_id, *f.related_release_ids)}
         assert alone <= mine
     assert min(f.derived_value for f in found) == 3
+
+
+def test_two_overlapping_windows_minus_the_whole_span_leave_their_overlap() -> None:
+    # Old code: B + C - A was found only for B and C of one level of one table (disjoint),
+    # so two releases over overlapping year windows and a new table over the whole span
+    # gave nothing: here they give away the 4 records of 2017 that both windows hold.
+    df = people()
+    y2017 = df.index[df.year == 2017]
+    early = df[df.year <= 2017]
+    late = df[(df.year > 2017) | df.index.isin(y2017[:4])]
+    olds = [ledger(by(early, "region", "sex"), "early"), ledger(by(late, "region", "sex"), "late")]
+    new = ledger(by(df, "region", "sex"), "new")
+    found = find_differencing(new, olds, 10)
+    overlap = [f for f in found if f.kind == "overlap"]
+    assert overlap and max(f.derived_value for f in overlap) == 4  # the cells hold 1..4
+    whole = next(f for f in overlap if f.derived_value == 4 and f.row == "All" and f.col == "All")
+    assert "(those in both all records of release " in whole.message
+    assert "release early" in whole.message and "release late" in whole.message
+    assert sorted(n for _, _, n, _ in whole.terms) == sorted([len(early), len(late), len(df)])
+    assert set(engine(new, olds, 10)) >= truth(groups_of(new, df), [
+        groups_of(o, d) for o, d in zip(olds, (early, late), strict=True)], 10)
+
+
+def groups_of(t: LedgerTable, df: pd.DataFrame) -> list[frozenset[int]]:
+    shape = _shape(t)
+    assert shape is not None
+    return [frozenset(pop.members(shape, pop.Group(0, lv, g, 0)).tolist())
+            for lv in shape.levels for g in range(len(shape.size[lv]))
+            if shape.size[lv][g] > 0]

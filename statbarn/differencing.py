@@ -204,8 +204,28 @@ def _say(t: LedgerTable, new: LedgerTable) -> str:
     return who + (f" (population {t.population!r})" if t.population else "")
 
 
+def _terms(tables: Sequence[LedgerTable], signs: Sequence[int], al: _Aligned, new: LedgerTable,
+           code: dict[int, str]) -> tuple[tuple[str, dict[str, str], int, int], ...]:
+    """The cells combined (each table's count over the derived cell's categories), for the
+    review page to show beside each other; () when a count is not derivable (hidden)."""
+    keep = sorted(code)
+    sizes = [len(al.vars[k].names) for k in keep]
+    at = np.array([np.ravel_multi_index([al.vars[k].names.index(code[k]) for k in keep], sizes)
+                   if keep else 0])
+    cell = {al.shared[k]: code[k] for k in keep}
+    out = []
+    for t, (table, sign) in enumerate(zip(tables, signs, strict=True)):
+        n = float(_at(_level(_view(table), al, t, keep), at)[0])
+        if np.isnan(n):
+            return ()
+        out.append(("" if table is new else table.release_id, cell, int(n), sign))
+    return tuple(out)
+
+
 def _finding(new: LedgerTable, al: _Aligned, cell: Cell, m: int, kind: str, lead: str,
-             earlier: Sequence[LedgerTable]) -> DifferencingFinding:
+             earlier: Sequence[LedgerTable],
+             terms: tuple[tuple[str, dict[str, str], int, int], ...] = ()
+             ) -> DifferencingFinding:
     code, value = cell
     where = ", ".join(f"{al.shared[k]}={x}" if al.shared[k] else x
                       for k, x in sorted(code.items())) or "all records"
@@ -219,7 +239,7 @@ def _finding(new: LedgerTable, al: _Aligned, cell: Cell, m: int, kind: str, lead
     return DifferencingFinding(
         earlier[0].release_id, kind, where, value, m,
         f"{lead} {value} {noun} for {where}, fewer than the threshold of {m}.",
-        tuple(t.release_id for t in earlier[1:]), side(new.row_var), side(new.col_var))
+        tuple(t.release_id for t in earlier[1:]), side(new.row_var), side(new.col_var), terms)
 
 
 def _compare(
@@ -245,7 +265,10 @@ def _compare(
     big, small = (old, new) if sign >= 0 else (new, old)
     lead = f"Subtracting {_say(small, new)} from {_say(big, new)} leaves"
     kind = "nested_population" if same else "margin_difference"
-    return [_finding(new, al, c, m, kind, lead, [old]) for c in cells], sign if same else 0
+    signs = (1, -1) if sign >= 0 else (-1, 1)  # views are (old, new)
+    return [_finding(new, al, c, m, kind, lead, [old],
+                     _terms((old, new), signs, al, new, c[0])) for c in cells], \
+        sign if same else 0
 
 
 def _complements(new: LedgerTable, same: list[LedgerTable], supersets: list[LedgerTable],
@@ -277,7 +300,8 @@ def _complements(new: LedgerTable, same: list[LedgerTable], supersets: list[Ledg
                 lead = (f"Subtracting {_say(first, new)} and {_say(b, new)} from "
                         f"{_say(big, new)} leaves")
                 earlier = [t for t in trio if t is not new]
-                out += [_finding(new, combined[0], c, m, "complement", lead, earlier)
+                out += [_finding(new, combined[0], c, m, "complement", lead, earlier,
+                                 _terms(trio, (1, -1, -1), combined[0], new, c[0]))
                         for c in combined[1]]
     return out
 
@@ -311,17 +335,6 @@ def _comparable_any(new: LedgerTable, old: LedgerTable, any_dataset: bool = Fals
 MAX_RECORDS_PER_CHECK = 100_000_000
 
 
-def _disjoint(new: LedgerTable, old: LedgerTable) -> bool:
-    """Whether the two tables' record sets share no record.  The ids are the frame's
-    index, which the researcher controls: shifted, one population looks like two."""
-    a, b = new.record_sets(), old.record_sets()
-    if a is None or b is None or not len(a.ids) or not len(b.ids):
-        return False
-    if int(a.ids[-1]) < int(b.ids[0]) or int(b.ids[-1]) < int(a.ids[0]):
-        return True
-    return not np.intersect1d(a.ids, b.ids, assume_unique=True).size
-
-
 def find_differencing(
     new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int,
     any_dataset: bool = False,
@@ -332,15 +345,40 @@ def find_differencing(
     compared exactly (:mod:`statbarn.populations`); the others by their variables, and
     so are those whose record sets share no record with ``new``'s (the record ids are
     the researcher's index: two tables over disjoint populations whose variables say
-    they are one are judged by their variables too, the union of both methods).
+    they are one are judged by their variables too, the union of both methods) and
+    those whose shared ids fall in disagreeing categories of a variable both tables
+    have (rows renumbered in the session: the ids name different people).
     ``any_dataset``: the dataset names are free text (no catalogue): the comparison by
     variables spans every dataset name."""
+    return _find(new, ledger, min_count, any_dataset)[0]
+
+
+def _find(new: LedgerTable, ledger: Sequence[LedgerTable], min_count: int,
+          any_dataset: bool) -> tuple[list[DifferencingFinding], dict[str, list[LedgerTable]]]:
+    """The findings, and the earlier tables with record sets that were compared by their
+    variables instead, by why (:func:`statbarn.exact_differencing.exact_findings`)."""
     exact = _budget(new, [old for old in ledger if _exact(new, old)
                           and _comparable_any(new, old)])
-    found = exact_findings(new, exact, min_count) if exact else []
-    by_records = {id(old) for old in exact}
-    ledger = [old for old in ledger if id(old) not in by_records or _disjoint(new, old)]
-    return found + _structural(new, ledger, min_count, any_dataset)
+    found: list[DifferencingFinding] = []
+    apart: dict[str, list[LedgerTable]] = {}
+    if exact:
+        new.record_sets()  # a table whose record sets do not add up: EvidenceError
+        found, apart = exact_findings(new, exact, min_count)
+    by_records = {id(old) for old in exact} - {id(t) for ts in apart.values() for t in ts}
+    ledger = [old for old in ledger if id(old) not in by_records]
+    return found + _structural(new, ledger, min_count, any_dataset), apart
+
+
+def _renumbered(tables: Sequence[LedgerTable]) -> str:
+    """The check's sentence for pairs whose record ids disagree with their categories."""
+    if not tables:
+        return ""
+    names = "; ".join(name_of(t) for t in tables[:3]) + (
+        f" and {len(tables) - 3} more" if len(tables) > 3 else "")
+    return (f" The record ids of this table and of {names} disagree with their categories "
+            "(the same id in different categories of a variable both have: rows renumbered, "
+            "e.g. by reset_index()), so those were compared by their variables, not by "
+            "records; tabulate the dataset's rows as read to be compared exactly.")
 
 
 def _declared(t: LedgerTable) -> int:
@@ -386,11 +424,12 @@ def differencing_check(
 ) -> CheckResult:
     """Rule ``differencing``: escalate when ``new`` and the ledger give away a small count
     (``any_dataset``: see :func:`find_differencing`)."""
-    findings = find_differencing(new, ledger, profile.min_count, any_dataset)
+    findings, apart = _find(new, ledger, profile.min_count, any_dataset)
+    said = _renumbered(apart.get("renumbered", []))
     if not findings:
         n = sum(_comparable_any(new, old, any_dataset) for old in ledger)
         return CheckResult(Rule.DIFFERENCING, Verdict.PASS, [],
-                           f"No differencing against {n} comparable earlier release(s).")
+                           f"No differencing against {n} comparable earlier release(s).{said}")
     flags = [CellFlag(Rule.DIFFERENCING, Verdict.ESCALATE, f.row, f.col, f.derived_value,
                       f.limit, f.message) for f in findings]
     ids = sorted({r for f in findings for r in (f.earlier_release_id, *f.related_release_ids)})
@@ -398,7 +437,7 @@ def differencing_check(
     names = [name_of(by_id[i]) if i in by_id else f"release {i}" for i in ids]
     return CheckResult(Rule.DIFFERENCING, Verdict.ESCALATE, flags,
                        f"{len(flags)} count(s) below {profile.min_count} can be derived by "
-                       f"differencing with earlier release(s) {'; '.join(names)}.",
+                       f"differencing with earlier release(s) {'; '.join(names)}.{said}",
                        details=details(new, [by_id[i] for i in ids if i in by_id], findings))
 
 

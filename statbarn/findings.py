@@ -25,7 +25,7 @@ class DifferencingFinding:
 
     earlier_release_id: str
     kind: str  # nested_population, margin_difference, category_difference/_merge,
-    # complement, union
+    # complement, union, overlap
     derived_cell: str  # e.g. "region=North, age=16-17"
     derived_value: int
     limit: int
@@ -72,6 +72,7 @@ def details(new: LedgerTable, earlier: Sequence[LedgerTable],
         "earlier": tables,
         "findings": [{"kind": f.kind, "population": f.derived_cell, "leaves": f.derived_value,
                       "limit": f.limit, "row": f.row, "col": f.col,
+                      "releases": [f.earlier_release_id, *f.related_release_ids],
                       "terms": [{"release_id": r or None, "cell": cell, "count": n, "sign": s}
                                 for r, cell, n, s in f.terms]}
                      for f in findings[:200]],

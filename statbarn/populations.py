@@ -12,15 +12,17 @@ the indicator of a set of 1 .. min_count - 1 records:
   (all - adults - under-16s): ``|A| - |B| - |C|``;
 - ``B + C - A`` with ``A`` inside the disjoint union of ``B`` and ``C``
   (a request minus one release plus another): ``|B| + |C| - |A|``.
+- ``B + C - A`` with ``B`` and ``C`` overlapping inside ``A`` and covering it (two
+  year windows and the whole span): their overlap, ``|B| + |C| - |A|`` records.
 
 Containment is exact: the records of one table are joined with another's, and a
 group of cells is inside another exactly when every record of it is.  So
 overlapping windows, disjoint districts and unrelated variables never count as
 nested, and recodes of one variable line up whatever they are called.
-Not covered: ``A + B - C`` where ``A`` and ``B`` overlap, four populations or
-more, and two earlier releases' containment in each other unless a new cell
-takes part in it (earlier releases were checked against each other when they
-were released).
+Not covered: ``B + C - A`` with ``B`` and ``C`` overlapping where either spills
+outside ``A``, four populations or more, and two earlier releases' containment in
+each other unless a new cell takes part in it (earlier releases were checked against
+each other when they were released).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Finding:
     value: int
     plus: tuple[Group, ...]
     minus: tuple[Group, ...]
+    kind: str = ""  # "overlap": B + C - A with B and C overlapping inside A (B & C left)
 
 
 @dataclass
@@ -76,6 +79,24 @@ class Shape:
     # (finer level, coarser level, the coarser group of each finer group)
     own: list[tuple[tuple[int, ...], tuple[int, ...], IntArray]] = field(default_factory=list)
     _lookup: Any = None  # record id -> body cell (-1: not in the table), built on demand
+    key: str = ""  # the table's content digest (releases of one content compare alike)
+    # Cached per table: each variable's code per body cell (contiguous), and per level and
+    # width the flat (group, value) index of each (body cell, value)
+    _cols: dict[int, IntArray] = field(default_factory=dict)
+    _flat: dict[tuple[tuple[int, ...], int], IntArray] = field(default_factory=dict)
+
+    def col(self, v: int) -> IntArray:
+        got = self._cols.get(v)
+        if got is None:
+            got = self._cols[v] = np.ascontiguousarray(self.coords[:, v])
+        return got
+
+    def flat(self, level: tuple[int, ...], width: int) -> IntArray:
+        got = self._flat.get((level, width))
+        if got is None:
+            got = (self.gid[level][:, None] * width + np.arange(width)).ravel()
+            self._flat[(level, width)] = got
+        return got
 
     def lookup(self, top: int) -> Any:
         """A dense map from record id (up to ``top``) to this table's body cell."""
@@ -174,12 +195,35 @@ def _join(a: Shape, b: Shape, seen: dict[int, Any] | None = None) -> _Pairing:
     got = seen.get(id(ids)) if seen is not None else None
     if got is None or got[0] is not ids:
         look = a.lookup(int(ids[-1]) if len(ids) else 0)
-        x = look[ids]
-        hit = x >= 0
-        got = (ids, x[hit].astype(np.int64), hit)
+        x = np.take(look, ids)  # one gather over the dataset's id space
+        at = np.flatnonzero(x >= 0)
+        whole = len(at) == len(ids)  # every record shared: no second gather
+        got = (ids, (x if whole else x.take(at)).astype(np.int64), None if whole else at)
         if seen is not None:
             seen[id(ids)] = got
-    return _Pairing(got[1], b.records.cells[got[2]].astype(np.int64))
+    cells = b.records.cells
+    return _Pairing(got[1], (cells if got[2] is None else cells.take(got[2])).astype(np.int64))
+
+
+def _consistent(a: Shape, b: Shape, p: _Pairing) -> bool:
+    """Whether the records both tables hold fall in agreeing categories of every variable
+    both tables have (by name, over the labels both list).  Record ids are the frame's
+    index: rows renumbered in the session (``reset_index()`` after a filter, a frame
+    rebuilt) still look like ids, but then one id names different people in the two
+    tables, and their categories disagree somewhere."""
+    names_b = {n: k for k, n in enumerate(b.table.variables)}
+    for va, name in enumerate(a.table.variables):
+        vb = names_b.get(name)
+        if vb is None:
+            continue
+        where = {lab: k for k, lab in enumerate(b.labels[vb])}
+        to_b = np.array([where.get(lab, -1) for lab in a.labels[va]], np.int64)
+        # per body cell first (a few hundred), then per shared record: one gather each
+        mine = to_b[a.coords[:, va]].take(p.x)
+        theirs = b.coords[:, vb].take(p.y)
+        if bool(((mine >= 0) & (mine != theirs)).any()):
+            return False
+    return True
 
 
 @dataclass
@@ -244,9 +288,10 @@ def _contained(inner: Shape, outer: Shape, ci: IntArray, co: IntArray, keys: _Ke
     if not alive:
         return
     per_var = []
+    wide = ci.astype(np.int64)  # cells x values can pass 2**31
     for v, sv in enumerate(outer.var_sizes):
-        vals = outer.coords[co, v]
-        per_var.append(np.bincount(ci * sv + vals, minlength=n_in * sv).reshape(n_in, sv))
+        vals = outer.col(v).take(co)
+        per_var.append(np.bincount(wide * sv + vals, minlength=n_in * sv).reshape(n_in, sv))
     for lv_in, live in alive.items():
         gid, ng = inner.gid[lv_in], len(inner.size[lv_in])
         nvals, first, last = [], [], []
@@ -255,8 +300,8 @@ def _contained(inner: Shape, outer: Shape, ci: IntArray, co: IntArray, keys: _Ke
             if body:  # each body cell its own group
                 hit = per_var[v][live] > 0
             else:
-                flat = (gid[:, None] * sv + np.arange(sv)).ravel()
-                g = np.bincount(flat, per_var[v].ravel(), ng * sv).reshape(ng, sv)
+                g = np.bincount(inner.flat(lv_in, sv), per_var[v].ravel(), ng * sv
+                                ).reshape(ng, sv)
                 hit = g[live] > 0
             nvals.append(hit.sum(axis=1))
             first.append(np.argmax(hit, axis=1))
@@ -299,8 +344,14 @@ def _union(inner: Shape, outer: Shape, lv_in: tuple[int, ...], lv_out: tuple[int
             (Group(t_in, lv_in, int(groups[j]), int(inner.size[lv_in][groups[j]])),)))
 
 
-def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
-    """Every population of 1 .. m-1 records isolated by the new table with the earlier ones."""
+def find(new: Shape, olds: Sequence[Shape], m: int,
+         apart: dict[int, str] | None = None) -> list[Finding]:
+    """Every population of 1 .. m-1 records isolated by the new table with the earlier ones.
+
+    ``apart`` receives the positions (in ``olds``) of the earlier tables that share no
+    record with the new one (``"disjoint"``), or whose shared records disagree with the
+    variables both tables have (``"renumbered"``): record sets say nothing trustworthy
+    about those pairs, which the caller compares by their variables instead."""
     shapes = [new, *olds]
     keys = _Keys(shapes)
     edges = _Edges()
@@ -309,7 +360,11 @@ def find(new: Shape, olds: Sequence[Shape], m: int) -> list[Finding]:
     seen: dict[int, Any] = {}
     for i, old in enumerate(olds, start=1):
         p = _join(new, old, seen)
-        if not len(p.x):
+        why = "disjoint" if not len(p.x) else None if _consistent(new, old, p) \
+            else "renumbered"
+        if why is not None:
+            if apart is not None:
+                apart[i - 1] = why
             continue
         pairings[i] = p
         _contained(old, new, p.y, p.x, keys, i, 0, edges, m, found)
@@ -353,9 +408,10 @@ def _own_edges(shapes: Sequence[Shape], keys: _Keys, tables: Sequence[int],
 
 def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
              pairings: dict[int, _Pairing], m: int, limit: int) -> list[Finding]:
-    """A - B - C: two disjoint populations inside A that leave 1 .. m-1 of it, the new
-    table among the three (not all of one table).  A pair that already leaves fewer
-    than m is a finding of its own and is not combined further."""
+    """A - B - C: two disjoint populations inside A that leave 1 .. m-1 of it; and
+    B + C - A: two overlapping populations inside A that cover it, leaving their 1 .. m-1
+    shared records.  The new table among the three (not all of one table).  A pair that
+    already leaves fewer than m is a finding of its own and is not combined further."""
     own_new = _own_edges(shapes, keys, [0], m)
     # an earlier table's own groups count only inside its groups that hold new ones
     holders = np.unique(sup[keys.table[sup] > 0])
@@ -375,8 +431,6 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
     hi = np.searchsorted(combined, sup * big + left - 1, "right")
     lo = np.maximum(lo, np.arange(len(sup)) + 1)
     count = np.maximum(hi - lo, 0)
-    if not count.any():
-        return []
     first = np.repeat(np.arange(len(sup)), count)
     second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
               + np.repeat(lo, count))
@@ -391,7 +445,50 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
         ga, gb, gc = (keys.group(int(k)) for k in (a[j], b[j], c[j]))
         if _disjoint(shapes, pairings, gb, gc, budget) is not False:  # unknown: say so
             out.append(Finding(ga.size - gb.size - gc.size, (ga,), (gb, gc)))
+    # B + C - A with B and C overlapping inside A: when B and C cover A, what is left is
+    # their overlap, |B| + |C| - |A| records (two year windows and the whole span).
+    lo = np.maximum(np.searchsorted(combined, sup * big + left + 1, "left"),
+                    np.arange(len(sup)) + 1)
+    hi = np.searchsorted(combined, sup * big + left + (m - 1), "right")
+    count = np.maximum(hi - lo, 0)
+    if not count.any() or len(out) >= limit:
+        return out
+    first = np.repeat(np.arange(len(sup)), count)
+    second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+              + np.repeat(lo, count))
+    b, c, a = sub[first], sub[second], sup[first]
+    ta, tb, tc = keys.table[a], keys.table[b], keys.table[c]
+    ok = ((ta == 0) | (tb == 0) | (tc == 0)) & ~((ta == tb) & (tb == tc))
+    for j in np.flatnonzero(ok).tolist():
+        if len(out) >= limit:
+            break
+        ga, gb, gc = (keys.group(int(k)) for k in (a[j], b[j], c[j]))
+        both = gb.size + gc.size - ga.size
+        if _overlap(shapes, pairings, gb, gc, budget) == both:  # exactly: B and C cover A
+            out.append(Finding(both, (gb, gc), (ga,), "overlap"))
     return out
+
+
+def _overlap(shapes: Sequence[Shape], pairings: dict[int, _Pairing], a: Group, b: Group,
+             budget: list[int]) -> int | None:
+    """How many records two populations share (None: not worked out, budget spent)."""
+    if a.table == b.table:
+        s = shapes[a.table]
+        cells = s.records.cells
+        return int(((s.gid[a.level][cells] == a.gid) & (s.gid[b.level][cells] == b.gid)).sum())
+    if b.table == 0:
+        a, b = b, a
+    sa, sb = shapes[a.table], shapes[b.table]
+    if a.table == 0:
+        p = pairings.get(b.table)
+        if p is None:
+            return 0
+    else:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        p = _join(sa, sb)
+    return int(((sa.gid[a.level][p.x] == a.gid) & (sb.gid[b.level][p.y] == b.gid)).sum())
 
 
 def _disjoint(shapes: Sequence[Shape], pairings: dict[int, _Pairing], a: Group, b: Group,

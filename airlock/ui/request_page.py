@@ -59,6 +59,8 @@ class FilePanel:
     text: str | None = None
     notebook: list[notebook.NotebookCell] | None = None
     earlier: list[EarlierView] = field(default_factory=list)
+    # how each differencing flag is derived (reviewers only, like the earlier releases)
+    derivations: list[explain.Derivation] = field(default_factory=list)
     note: str = ""  # why the contents are not shown
     can_vote: bool = False
     my_vote: dict[str, Any] | None = None
@@ -210,6 +212,8 @@ def _earlier(ctx: Ctx, panel: FilePanel, req: Request,
     ids = {m for a in panel.assessments for c in a.checks if c.rule == "differencing"
            and c.verdict != "pass" for text in (c.summary, *(fl.message for fl in c.flags))
            for m in _RELEASE_ID.findall(text)}
+    panel.derivations = [d for c in panel.f.checks for check in c.result.get("checks", [])
+                         for d in explain.derivations(check)]
     for e in earlier_releases(ctx, req.project, ids):
         view = EarlierView(e, None)
         data = _read(ctx, e.sha256) if e.kind in TABLE_KINDS else None

@@ -105,6 +105,17 @@ def test_differencing_names_the_earlier_release_side_by_side(env: tuple[Api, Har
     assert "Earlier release: all.csv" in page
     assert f'href="/requests/{first["id"]}"' in page
     assert 'class="pane earlier"' in page
+    # how each flagged count is derived: the earlier cell beside this table's, the count left
+    north_f = int(((df.region == "North") & (df.sex == "F")).sum())
+    assert "How the differencing counts are derived" in page
+    assert f"+ region=North, sex=F [{north_f}] of \u201ca table of patients by region and " \
+        "sex, made with statbarn\u201d, all.csv, released " in page
+    assert f"− region=North, sex=F [{north_f - 4}] of this table" in page
+    assert f"{north_f} − {north_f - 4} = 4" in page
+    # ... for the request's reviewers only: its researcher's page has no derivations
+    mine = Pages(h.app, "alice").get(f"/requests/{second['id']}").text
+    assert "How the differencing counts are derived" not in mine
+    assert "Earlier release:" not in mine
 
 
 def test_a_large_table_renders_whole(env: tuple[Api, Harness], tmp_path: Path) -> None:

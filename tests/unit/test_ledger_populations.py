@@ -82,6 +82,7 @@ FILTERS = {
     "all": lambda d: d,
     "2015-2017": lambda d: d[d.year <= 2017],
     "2016-2018": lambda d: d[(d.year >= 2016) & (d.year <= 2018)],
+    "2017-2020": lambda d: d[d.year >= 2017],  # with 2015-2017: all of it, 2017 twice
     "adults": lambda d: d[d.age >= 18],
     "under16": lambda d: d[d.age < 16],
     "North": lambda d: d[d.region == "North"],
@@ -141,6 +142,10 @@ def truth(new: list[frozenset[int]], olds: list[list[frozenset[int]]], m: int
                 if 0 in (ta, tb, tc) and not ta == tb == tc and not b & c \
                         and 1 <= len(whole) - len(b) - len(c) < m:
                     found.add(whole - b - c)
+                # B + C - A: B and C overlap inside A and cover it: their overlap is left
+                if 0 in (ta, tb, tc) and not ta == tb == tc and b | c == whole \
+                        and 1 <= len(b & c) < m:
+                    found.add(b & c)
     return found
 
 
@@ -153,13 +158,16 @@ def engine(new: LedgerTable, olds: list[LedgerTable], m: int) -> set[frozenset[i
     finally:
         pop.MAX_FINDINGS = cap
     for f in found:
-        plus = set().union(*(set(pop.members(shapes[g.table], g).tolist())  # type: ignore[arg-type]
-                             for g in f.plus))
-        minus = set().union(*(set(pop.members(shapes[g.table], g).tolist())  # type: ignore[arg-type]
-                              for g in f.minus))
-        assert minus <= plus
-        got.add(frozenset(plus - minus))
-        assert len(plus - minus) == f.value  # the combination is exactly that set
+        # the signed sum of the groups' indicators, record by record
+        total: dict[int, int] = {}
+        for gs, sign in ((f.plus, 1), (f.minus, -1)):
+            for g in gs:
+                for r in pop.members(shapes[g.table], g).tolist():  # type: ignore[arg-type]
+                    total[r] = total.get(r, 0) + sign
+        assert set(total.values()) <= {0, 1}  # the combination is the indicator of a set
+        left = frozenset(r for r, v in total.items() if v == 1)
+        got.add(left)
+        assert len(left) == f.value  # ... of exactly that many records
     return got
 
 
@@ -418,3 +426,83 @@ def test_one_check_decodes_a_bounded_number_of_records(monkeypatch: pytest.Monke
     found = find_differencing(new, [old], 10)
     assert old._sets is None  # over the budget: the earlier table's records stay encoded
     assert found and min(f.derived_value for f in found) == 3  # ... and it is still caught
+
+
+def test_renumbered_rows_are_detected_and_compared_by_their_variables() -> None:
+    # Old code: rows shuffled and renumbered from 10 (a frame rebuilt in the session) still
+    # look like ids overlapping the earlier table's, so the pair was compared by records
+    # only, and wrongly: the renumbered table (3 records fewer in North/F) raised no
+    # finding at all, and the summary said nothing.
+    df = people()
+    old = ledger(by(df, "region", "sex"), "r1", title="By region", file="r.csv",
+                 date="2026-11-30")
+    fewer = _less_three(df).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    fewer.index += 10
+    new = ledger(by(fewer, "region", "sex"), "new")
+    found = find_differencing(new, [old], 10)
+    assert found and min(f.derived_value for f in found) == 3
+    result = differencing_check(new, [old], Profile())
+    assert result.verdict is Verdict.ESCALATE
+    assert "disagree with their categories" in result.summary
+    assert "\u201cBy region\u201d" in result.summary
+
+
+def test_consistent_ids_are_not_taken_for_renumbered_ones() -> None:
+    df = people()
+    old = ledger(by(df, "region", "sex"), "r1")
+    new = ledger(by(_less_three(df), "region", "age_band"), "new")  # region agrees
+    apart: dict[int, str] = {}
+    pop.find(_shape(new), [_shape(old)], 10, apart)  # type: ignore[arg-type]
+    assert apart == {}
+    result = differencing_check(new, [old], Profile())
+    assert "disagree" not in result.summary
+
+
+def test_releases_of_one_content_are_compared_once_and_each_is_named() -> None:
+    # The same table released twice (two requests): compared once, and every finding is
+    # said of both releases, with the same cells and counts as either alone gives.
+    df = people()
+    first = ledger(by(df, "region", "sex"), "r1")
+    again = ledger(by(df, "region", "sex"), "r2")
+    other = ledger(by(df, "region", "age_band"), "r3")
+    new = ledger(by(_less_three(df), "region", "sex"), "new")
+    def cells(f: Any) -> tuple[Any, ...]:  # the cells combined, whichever release holds them
+        return (f.derived_value, *sorted((tuple(sorted(c.items())), n, s)
+                                         for _, c, n, s in f.terms))
+
+    alone = {cells(f) for f in find_differencing(new, [first], 10)}
+    found = find_differencing(new, [first, again, other], 10)
+    assert alone
+    for rid in ("r1", "r2"):
+        mine = {cells(f) for f in found if rid in (f.earlier_release_id, *f.related_release_ids)}
+        assert alone <= mine
+    assert min(f.derived_value for f in found) == 3
+
+
+def test_two_overlapping_windows_minus_the_whole_span_leave_their_overlap() -> None:
+    # Old code: B + C - A was found only for B and C of one level of one table (disjoint),
+    # so two releases over overlapping year windows and a new table over the whole span
+    # gave nothing: here they give away the 4 records of 2017 that both windows hold.
+    df = people()
+    y2017 = df.index[df.year == 2017]
+    early = df[df.year <= 2017]
+    late = df[(df.year > 2017) | df.index.isin(y2017[:4])]
+    olds = [ledger(by(early, "region", "sex"), "early"), ledger(by(late, "region", "sex"), "late")]
+    new = ledger(by(df, "region", "sex"), "new")
+    found = find_differencing(new, olds, 10)
+    overlap = [f for f in found if f.kind == "overlap"]
+    assert overlap and max(f.derived_value for f in overlap) == 4  # the cells hold 1..4
+    whole = next(f for f in overlap if f.derived_value == 4 and f.row == "All" and f.col == "All")
+    assert "(those in both all records of release " in whole.message
+    assert "release early" in whole.message and "release late" in whole.message
+    assert sorted(n for _, _, n, _ in whole.terms) == sorted([len(early), len(late), len(df)])
+    assert set(engine(new, olds, 10)) >= truth(groups_of(new, df), [
+        groups_of(o, d) for o, d in zip(olds, (early, late), strict=True)], 10)
+
+
+def groups_of(t: LedgerTable, df: pd.DataFrame) -> list[frozenset[int]]:
+    shape = _shape(t)
+    assert shape is not None
+    return [frozenset(pop.members(shape, pop.Group(0, lv, g, 0)).tolist())
+            for lv in shape.levels for g in range(len(shape.size[lv]))
+            if shape.size[lv][g] > 0]

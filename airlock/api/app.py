@@ -28,10 +28,17 @@ from airlock.service.requests import sandbox
 from airlock.settings import Resolved, load_airlock_settings
 from airlock.store import Store, open_store
 from airlock.ui import install as install_ui
+from statbarn.records import set_cache_bytes
 from tre import __version__
 from tre.authz import Authz, load_authz
 from tre.clock import Clock, SystemClock
 from tre.db import session_factory
+
+# Decoded record sets kept for reuse in the server process (statbarn.records): a
+# release's record sets are compared with every later table of its project, and a
+# table's are read at intake, compared and released.  A check worker keeps statbarn's
+# default (32 MB), within its memory limit.
+RECORDS_CACHE_BYTES = 256 << 20
 
 log = logging.getLogger("airlock")
 
@@ -103,6 +110,7 @@ def create_app(
         # not stall requests (measured: p95 of a large review page 236 ms -> ~110 ms).
         gc.collect()
         gc.freeze()
+        set_cache_bytes(RECORDS_CACHE_BYTES)
         # The check workers start now (their imports take a second or two), not on the
         # first upload; they are shared by every app in the process (airlock/sandbox.py).
         sandbox(ctx)

@@ -117,3 +117,23 @@ def test_the_depth_check_agrees_with_a_plain_walk() -> None:
             assert json_too_deep(text, limit) == (_depth(text) > limit), (text, limit)
     long = '{"ids": "' + "QUJD" * 50_000 + '", "x": ' + "[" * 101 + "]" * 101 + "}"
     assert json_too_deep(long, 100) and not json_too_deep(long, 102)
+
+
+def test_json_is_written_exactly_as_json_dumps_writes_it() -> None:
+    import json
+
+    from airlock.jsonenc import dumps
+
+    rng = np.random.default_rng(5)
+    ids = np.unique(rng.integers(0, 10**7, 50_000))
+    sets = build(ids, rng.integers(0, 7, len(ids)), 7).to_json()
+    assert len(sets["ids"]) >= 4096 and len(sets["cells"]) >= 4096  # swapped, then put back
+    doc = {"table": {"records": sets, "cells": [[1, 2.5, None]], "name": "é\u2028\"x\\"},
+           "z": ["A" * 5000, {"q": "QUJD" * 2000}], "a": "QUJD" * 2000,
+           "nonce-like": "\x00deadbeef:0\x00", "n": 3}
+    for options in ({}, {"sort_keys": True, "separators": (",", ":"), "default": str},
+                    {"ensure_ascii": False}):
+        assert dumps(doc, **options) == json.dumps(doc, **options)
+    not_base64 = {"s": "x" * 4095 + "\"" + "y" * 5000, "t": "x" * 5000 + "\n", "u": "é" * 5000}
+    assert dumps(not_base64) == json.dumps(not_base64)
+    assert dumps([1, "QUJD" * 2000]) == json.dumps([1, "QUJD" * 2000])

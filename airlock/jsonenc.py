@@ -6,8 +6,9 @@ kilobytes; the airlock stores them with the table's evidence and its ledger entr
 hashes them into the entry's digest.  ``json.dumps`` checks every character of a
 string for escaping, about 3 ms for one table's record sets, once for each of those.
 A string of base64 characters (ASCII, no quote, backslash or control character)
-needs no escaping (its JSON is the string between quotes), so here each long one is swapped for a short placeholder holding a random
-nonce, the rest is encoded by ``json.dumps`` as usual, and the strings are put back:
+needs no escaping (its JSON is the string between quotes), so here each long one is
+swapped for a short placeholder holding a random nonce, the rest is encoded by
+``json.dumps`` as usual, and the strings are put back:
 the text is exactly ``json.dumps``'s (tests/unit/test_server_path_reuse.py).  Only
 dictionaries are searched (record sets are values of nested objects, never inside
 lists), so the search costs little beside the encoding.
@@ -39,8 +40,7 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 
     def swap(value: Any) -> Any:
         if isinstance(value, dict):
-            changed = {k: swap(v) for k, v in value.items()}
-            return changed
+            return {k: swap(v) for k, v in value.items()}
         if isinstance(value, str) and len(value) >= LONG and _plain(value):
             found.append(value)
             return f"\x00{nonce}:{len(found) - 1}\x00"

@@ -17,6 +17,7 @@ from tre.audit import HoldStats
 LEDGER_LAST = "airlock.ledger.last"
 LEDGER_OWN = "airlock.ledger.own"  # session.info: the entries this transaction adds
 LEDGER_HELD = "airlock.ledger.held_since"  # session.info: perf_counter() when it was taken
+LEDGER_CHECKED = "airlock.ledger.checked_at"  # session.info: perf_counter() after the check
 # How long transactions held a project's ledger lock (PostgreSQL), from taking it to the
 # end of the commit: the part of every submission to one project that is serialised.
 LEDGER_HOLDS = HoldStats()
@@ -94,6 +95,7 @@ def _ledger_lock_last(session: Session) -> None:
     _take_ledger_lock(session, project)
     if ledger_moved(session, project, seen):
         raise LedgerMoved(project)
+    session.info[LEDGER_CHECKED] = time.perf_counter()  # what is left: the commit
 
 
 # First among the after-commit listeners: the lock ends with the commit, not with the
@@ -102,15 +104,17 @@ def _ledger_lock_last(session: Session) -> None:
 def _ledger_released(session: Session) -> None:
     session.info.pop(LEDGER_OWN, None)
     held = session.info.pop(LEDGER_HELD, None)
+    checked = session.info.pop(LEDGER_CHECKED, None)
     if held is not None:
-        LEDGER_HOLDS.add(time.perf_counter() - held)
+        now = time.perf_counter()
+        LEDGER_HOLDS.add(now - held, now - checked if checked is not None else 0.0)
 
 
 @event.listens_for(Session, "after_rollback")
 def _ledger_forget(session: Session) -> None:
     held = session.info.pop(LEDGER_HELD, None)
-    session.info.pop(LEDGER_LAST, None)
-    session.info.pop(LEDGER_OWN, None)
+    for key in (LEDGER_LAST, LEDGER_OWN, LEDGER_CHECKED):
+        session.info.pop(key, None)
     if held is not None:
         LEDGER_HOLDS.add(time.perf_counter() - held)
 

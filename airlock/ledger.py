@@ -18,7 +18,6 @@ table is remembered only when its content matches the digest stored with it.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from airlock.jsonenc import dumps
 from statbarn.differencing import LedgerTable, differencing_check
 from statbarn.errors import EvidenceError
 from statbarn.evidence import TableEvidence
@@ -84,7 +84,7 @@ _NOT_CONTENT = frozenset({"release_id", "title", "file_name", "released_at"})
 def digest(table: dict[str, Any]) -> str:
     """What a ledger table says, without which release said it (or its title and date)."""
     body = {k: v for k, v in table.items() if k not in _NOT_CONTENT}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    text = dumps(body, sort_keys=True, separators=(",", ":"), default=str)  # json.dumps's
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -272,10 +272,13 @@ class Store:
 
     def commit(self, temp: TempBlob) -> str:
         """Put a finished temporary file at its content address; returns the SHA-256."""
-        sha = temp.finish()
+        sha = temp.end()
         try:
-            if self.backend.exists(sha):  # same content already stored: keep the existing blob
+            # Same content already stored (and made durable when it was): keep that blob,
+            # and do not wait for this copy to reach the disk only to delete it.
+            if self.backend.exists(sha):
                 return sha
+            temp.finish()
             self.backend.put(sha, temp.path)
         finally:
             temp.discard()

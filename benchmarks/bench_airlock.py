@@ -1,6 +1,7 @@
 """Benchmark: the airlock's submit-and-decide latency under load, and a 100 MB upload's memory.
 
     .venv/bin/python benchmarks/bench_airlock.py [--requests N] [--clients C] [--engines ...]
+        [--workers W] [--no-records] [--peer /tmp/peer-main --peer /tmp/peer-old] [--no-saturate]
 
 For each engine (SQLite, and PostgreSQL at TRE_TEST_POSTGRES_URL or
 127.0.0.1:5432/test, in a fresh schema) a real ``tre airlock serve`` process is
@@ -28,7 +29,12 @@ Load models (each printed with its figures):
   capacity; it is judged only when it is the run asked for (``--interval 0``).
 
 The server's CPU time (all its processes, from /proc) is reported per request, and
-so is the load generator's own, which shares the machine.
+so is the load generator's own, which shares the machine.  So is the time per request
+the server held a lock that serialises requests (the audit log's head, the project's
+ledger lock; each worker writes its totals at shutdown), with Amdahl's bound from it.
+``--peer PATH`` runs another checkout (the old code) first with the same load, in the
+same run, and a summary table puts them side by side; ``--no-records`` sends sidecars
+without record sets (the tables are then compared with the ledger by their variables).
 
 Then, on a fresh server, one 100 MB file is uploaded (streamed from disk by the
 client) and the server's resident set size is read from /proc before and at its
@@ -55,6 +61,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -70,7 +77,10 @@ TOKENS = {"bench-alice-token": "alice"}
 POSTGRES = os.environ.get("TRE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def make_tables(folder: Path) -> list[tuple[str, bytes, str, bytes]]:
+def make_tables(folder: Path, records: bool = True) -> list[tuple[str, bytes, str, bytes]]:
+    """The two tables and their sidecars.  ``records``: the sidecars hold the record sets
+    of the 200,000 rows (statbarn takes them from the frame's whole-number index); without,
+    the index is text and the tables are compared with the ledger by their variables."""
     rng = np.random.default_rng(1)
     n = 200_000
     df = pd.DataFrame({
@@ -79,6 +89,8 @@ def make_tables(folder: Path) -> list[tuple[str, bytes, str, bytes]]:
         "band": rng.choice([f"band-{i}" for i in range(10)], n),
         "cost": rng.gamma(2.0, 100.0, n),
     })
+    if not records:
+        df.index = pd.Index([f"r{i}" for i in range(n)])
     a = sb.crosstab(df.area, df.group)  # 30 x 20 = 600 cells
     b = sb.crosstab(df.area, df.band, values=df.cost, aggfunc="mean",
                     margins=True)  # (30 + 1) x (10 + 1) = 341 cells, margins included
@@ -115,13 +127,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db_url: str, data: Path, workers: int = 1, **env: str) -> None:
+    def __init__(self, db_url: str, data: Path, workers: int = 1, root: Path = ROOT,
+                 **env: str) -> None:
         self.port = free_port()
         self.workers = workers
         self.data = data
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRE_")}
         self.env.update({
-            "PYTHONPATH": str(ROOT), "TRE_DATA_DIR": str(data), "TRE_DATABASE_URL": db_url,
+            "PYTHONPATH": str(root), "TRE_DATA_DIR": str(data), "TRE_DATABASE_URL": db_url,
             "TRE_ENVIRONMENT": "development", "TRE_AIRLOCK_IDENTITY": "dev",
             "TRE_AIRLOCK_DEV_TOKENS": json.dumps(TOKENS), "TRE_LOG_LEVEL": "WARNING", **env})
         self.proc: subprocess.Popen[bytes] | None = None
@@ -136,7 +149,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tre.cli", "airlock", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.data)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -153,6 +166,21 @@ class Server:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+    def lock_holds(self) -> dict[str, float] | None:
+        """The seconds the server's processes held each serialising lock (the lines each
+        worker writes at shutdown, airlock.api.app.lock_report), summed; None: the code
+        run does not report them."""
+        found: dict[str, float] = {}
+        pattern = re.compile(r"(audit-head|ledger) (\d+) holds ([\d.]+) ms "
+                             r"\(longest [\d.]+ ms, committing ([\d.]+) ms\)")
+        for line in (self.data / "serve.log").read_text(errors="replace").splitlines():
+            if line.startswith("airlock locks"):
+                for name, _, ms, committing in pattern.findall(line):
+                    found[name] = found.get(name, 0.0) + float(ms) / 1000
+                    key = f"{name} in COMMIT"
+                    found[key] = found.get(key, 0.0) + float(committing) / 1000
+        return found or None
 
     def pids(self) -> list[int]:
         """The server process and its descendants (uvicorn's workers)."""
@@ -269,15 +297,16 @@ def load_model(clients: int, interval: float) -> str:
 
 
 def bench_latency(engine: str, work: Path, body: bytes, ctype: str, args: argparse.Namespace,
-                  interval: float) -> tuple[float, float, float]:
+                  interval: float, root: Path = ROOT) -> dict[str, Any]:
     schema = None
+    data = work / f"{engine}-{uuid.uuid4().hex[:6]}"
     if engine == "sqlite":
-        url = f"sqlite:///{work / engine / 'tre.db'}"
+        url = f"sqlite:///{data / 'tre.db'}"
     else:
         url, schema = postgres_url()
     warmup = 40
     try:
-        with Server(url, work / engine, args.workers) as server:
+        with Server(url, data, args.workers, root=root) as server:
             cpu0, own0, all0 = server.cpu_seconds(), time.process_time(), machine_busy_seconds()
             t0 = time.perf_counter()
             lat = asyncio.run(load(server.url, body, ctype, args.clients, args.requests, warmup,
@@ -285,12 +314,14 @@ def bench_latency(engine: str, work: Path, body: bytes, ctype: str, args: argpar
             wall = time.perf_counter() - t0
             cpu, own = server.cpu_seconds() - cpu0, time.process_time() - own0
             rest = machine_busy_seconds() - all0 - cpu - own
+        holds = server.lock_holds()  # written at shutdown (the server has exited here)
     finally:
         if schema:
             drop_schema(schema)
     p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
     done = len(lat) + warmup
-    print(f"{engine:<11} {load_model(args.clients, interval)}, {args.workers} worker(s)\n"
+    print(f"{engine:<11} [{root.name}] {load_model(args.clients, interval)}, "
+          f"{args.workers} worker(s)\n"
           f"{'':<11} {len(lat)} requests: p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms  "
           f"mean {statistics.mean(lat) * 1000:6.1f} ms  {done / wall:5.1f} req/s  "
           f"server CPU {cpu / done * 1000:5.1f} ms/request\n"
@@ -306,7 +337,20 @@ def bench_latency(engine: str, work: Path, body: bytes, ctype: str, args: argpar
         bound = args.clients * cpu / done / usable
         print(f"{'':<11} CPU-bound p50: {args.clients} clients x {cpu / done * 1000:.1f} ms "
               f"/ {usable} CPU(s) = {bound * 1000:.0f} ms")
-    return p50, p99, wall
+    serial = None
+    if holds is not None:
+        # Amdahl: the time per request spent holding a lock every request of the project
+        # (or, for the audit head, every request) waits for cannot run in parallel, so
+        # throughput is at most 1 / serial however many workers, and N workers speed the
+        # server up at most 1 / (f + (1 - f) / N), f = serial / CPU per request.
+        serial = sum(v for k, v in holds.items() if "COMMIT" not in k) / done
+        f = min(1.0, serial / (cpu / done)) if cpu else 1.0
+        parts = ", ".join(f"{k} {v / done * 1000:.2f}" for k, v in sorted(holds.items()))
+        print(f"{'':<11} serialised {serial * 1000:.2f} ms/request ({parts}): Amdahl bound "
+              f"{1 / serial if serial else float('inf'):,.0f} req/s; 4 workers at most "
+              f"x{1 / (f + (1 - f) / 4):.2f}, 16 at most x{1 / (f + (1 - f) / 16):.2f}")
+    return {"engine": engine, "code": root.name, "p50": p50, "p99": p99,
+            "rps": done / wall, "cpu": cpu / done, "serial": serial, "wall": wall}
 
 
 def bench_memory(work: Path, size_mb: int) -> float:
@@ -354,20 +398,31 @@ def main() -> int:
                         help="seconds between one client's requests (0: back to back)")
     parser.add_argument("--saturate", action=argparse.BooleanOptionalAction, default=True,
                         help="also run back to back (saturation), reported only")
+    parser.add_argument("--records", action=argparse.BooleanOptionalAction, default=True,
+                        help="sidecars with record sets (--no-records: without)")
+    parser.add_argument("--peer", type=Path, action="append", default=[],
+                        help="another checkout (the old code) to run in the same run, before "
+                             "this one, with the same load (repeatable; reported, not judged)")
     args = parser.parse_args()
     failed = False
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-airlock-") as tmp:
         work = Path(tmp)
-        tables = make_tables(work)
+        tables = make_tables(work, records=args.records)
         body, ctype = multipart(tables)
         cells = [len(t[1].splitlines()) for t in tables]
-        print(f"tables: {', '.join(t[0] for t in tables)} ({cells} lines), body {len(body)} bytes")
+        print(f"tables: {', '.join(t[0] for t in tables)} ({cells} lines), body {len(body)} "
+              f"bytes, {'with' if args.records else 'without'} record sets")
         print(f"judged: {load_model(args.clients, args.interval)}; "
               f"p50 < {P50_LIMIT * 1000:.0f} ms and p99 < {P99_LIMIT * 1000:.0f} ms "
               f"({os.cpu_count()} CPUs)")
         for engine in args.engines:
-            p50, p99, _ = bench_latency(engine, work, body, ctype, args, args.interval)
-            ok = p50 < P50_LIMIT and p99 < P99_LIMIT
+            for peer in args.peer:
+                rows.append(bench_latency(engine, work, body, ctype, args, args.interval,
+                                          root=peer.resolve()))
+            row = bench_latency(engine, work, body, ctype, args, args.interval)
+            rows.append(row)
+            ok = row["p50"] < P50_LIMIT and row["p99"] < P99_LIMIT
             model = "paced" if args.interval else "back to back"
             print(f"{'PASS' if ok else 'FAIL'} {engine} ({model}): p50 must be < "
                   f"{P50_LIMIT * 1000:.0f} ms and p99 < {P99_LIMIT * 1000:.0f} ms")
@@ -375,6 +430,14 @@ def main() -> int:
             if args.saturate and args.interval:
                 bench_latency(engine, work, body, ctype, args, 0.0)
                 print(f"(not judged) {engine} back to back: the server's capacity")
+        print(f"\nsummary ({load_model(args.clients, args.interval)}, {args.workers} worker(s), "
+              f"{'with' if args.records else 'without'} record sets)")
+        print(f"{'engine':<11} {'code':<14} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>6} "
+              f"{'CPU ms/req':>10} {'serialised ms/req':>17}")
+        for r in rows:
+            serial = "n/a" if r["serial"] is None else f"{r['serial'] * 1000:.2f}"
+            print(f"{r['engine']:<11} {r['code']:<14} {r['p50'] * 1000:8.1f} "
+                  f"{r['p99'] * 1000:8.1f} {r['rps']:6.1f} {r['cpu'] * 1000:10.1f} {serial:>17}")
         if args.upload_mb:
             growth = bench_memory(work, args.upload_mb)
             if growth >= RSS_LIMIT_MB:

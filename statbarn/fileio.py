@@ -55,27 +55,40 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 MAX_JSON_DEPTH = 100
 
 
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[ord(c) for c in '"\\[]{}']] = True
+
+
 def json_too_deep(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """Whether ``text`` nests lists and objects more than ``max_depth`` deep, without
     recursion and without a Python loop over the text (a sidecar with record sets holds
     hundreds of kilobytes): on the bytes, a quote escaped by an odd run of backslashes is
     no quote, a bracket between quotes is no bracket, and the depth is one cumulative sum
-    of the brackets left.  Mismatched brackets are the parser's to report."""
+    of the brackets left.  Mismatched brackets are the parser's to report.
+
+    One pass over the bytes finds the few that matter (quotes, backslashes, brackets);
+    the rest works on those alone (a sidecar's record sets are long base64 strings,
+    which hold none of them)."""
     if text.count("[") + text.count("{") <= max_depth:
         return False
     b = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    index = np.arange(b.size)
-    backslash = b == ord("\\")
-    # the position of the last byte that is not a backslash, at or before each position
-    last_plain = np.maximum.accumulate(np.where(backslash, -1, index))
-    quote = np.flatnonzero(b == ord('"'))
-    before = np.where(quote > 0, last_plain[np.maximum(quote - 1, 0)], -1)
-    escaped = (quote - 1 - before) % 2 == 1  # an odd run of backslashes right before it
-    toggles = np.zeros(b.size, dtype=np.int64)
+    pos = np.flatnonzero(_SPECIAL[b])
+    c = b[pos]
+    backslash = c == ord("\\")
+    # a backslash right after another (the byte before it) continues that one's run
+    cont = np.zeros(c.size, dtype=bool)
+    cont[1:] = backslash[1:] & backslash[:-1] & (pos[1:] == pos[:-1] + 1)
+    run_start = np.maximum.accumulate(np.where(backslash & ~cont, pos, -1)) if c.size \
+        else pos
+    quote = np.flatnonzero(c == ord('"'))
+    prev = np.maximum(quote - 1, 0)
+    after_run = (quote > 0) & backslash[prev] & (pos[prev] == pos[quote] - 1)
+    escaped = after_run & ((pos[quote] - run_start[prev]) % 2 == 1)  # an odd run before it
+    toggles = np.zeros(c.size, dtype=np.int64)
     toggles[quote[~escaped]] = 1
     in_string = (np.cumsum(toggles) % 2) == 1  # a closing quote counts as inside: no matter
-    opening = ((b == ord("[")) | (b == ord("{"))) & ~in_string
-    closing = ((b == ord("]")) | (b == ord("}"))) & ~in_string
+    opening = ((c == ord("[")) | (c == ord("{"))) & ~in_string
+    closing = ((c == ord("]")) | (c == ord("}"))) & ~in_string
     steps = opening.astype(np.int64) - closing.astype(np.int64)
     return bool(np.cumsum(steps).max(initial=0) > max_depth)
 

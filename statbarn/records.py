@@ -20,9 +20,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import threading
 import weakref
 import zlib
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,13 @@ _SHARED: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 # a record while it is being compared (ids and cells at their narrowest width, after).
 MAX_RECORDS = 10_000_000
 IntArray = NDArray[np.int64]
+# Decoded record sets by content digest, least recently used first, bounded in memory:
+# the airlock decodes one table's record sets when it reads the sidecar, again when it
+# compares the table with the ledger and again when it releases it, and a released
+# table's at every later comparison.  What is kept is what was decoded and checked
+# (read-only arrays), keyed by everything the decoding and its checks depend on.
+# 32 MB by default (a check worker); the airlock's server raises it (set_cache_bytes).
+DEFAULT_CACHE_BYTES = 32 << 20
 
 
 def _width(top: int) -> np.dtype[Any]:
@@ -78,6 +87,66 @@ def _narrow(values: IntArray) -> Any:
     return values.astype(_width(int(values.max()) if len(values) else 0).newbyteorder("="))
 
 
+class _Decoded:
+    """An LRU of decoded :class:`RecordSets` by content digest, at most ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.max_bytes, self.bytes = max_bytes, 0
+        self._sets: OrderedDict[str, RecordSets] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> RecordSets | None:
+        with self._lock:
+            found = self._sets.get(key)
+            if found is not None:
+                self._sets.move_to_end(key)
+            return found
+
+    def put(self, key: str, sets: RecordSets) -> None:
+        if sets.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            old = self._sets.pop(key, None)
+            self.bytes += sets.nbytes - (old.nbytes if old is not None else 0)
+            self._sets[key] = sets
+            while self.bytes > self.max_bytes and self._sets:
+                self.bytes -= self._sets.popitem(last=False)[1].nbytes
+
+    def resize(self, max_bytes: int) -> None:
+        with self._lock:
+            self.max_bytes = max_bytes
+            while self.bytes > self.max_bytes and self._sets:
+                self.bytes -= self._sets.popitem(last=False)[1].nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sets.clear()
+            self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._sets)
+
+
+DECODED = _Decoded()
+
+
+def set_cache_bytes(max_bytes: int) -> None:
+    """Bound the memory of decoded record sets kept for reuse (0: keep none)."""
+    DECODED.resize(max(0, max_bytes))
+
+
+def _content_key(data: dict[str, Any], n: int, n_cells: int) -> str:
+    """What a decoding depends on: the declared counts, the types and the encoded text."""
+    h = hashlib.sha256(f"{ENCODING}:{n}:{n_cells}:{data.get('id_type')}:"
+                       f"{data.get('cell_type')}:".encode())
+    for part in ("ids", "cells"):
+        value = data.get(part)
+        text = value if isinstance(value, str) else repr(value)
+        h.update(f"{len(text)}:".encode())
+        h.update(text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
 @dataclass(frozen=True, eq=False)
 class RecordSets:
     """Sorted record ids of a table's contributors and the body cell (flat) of each."""
@@ -85,9 +154,15 @@ class RecordSets:
     ids: Any  # unsigned, as narrow as they fit
     cells: Any
     n_cells: int
+    _counts: Any = field(default=None, init=False, repr=False, compare=False)
 
     def cell_counts(self) -> IntArray:
-        return np.bincount(self.cells, minlength=self.n_cells).astype(np.int64)
+        """Records per body cell (computed once: the sets never change)."""
+        if self._counts is None:
+            counts = np.bincount(self.cells, minlength=self.n_cells).astype(np.int64)
+            counts.flags.writeable = False
+            object.__setattr__(self, "_counts", counts)
+        return self._counts  # type: ignore[no-any-return]
 
     def to_json(self) -> dict[str, Any]:
         ids = self.ids.astype(np.int64)
@@ -108,6 +183,16 @@ class RecordSets:
         if data.get("cells_total") != n_cells:
             raise EvidenceError(f"record sets are for {data.get('cells_total')!r} body cells, "
                                 f"the table has {n_cells}")
+        content = _content_key(data, n, n_cells)
+        cached = DECODED.get(content)
+        if cached is not None:
+            return cached
+        sets = cls._decode(data, n, n_cells)
+        DECODED.put(content, sets)
+        return sets
+
+    @classmethod
+    def _decode(cls, data: Any, n: int, n_cells: int) -> RecordSets:
         key = hashlib.sha256(f"{data.get('id_type')}:{data.get('ids')}".encode()).hexdigest()
         ids = _SHARED.get(key)
         if ids is None or len(ids) != n:
@@ -121,7 +206,9 @@ class RecordSets:
         cells = _unpack(data.get("cells"), data.get("cell_type"), n, "cells")
         if n and int(cells.max()) >= n_cells:
             raise EvidenceError("record sets: a record belongs to a cell the table lacks")
-        return cls(ids, _narrow(cells) if n else cells.astype(np.uint8), n_cells)
+        cells = _narrow(cells) if n else cells.astype(np.uint8)
+        cells.flags.writeable = False  # shared through the cache: never changed in place
+        return cls(ids, cells, n_cells)
 
     @property
     def nbytes(self) -> int:
@@ -166,4 +253,5 @@ def build(ids: IntArray, cells: IntArray, n_cells: int) -> RecordSets:
     return RecordSets(_narrow(ids[order]), _narrow(cells[order]), n_cells)
 
 
-__all__ = ["ENCODING", "MAX_RECORDS", "RecordSets", "build", "declared", "record_ids"]
+__all__ = ["ENCODING", "MAX_RECORDS", "RecordSets", "build", "declared", "record_ids",
+           "set_cache_bytes"]

@@ -39,10 +39,38 @@ def queue_places(conn: Connection, n: int) -> list[int]:
     return [-int(v) for v in sorted(values)]
 
 
+def _plan(conn: Connection, seq: int, frontier: str
+          ) -> tuple[merkle.CompactRange, list[dict[str, object]]]:
+    """The places and leaf hashes of the queued events (the first :data:`BATCH`, in queue
+    order) after a head of ``seq`` events and ``frontier``; no change is written."""
+    from tre.audit import AuditEvent, leaf_data
+
+    events = AuditEvent.__table__
+    rows = conn.execute(select(events).where(events.c.seq < 0)
+                        .order_by(events.c.seq.desc()).limit(BATCH)).all()
+    compact = merkle.CompactRange(seq, [bytes.fromhex(h) for h in json.loads(frontier)])
+    changes: list[dict[str, object]] = []
+    for r in rows:
+        place = compact.size + 1
+        leaf = merkle.leaf_hash(leaf_data(place, r.at, r.actor, r.action, r.object_type,
+                                          r.object_id, r.project, r.details))
+        compact.append(leaf)
+        changes.append({"old": r.seq, "new": place, "leaf": leaf.hex()})
+    return compact, changes
+
+
 def integrate(engine: Engine, own: Sequence[int] = ()) -> tuple[int, bytes] | None:
     """Sequence every queued event; the new (size, root), or None when there was nothing
-    to do (``own``: this request's provisional places, already integrated by another run)."""
-    from tre.audit import HOLDS, AuditEvent, AuditHead, leaf_data
+    to do (``own``: this request's provisional places, already integrated by another run).
+
+    The queued events are read, and their places and hashes computed, before the head is
+    locked, from the head as it was then: once locked, the head is held only for the one
+    statement that writes them and the commit.  Every run moves the head, so a head still
+    the same under the lock means no other run integrated anything meanwhile, and the
+    events read are still queued; a head that moved is planned again, under the lock (an
+    event committed after the read has a later run).  Integration is one run at a time,
+    as before; what it no longer holds the head for is the reading and hashing."""
+    from tre.audit import HOLDS, AuditEvent, AuditHead
 
     events, head_t = AuditEvent.__table__, AuditHead.__table__
     with engine.connect() as conn:
@@ -53,21 +81,18 @@ def integrate(engine: Engine, own: Sequence[int] = ()) -> tuple[int, bytes] | No
             if left is None:
                 return None
         with conn.begin():
-            head = conn.execute(select(head_t).where(head_t.c.id == 1).with_for_update()).one()
-            held = time.perf_counter()
-            rows = conn.execute(select(events).where(events.c.seq < 0)
-                                .order_by(events.c.seq.desc()).limit(BATCH)).all()
-            if not rows:
+            seen = conn.execute(select(head_t.c.seq, head_t.c.hash, head_t.c.frontier)
+                                .where(head_t.c.id == 1)).one()
+            compact, changes = _plan(conn, seen.seq, seen.frontier)
+            if not changes:
                 return None
-            compact = merkle.CompactRange(head.seq, [bytes.fromhex(h)
-                                                     for h in json.loads(head.frontier)])
-            changes = []
-            for r in rows:
-                place = compact.size + 1
-                leaf = merkle.leaf_hash(leaf_data(place, r.at, r.actor, r.action, r.object_type,
-                                                  r.object_id, r.project, r.details))
-                compact.append(leaf)
-                changes.append({"old": r.seq, "new": place, "leaf": leaf.hex()})
+            head = conn.execute(select(head_t.c.seq, head_t.c.hash, head_t.c.frontier)
+                                .where(head_t.c.id == 1).with_for_update()).one()
+            held = time.perf_counter()
+            if (head.seq, head.hash) != (seen.seq, seen.hash):  # another run came first
+                compact, changes = _plan(conn, head.seq, head.frontier)
+                if not changes:
+                    return None
             # One statement moves the whole batch and the head (a data-modifying WITH): the
             # head is held for one round trip and the commit.
             top = compact.root()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,10 +30,18 @@ from airlock.service.requests import sandbox
 from airlock.settings import Resolved, load_airlock_settings
 from airlock.store import Store, open_store
 from airlock.ui import install as install_ui
+from statbarn.records import set_cache_bytes
 from tre import __version__
+from tre.audit import HoldStats
 from tre.authz import Authz, load_authz
 from tre.clock import Clock, SystemClock
 from tre.db import session_factory
+
+# Decoded record sets kept for reuse in the server process (statbarn.records): a
+# release's record sets are compared with every later table of its project, and a
+# table's are read at intake, compared and released.  A check worker keeps statbarn's
+# default (32 MB), within its memory limit.
+RECORDS_CACHE_BYTES = 256 << 20
 
 log = logging.getLogger("airlock")
 
@@ -69,6 +79,30 @@ def _install_docs(app: FastAPI, base: str) -> None:
                                    title="tre airlock API")
 
 
+def lock_report() -> str:
+    """How long this process held the locks that serialise requests: the audit log's head
+    (every write, any project; on SQLite the whole write transaction) and the project's
+    ledger lock (PostgreSQL: submissions and releases of one project).  Summed over the
+    workers, divided by the requests, it is the serialised time per request (the Amdahl
+    bound: benchmarks/bench_airlock.py)."""
+    from airlock.db.repo import LEDGER_HOLDS
+    from tre.audit import HOLDS
+
+    def one(name: str, h: HoldStats) -> str:
+        return (f"{name} {h.count} holds {h.total * 1000:.1f} ms "
+                f"(longest {h.longest * 1000:.1f} ms, committing {h.committing * 1000:.1f} ms)")
+
+    return (f"airlock locks (pid {os.getpid()}): {one('audit-head', HOLDS)}; "
+            f"{one('ledger', LEDGER_HOLDS)}")
+
+
+def _report_locks() -> None:
+    # Written at shutdown, as `tre airlock serve` writes its start-up sweep: one line an
+    # operator (or the benchmark) reads, whatever the log level.
+    sys.stderr.write(lock_report() + "\n")
+    sys.stderr.flush()
+
+
 def create_app(
     settings: Resolved | None = None,
     *,
@@ -103,10 +137,12 @@ def create_app(
         # not stall requests (measured: p95 of a large review page 236 ms -> ~110 ms).
         gc.collect()
         gc.freeze()
+        set_cache_bytes(RECORDS_CACHE_BYTES)
         # The check workers start now (their imports take a second or two), not on the
         # first upload; they are shared by every app in the process (airlock/sandbox.py).
         sandbox(ctx)
         yield
+        _report_locks()
         await identity.aclose()
         for thing in owned:
             try:

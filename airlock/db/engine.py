@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from airlock.jsonenc import dumps
 from tre.db import make_engine, normalise_url
 
 WAIT_SECONDS = 60.0
@@ -48,7 +49,9 @@ class SqliteTurns:
 def airlock_engine(url: str, **kwargs: Any) -> Engine:
     if not normalise_url(url).startswith("sqlite"):
         kwargs = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, **kwargs}
-    engine = make_engine(url, **kwargs)
+    # JSON columns written as json.dumps writes them, record sets without a character
+    # by character pass (airlock.jsonenc)
+    engine = make_engine(url, **{"json_serializer": dumps, **kwargs})
     if engine.dialect.name == "sqlite":
         turns = SqliteTurns()
         event.listen(engine, "checkout", turns.checkout)

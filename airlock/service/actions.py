@@ -22,6 +22,8 @@ from airlock.service.requests import (
     NEW,
     check_files,
     create_request,
+    fresh,
+    ledger_last,
     sandbox,
     store_files,
     submit_in_tx,
@@ -97,18 +99,24 @@ def submit_draft(ctx: Ctx, user: str, request_id: str) -> None:
         decision = require(ctx, user, req.project, "request", "submit", req.id, req.requester)
         check_transition(req.state, State.SUBMITTED, Owner.RESEARCHER)
         files = list(req.files)
-    changes = Changes()
     with ctx.store.work_dir() as work:
         items = [from_file(ctx, work, f) for f in files]
         profile, results, seen = check_files(ctx, req.project, req.dataset, items, work)
         alternatives = store_files(ctx, items, results)
         in_catalog = ctx.profiles.info(req.project).in_catalog  # never inside the transaction
-        with transaction(ctx.db) as s:
-            locked = repo.get_request(s, request_id, lock=True, checks=True)
-            assert locked is not None
-            check_transition(locked.state, State.SUBMITTED, Owner.RESEARCHER)  # raced?
-            submit_in_tx(ctx, s, changes, locked, user, items, results, alternatives, profile,
-                         seen, authz=[decision], in_catalog=in_catalog)
+
+        def attempt(lock_first: bool) -> Changes:
+            changes = Changes()
+            with transaction(ctx.db) as s:
+                locked = repo.get_request(s, request_id, lock=True, checks=True)
+                assert locked is not None
+                check_transition(locked.state, State.SUBMITTED, Owner.RESEARCHER)  # raced?
+                submit_in_tx(ctx, s, changes, locked, user, items, fresh(results),
+                             alternatives, profile, seen, authz=[decision],
+                             in_catalog=in_catalog, lock_first=lock_first)
+            return changes
+
+        changes = ledger_last(attempt)
     changes.publish(ctx)
 
 

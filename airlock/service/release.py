@@ -113,7 +113,8 @@ def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) 
     rather than flushed here, so a request created in this transaction (not inserted
     yet) is inserted before them.
     """
-    repo.lock_ledger(session, req.project)  # held already on submission; votes take it here
+    # A submission takes it at its commit (repo.defer_ledger_lock); a vote takes it here.
+    repo.lock_ledger(session, req.project)
     release_id = uuid.uuid4().hex
     now = ctx.clock.now()
     record = build_record(session, req, release_id, now.isoformat(), SYSTEM)
@@ -133,6 +134,7 @@ def release_request(ctx: Ctx, session: Session, changes: Changes, req: Request) 
     release.ledger = [LedgerEntry(project=req.project, dataset=req.dataset, file_id=file_id,
                                   table=table, digest=key, created_at=now)
                       for key, (file_id, table) in tables.items() if key not in known]
+    repo.own_ledger_entries(session, release.ledger)  # not a release that came in meanwhile
     move(ctx, session, changes, req, State.RELEASED, actor=SYSTEM, role=Owner.SYSTEM,
          details={"release_id": release_id, "record_sha256": digest,
                   "ledger_tables": len(release.ledger),

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -90,6 +91,15 @@ def run_checks(ctx: Ctx, profile: Profile, ledger: ledger_mod.Ledger,
     return results
 
 
+def fresh(results: Sequence[FileResult]) -> list[FileResult]:
+    """Copies of the results that :func:`_late_check` can change without touching the
+    originals (a transaction done again starts from the checks as they ran)."""
+    return [replace(res, records=[replace(rec, result={**rec.result,
+                                                       "checks": list(rec.result["checks"])})
+                                  for rec in res.records])
+            for res in results]
+
+
 def _late_check(result: FileResult, check: CheckResult) -> None:
     """Add a check found inside the transaction (a release that committed meanwhile)."""
     rec = result.records[0]
@@ -124,55 +134,62 @@ def create_request(
     else:
         profile, results, seen = check_files(ctx, sub.project, sub.dataset, sub.files, work)
     stored_alternatives = _store(ctx, sub.files, results)
-    changes = Changes()
-    with transaction(ctx.db) as s:
-        # The request replaced is locked before the ledger (in submit_in_tx), the order a
-        # vote takes them in (request, then ledger on release): no lock cycle between them.
-        old = repo.get_request(s, replaces, lock=True) if replaces is not None else None
-        now = ctx.clock.now()
-        req = Request(id=uuid.uuid4().hex, project=sub.project, dataset=sub.dataset,
-                      title=sub.title, requester=user, state=State.DRAFT.value,
-                      profile_name=profile.name,
-                      profile_version=profile.version, profile=profile.params(),
-                      reviewers_required=profile.reviewers_required, derived_from=derived_from,
-                      created_at=now, updated_at=now)
-        audit.record(s, actor=user, action=AuditAction.REQUEST_CREATE, object_type="request",
-                     object_id=req.id, project=sub.project, clock=ctx.clock, details={
-                         "dataset": sub.dataset, "derived_from": derived_from,
-                         "title": sub.title,
-                         "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,
-                                    "kind": f.kind.value, "evidence_sha256": f.sidecar_sha256}
-                                   for f in sub.files],
-                         **decision_details(decisions_made)})
-        rows = [RequestFile(id=uuid.uuid4().hex, position=i, name=f.name,
-                            kind=f.kind.value, media_type=MEDIA_TYPES[f.kind], size=f.size,
-                            sha256=f.sha256, sidecar_sha256=f.sidecar_sha256, context=f.context,
-                            exception=f.exception, population=f.population,
-                            statistic=f.statistic, checks=[])
-                for i, f in enumerate(sub.files)]
-        req.files = rows
-        release = None
-        if not sub.draft:
-            release = submit_in_tx(ctx, s, changes, req, user, sub.files, results,
-                                   stored_alternatives, profile, seen,
-                                   in_catalog=info.in_catalog)
-        # Added last: the request walks its automatic steps in memory (each audited as it
-        # goes), then is inserted once, with its final state, files, checks and release,
-        # rather than updated at every step.
-        s.add(req)
-        if release is not None:
-            s.flush()  # the request (and its files) before the release that refers to them
-            s.add(release)
-        if old is not None:
-            move(ctx, s, changes, old, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
-                 details={"replaced_by": req.id})
-        if also is not None:
-            s.flush()
-            also(s, req)
-        # The creator is the requester: a reviewer's view does not arise here.
-        shown = content_visible(req.state, requester=True, origin=origin, reviewer=False)
-        view = request_view(req, user, content=shown, release=release,
-                            base=ctx.settings.airlock.base_path)
+
+    def attempt(lock_first: bool) -> tuple[Changes, dict[str, Any]]:
+        changes = Changes()
+        checked = fresh(results)  # a late check is added to this attempt's alone
+        with transaction(ctx.db) as s:
+            # The request replaced is locked before the ledger (at the commit, or first in
+            # submit_in_tx), the order a vote takes them in (request, then ledger on
+            # release): no lock cycle between them.
+            old = repo.get_request(s, replaces, lock=True) if replaces is not None else None
+            now = ctx.clock.now()
+            req = Request(id=uuid.uuid4().hex, project=sub.project, dataset=sub.dataset,
+                          title=sub.title, requester=user, state=State.DRAFT.value,
+                          profile_name=profile.name,
+                          profile_version=profile.version, profile=profile.params(),
+                          reviewers_required=profile.reviewers_required, derived_from=derived_from,
+                          created_at=now, updated_at=now)
+            audit.record(s, actor=user, action=AuditAction.REQUEST_CREATE, object_type="request",
+                         object_id=req.id, project=sub.project, clock=ctx.clock, details={
+                             "dataset": sub.dataset, "derived_from": derived_from,
+                             "title": sub.title,
+                             "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,
+                                        "kind": f.kind.value, "evidence_sha256": f.sidecar_sha256}
+                                       for f in sub.files],
+                             **decision_details(decisions_made)})
+            rows = [RequestFile(id=uuid.uuid4().hex, position=i, name=f.name,
+                                kind=f.kind.value, media_type=MEDIA_TYPES[f.kind], size=f.size,
+                                sha256=f.sha256, sidecar_sha256=f.sidecar_sha256, context=f.context,
+                                exception=f.exception, population=f.population,
+                                statistic=f.statistic, checks=[])
+                    for i, f in enumerate(sub.files)]
+            req.files = rows
+            release = None
+            if not sub.draft:
+                release = submit_in_tx(ctx, s, changes, req, user, sub.files, checked,
+                                       stored_alternatives, profile, seen,
+                                       in_catalog=info.in_catalog, lock_first=lock_first)
+            # Added last: the request walks its automatic steps in memory (each audited as it
+            # goes), then is inserted once, with its final state, files, checks and release,
+            # rather than updated at every step.
+            s.add(req)
+            if release is not None:
+                s.flush()  # the request (and its files) before the release that refers to them
+                s.add(release)
+            if old is not None:
+                move(ctx, s, changes, old, State.WITHDRAWN, actor=user, role=Owner.RESEARCHER,
+                     details={"replaced_by": req.id})
+            if also is not None:
+                s.flush()
+                also(s, req)
+            # The creator is the requester: a reviewer's view does not arise here.
+            shown = content_visible(req.state, requester=True, origin=origin, reviewer=False)
+            view = request_view(req, user, content=shown, release=release,
+                                base=ctx.settings.airlock.base_path)
+        return changes, view
+
+    changes, view = ledger_last(attempt)
     changes.publish(ctx)
     return view
 
@@ -181,19 +198,24 @@ def submit_in_tx(
     ctx: Ctx, s: Session, changes: Changes, req: Request, user: str,
     files: Sequence[Incoming], results: Sequence[FileResult],
     alternatives: Sequence[dict[str, Any] | None], profile: Profile, seen: int,
-    authz: Sequence[Decision] = (), *, in_catalog: bool,
+    authz: Sequence[Decision] = (), *, in_catalog: bool, lock_first: bool = True,
 ) -> Release | None:
     """draft -> submitted, then the checks' results and the decision.
 
-    The project's ledger lock comes first (:func:`airlock.db.repo.lock_ledger`), so the
-    ledger re-read after it sees every release committed since the checks ran (and the
-    new ones are checked too).
+    The ledger is re-read here, so releases committed since the checks ran are checked
+    too.  ``lock_first`` false: the project's ledger lock is taken at the commit, which
+    fails with :class:`airlock.db.repo.LedgerMoved` if a release came in meanwhile
+    (:func:`airlock.db.repo.defer_ledger_lock`; the caller then does it all again with
+    ``lock_first``, see :func:`ledger_last`); true: it is taken now, before the re-read.
     """
-    repo.lock_ledger(s, req.project)
+    if lock_first:
+        repo.lock_ledger(s, req.project)
     # A draft's submission records its own decision (a new request's is on its create).
     move(ctx, s, changes, req, State.SUBMITTED, actor=user, role=Owner.RESEARCHER,
          details=decision_details(authz) if authz else None)
-    newer, _ = ledger_mod.load(s, req.project, after_id=seen)
+    newer, newest = ledger_mod.load(s, req.project, after_id=seen)
+    if not lock_first:
+        repo.defer_ledger_lock(s, req.project, newest)
     # ``in_catalog`` is read by the caller before the transaction: the profile resolver
     # opens a session of its own, which on SQLite waits for this one's turn (a deadlock).
     free_names = not in_catalog
@@ -207,6 +229,19 @@ def submit_in_tx(
     req.profile_name, req.profile_version = profile.name, profile.version
     req.profile, req.reviewers_required = profile.params(), profile.reviewers_required
     return check_and_decide(ctx, s, changes, req, req.files, results, alternatives, profile)
+
+
+T = TypeVar("T")
+
+
+def ledger_last(attempt: Callable[[bool], T]) -> T:
+    """``attempt(lock_first)``: a whole submission transaction.  First with the ledger
+    lock taken at its commit; if a release of the project came in meanwhile (it was
+    rolled back), once more with the lock taken first, which cannot be overtaken."""
+    try:
+        return attempt(False)
+    except repo.LedgerMoved:
+        return attempt(True)
 
 
 def check_files(ctx: Ctx, project: str, dataset: str | None, files: Sequence[Incoming],

@@ -255,3 +255,49 @@ def test_concurrent_writers_keep_one_log(db: sessionmaker[Session]) -> None:
     with transaction(db) as s:
         assert s.scalars(select(audit.AuditEvent.seq).order_by(audit.AuditEvent.seq)).all() == list(
                 range(1, 41))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: no sequencer
+def test_a_sequencer_overtaken_after_its_read_plans_again(
+        db: sessionmaker[Session], db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the sequencer reads the queued events and hashes them before it locks
+    the head.  Here another run integrates an event between that read and the lock (the
+    read is wrapped to make that happen at that moment): the first run must see the head
+    moved and plan again under the lock, or it would write places the tree already has."""
+    from tre import audit_sequencer
+
+    real_plan = audit_sequencer._plan
+    calls: list[int] = []
+
+    def overtaken(conn: object, seq: int, frontier: str) -> object:
+        planned = real_plan(conn, seq, frontier)  # type: ignore[arg-type]
+        calls.append(seq)
+        if len(calls) == 1:  # a second writer commits and integrates meanwhile
+            monkeypatch.setattr(audit_sequencer, "_plan", real_plan)
+            append(db, 1, actor="bob")
+            monkeypatch.setattr(audit_sequencer, "_plan", overtaken)
+        return planned
+
+    append(db, 2)
+    with transaction(db) as s:  # queue one event without integrating it (as after a crash)
+        s.execute(text("INSERT INTO audit_events (seq, at, actor, action, object_type, "
+                       "object_id, project, details, hash) VALUES (-999999, :at, 'carol', "
+                       "'request.submit', 'request', 'r9', 'p1', '{}', 'queued')"),
+                  {"at": "2026-01-01T00:00:00.000000+00:00"})
+    monkeypatch.setattr(audit_sequencer, "_plan", overtaken)
+    from tre.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        out = audit_sequencer.integrate(engine)
+    finally:
+        engine.dispose()
+    # Planned first from a head of 2 (carol's event at place 3), then again under the
+    # lock from the head bob's run moved to 4, having integrated carol's event too: nothing
+    # is left to do.  Written as first planned, place 3 would be given twice.
+    assert calls == [2, 4] and out is None
+    result = verify(db)
+    assert result.ok and result.events == 4 and result.queued == 0
+    with transaction(db) as s:
+        actors = s.scalars(select(audit.AuditEvent.actor).order_by(audit.AuditEvent.seq)).all()
+    assert actors[:2] == ["alice", "alice"] and sorted(actors[2:]) == ["bob", "carol"]

@@ -452,7 +452,7 @@ def test_consistent_ids_are_not_taken_for_renumbered_ones() -> None:
     old = ledger(by(df, "region", "sex"), "r1")
     new = ledger(by(_less_three(df), "region", "age_band"), "new")  # region agrees
     apart: dict[int, str] = {}
-    pop.find(_shape(new), [_shape(old)], 10, apart)  # type: ignore[arg-type]
+    pop.find(_shape(new), [_shape(old)], 10, apart)  # type: ignore[arg-type, list-item]
     assert apart == {}
     result = differencing_check(new, [old], Profile())
     assert "disagree" not in result.summary

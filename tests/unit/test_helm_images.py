@@ -100,3 +100,10 @@ def test_the_fingerprints_follow_the_files(tmp_path: Path, monkeypatch: pytest.M
     assert image.content_tag(settings, "tre-server", server) != before[1]
     (python / "requirements.txt").write_text("jupyterhub==1.0.0\n")
     assert image.python_base_tag(settings) != before[0]
+
+
+def test_the_one_jupyterhub_pin_is_the_hubs() -> None:
+    """Both images take jupyterhub from the Python base; `tre up`'s hub is this venv's."""
+    import jupyterhub
+
+    assert _pins(PYTHON / "requirements.txt")["jupyterhub"] == jupyterhub.__version__

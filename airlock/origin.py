@@ -43,15 +43,27 @@ class Credential(StrEnum):
     UNKNOWN = "unknown"
 
 
+# The widest workspace network accepted, by IP version: anything wider (0.0.0.0/0, a
+# typo's /1) would make half the world "inside".  The chart's schema says the same.
+WIDEST_PREFIX = {4: 8, 6: 32}
+
+
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
-    """CIDR strings as networks; ``ValueError`` names the one that is not."""
+    """CIDR strings as networks; ``ValueError`` names the one that is not, or that is
+    wider than :data:`WIDEST_PREFIX` allows."""
     out = []
     for value in values:
         try:
-            out.append(ipaddress.ip_network(value.strip(), strict=False))
+            net = ipaddress.ip_network(value.strip(), strict=False)
         except ValueError:
             raise ValueError(f"{value!r} is not a network (write it as CIDR, e.g. "
                              "172.30.0.0/16)") from None
+        widest = WIDEST_PREFIX[net.version]
+        if net.prefixlen < widest:
+            raise ValueError(f"{value!r} is wider than /{widest}: name the networks the "
+                             "workspaces get their addresses from, not a whole range "
+                             "of the internet")
+        out.append(net)
     return tuple(out)
 
 

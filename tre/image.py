@@ -1,11 +1,15 @@
-"""Build the workspace image: a debootstrap base, then the Dockerfile on top.
+"""Build tre's images: a debootstrap base, a Python base on it, each image on top.
 
 No registry is used or reachable, so the base is made here from Debian
 (``workspaces/image/base.sh``: debootstrap, then ``docker import``) and tagged with
-a fingerprint of its recipe; it is built only when no image of that tag exists.
-The workspace image is then built with BuildKit, whose layer cache makes a build
-with nothing changed take seconds.  pip inside the build trusts the host's CA bundle
-through a BuildKit secret, mounted per step and never stored in a layer.
+a fingerprint of its recipe; it is built only when no image of that tag exists.  On
+it, the **Python base** (``workspaces/image/python/``: tre's virtualenv and the
+pinned libraries both images use) is tagged with a fingerprint of the base's tag and
+of its directory, also built only when missing.  The workspace image
+(``workspaces/image/``) and the server image (``helm/images/server/``) are built FROM
+that one Python base with BuildKit, whose layer cache makes a build with nothing
+changed take seconds.  Every step that downloads trusts the host's CA bundle through
+a BuildKit secret, mounted per step and never stored in a layer.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +28,9 @@ from tre.errors import TreError
 from workspaces.settings import WorkspaceSettings
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE_DIR = REPO / "workspaces" / "image"
+IMAGE_DIR = REPO / "workspaces" / "image"  # the workspace image
+PYTHON_DIR = IMAGE_DIR / "python"  # the Python base both images are built FROM
+SERVER_DIR = REPO / "helm" / "images" / "server"  # the hub and airlock image
 # What pip needs to build and install tre from the checkout (see pyproject.toml).
 # pyproject.toml force-includes files under policies/, so the wheel build needs them all.
 SOURCES = ("pyproject.toml", "README.md", "statbarn", "tre", "airlock", "workspaces", "policies")
@@ -52,6 +59,46 @@ def base_tag(settings: WorkspaceSettings) -> str:
         b"\0".join([recipe, settings.image_suite.encode(), settings.image_mirror.encode()])
     ).hexdigest()
     return f"tre-base:{settings.image_suite}-{digest[:12]}"
+
+
+def _files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(path relative to ``root``, path) of every file a build context would copy."""
+    ignored = ("__pycache__", ".mypy_cache", ".pytest_cache")
+    if root.is_file():
+        yield root.name, root
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and not path.name.endswith(".pyc") and \
+                not any(part in ignored for part in rel.parts):
+            yield rel.as_posix(), path
+
+
+def _digest(parts: list[bytes], roots: list[tuple[str, Path]]) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part + b"\0")
+    for prefix, root in roots:
+        for rel, path in _files(root):
+            h.update(f"{prefix}{rel}\0{path.stat().st_mode & 0o111:o}\0".encode())
+            h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def python_base_tag(settings: WorkspaceSettings) -> str:
+    """``tre-python:<suite>-<fingerprint>`` of the debootstrap base's tag and of
+    ``workspaces/image/python/``: changes whenever either does."""
+    digest = _digest([base_tag(settings).encode()], [("", PYTHON_DIR)])
+    return f"tre-python:{settings.image_suite}-{digest}"
+
+
+def content_tag(settings: WorkspaceSettings, repository: str, context: Path) -> str:
+    """``<repository>:<fingerprint>`` of everything an image is built from: its Python
+    base, its directory and tre's sources.  An image of this tag exists only if it was
+    built from exactly these files, so ``build(..., reuse=True)`` may skip the build."""
+    roots = [("ctx/", context)] + [(f"src/{name}/", REPO / name) for name in SOURCES
+                                   if (REPO / name).exists()]
+    return f"{repository}:{_digest([python_base_tag(settings).encode()], roots)}"
 
 
 def _docker(settings: WorkspaceSettings) -> str:
@@ -95,16 +142,17 @@ def build_base(settings: WorkspaceSettings, tag: str, quiet: bool = True) -> Non
     _run(cmd, f"building the base image {tag}", env=env, quiet=quiet)
 
 
-def stage_context(dest: Path) -> Path:
-    """Copy the Dockerfile's directory and tre's sources (as ``src/``) into ``dest``.
+def stage_context(dest: Path, context: Path = IMAGE_DIR) -> Path:
+    """Copy an image's directory and tre's sources (as ``src/``) into ``dest``.
 
     A staged copy rather than the checkout itself: the build sees only what it
     needs, never ``.venv`` or data.  BuildKit checksums contents, not times, so a
     fresh copy of unchanged files still hits the cache.
     """
-    if not (IMAGE_DIR / "Dockerfile").is_file():
-        raise ImageError(f"{IMAGE_DIR}/Dockerfile not found: `tre image build` needs a checkout")
-    shutil.copytree(IMAGE_DIR, dest, ignore=_IGNORE, dirs_exist_ok=True)
+    if not (context / "Dockerfile").is_file():
+        raise ImageError(f"{context}/Dockerfile not found: building tre's images needs a "
+                         "checkout")
+    shutil.copytree(context, dest, ignore=_IGNORE, dirs_exist_ok=True)
     for name in SOURCES:
         src, target = REPO / name, dest / "src" / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,26 +163,50 @@ def stage_context(dest: Path) -> Path:
     return dest
 
 
-def build(settings: WorkspaceSettings, *, quiet: bool = True) -> BuildResult:
-    """Build the base when missing, then the workspace image (cached by BuildKit)."""
-    started = time.monotonic()
-    docker = _docker(settings)
+def _docker_build(settings: WorkspaceSettings, ctx: Path, tag: str, base: str,
+                  quiet: bool) -> None:
+    """``docker build`` of ``ctx`` as ``tag`` FROM ``base``, with the CA secret."""
+    cmd = [_docker(settings), "build", "--tag", tag, "--build-arg", f"BASE_IMAGE={base}"]
+    if settings.image_ca_bundle is not None:
+        if not settings.image_ca_bundle.is_file():
+            raise ImageError(f"TRE_IMAGE_CA_BUNDLE: {settings.image_ca_bundle} is not a file")
+        cmd += ["--secret", f"id=ca,src={settings.image_ca_bundle}"]
+    if quiet:
+        cmd += ["--progress", "plain"]
+    cmd.append(str(ctx))
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    _run(cmd, f"building {tag}", env=env, quiet=quiet)
+
+
+def ensure_bases(settings: WorkspaceSettings, *, quiet: bool = True) -> tuple[str, bool]:
+    """The Python base's tag, building it (and the debootstrap base under it) when
+    missing; and whether the debootstrap base had to be built."""
     base = base_tag(settings)
     base_built = False
     if not image_exists(settings, base):
         build_base(settings, base, quiet=quiet)
         base_built = True
+    python = python_base_tag(settings)
+    if not image_exists(settings, python):
+        with tempfile.TemporaryDirectory(prefix="tre-python-") as tmp:
+            ctx = Path(tmp)
+            shutil.copytree(PYTHON_DIR, ctx, ignore=_IGNORE, dirs_exist_ok=True)
+            _docker_build(settings, ctx, python, base, quiet)
+    return python, base_built
+
+
+def build(settings: WorkspaceSettings, *, context: Path = IMAGE_DIR, tag: str | None = None,
+          reuse: bool = False, quiet: bool = True) -> BuildResult:
+    """Build an image of tre (the workspace image unless ``context`` names another
+    directory, e.g. :data:`SERVER_DIR`) FROM the Python base, the bases first when
+    missing; cached by BuildKit.  ``tag``: default the workspace image's name.
+    ``reuse``: skip the build when an image of ``tag`` exists (for a
+    :func:`content_tag`, which names exactly what it was built from)."""
+    started = time.monotonic()
+    tag = tag or settings.workspace_image
+    if reuse and image_exists(settings, tag):
+        return BuildResult(tag, python_base_tag(settings), False, time.monotonic() - started)
+    python, base_built = ensure_bases(settings, quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="tre-image-") as tmp:
-        ctx = stage_context(Path(tmp))
-        cmd = [docker, "build", "--tag", settings.workspace_image,
-               "--build-arg", f"BASE_IMAGE={base}"]
-        if settings.image_ca_bundle is not None:
-            if not settings.image_ca_bundle.is_file():
-                raise ImageError(f"TRE_IMAGE_CA_BUNDLE: {settings.image_ca_bundle} is not a file")
-            cmd += ["--secret", f"id=ca,src={settings.image_ca_bundle}"]
-        if quiet:
-            cmd += ["--progress", "plain"]
-        cmd.append(str(ctx))
-        env = {**os.environ, "DOCKER_BUILDKIT": "1"}
-        _run(cmd, f"building {settings.workspace_image}", env=env, quiet=quiet)
-    return BuildResult(settings.workspace_image, base, base_built, time.monotonic() - started)
+        _docker_build(settings, stage_context(Path(tmp), context), tag, python, quiet)
+    return BuildResult(tag, python, base_built, time.monotonic() - started)

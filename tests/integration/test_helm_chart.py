@@ -199,6 +199,30 @@ def test_notes_say_an_enforcing_cni_is_required() -> None:
     assert "Nothing confines\nthe workspaces" in proc.stdout.split("NOTES:", 1)[1]
 
 
+def test_the_airlock_gets_the_workspace_networks_and_the_notes_say_so() -> None:
+    """Empty by default (every call outside, drafts unreadable), and the NOTES say which."""
+    def airlock_env(docs: list[dict[str, Any]]) -> dict[str, str]:
+        [deployment] = [d for d in of_kind(docs, "Deployment")
+                        if d["metadata"]["name"] == "tre-airlock"]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value") for e in container["env"]}
+
+    assert airlock_env(render(None))["TRE_AIRLOCK_WORKSPACE_NETWORKS"] == "[]"
+    strict = render(CHART / "ci" / "strict-values.yaml")
+    assert json.loads(airlock_env(strict)["TRE_AIRLOCK_WORKSPACE_NETWORKS"]) == [
+        "10.244.0.0/16", "fd00:10:244::/56"]
+    proc = helm("install", "tre", str(CHART), "--dry-run=client", "--namespace", "tre")
+    notes = proc.stdout.split("NOTES:", 1)[1]
+    assert "airlock.workspaceNetworks is empty, so every call to the airlock\ncounts as " \
+        "outside" in notes
+    proc = helm("install", "tre", str(CHART), "--dry-run=client", "--namespace", "tre",
+                "--set", "airlock.workspaceNetworks={10.244.0.0/16}")
+    notes = proc.stdout.split("NOTES:", 1)[1]
+    assert "a hub API token from 10.244.0.0/16 straight to the\nairlock counts as a " \
+        "workspace's" in notes
+    assert "X-Forwarded-For" in notes
+
+
 @pytest.mark.parametrize(("sets", "message"), [
     (["database.existingSecret=db"], "choose the in-chart trial database or your external"),
     (["postgresql.enabled=false"], "no database: set database.existingSecret"),
@@ -210,6 +234,16 @@ def test_notes_say_an_enforcing_cni_is_required() -> None:
     (["airlock.replicas=0"], "minimum: got 0, want 1"),
     (["workspace.dns=anything"], "workspace/dns"),
     (["hub.adminPassword=x"], "additional properties 'adminPassword' not allowed"),
+    # wider than /8 or /32: half the internet would be "inside"; not a CIDR at all
+    (["airlock.workspaceNetworks={10.0.0.0/7}"],
+     "'/airlock/workspaceNetworks/0': '10.0.0.0/7' does not match"),
+    (["airlock.workspaceNetworks={0.0.0.0/0}"], "'0.0.0.0/0' does not match"),
+    (["airlock.workspaceNetworks={fd00::/31}"], "'fd00::/31' does not match"),
+    (["airlock.workspaceNetworks={10.244.0.0}"], "'10.244.0.0' does not match"),
+    (["airlock.workspaceNetworks={10.244.0.0/16}", "networkPolicy.enabled=false",
+      "insecure.acknowledge=true"],
+     "airlock.workspaceNetworks needs networkPolicy.enabled=true: without the policies any "
+     "pod with an address in those networks reaches the airlock and counts as inside"),
 ])
 def test_bad_values_are_refused_with_a_sentence(sets: list[str], message: str) -> None:
     with pytest.raises(RenderError, match=re.escape(message)):

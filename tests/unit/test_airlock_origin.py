@@ -4,6 +4,7 @@ credential; unknown is outside.  The hub's answer says which credential a token 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -59,6 +60,22 @@ def test_networks_setting_is_parsed_and_a_bad_one_is_named() -> None:
     assert load_airlock_settings(platform).airlock.max_text_chars == 4000
     with pytest.raises(SettingsError, match="MAX_TEXT_CHARS"):
         load_airlock_settings(platform, max_text_chars=50_000)
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("10.0.0.0/8", True), ("10.0.0.0/7", False), ("0.0.0.0/0", False),
+    ("fd00:10::/32", True), ("fd00::/31", False), ("::/0", False),
+])
+def test_a_network_wider_than_a_slash_8_or_32_is_refused(value: str, ok: bool) -> None:
+    """0.0.0.0/0 would make every direct caller with an API token "inside"."""
+    if ok:
+        assert [str(n) for n in parse_networks([value])] == [value]
+        return
+    with pytest.raises(ValueError, match=r"is wider than /(8|32)"):
+        parse_networks([value])
+    platform = load_settings(environment="development")
+    with pytest.raises(SettingsError, match="is wider than"):
+        load_airlock_settings(platform, workspace_networks=json.dumps([value]))
 
 
 def test_the_hub_answer_says_the_credential() -> None:

@@ -114,6 +114,9 @@ through secretKeyRef. */}}
 {{- if and (not .Values.networkPolicy.enabled) (not .Values.insecure.acknowledge) -}}
 {{- fail "networkPolicy.enabled=false leaves every workspace free to reach any address (the internet, the cloud metadata service, other workspaces). Keep it true, or set insecure.acknowledge=true to install anyway." -}}
 {{- end -}}
+{{- if and .Values.airlock.workspaceNetworks (not .Values.networkPolicy.enabled) -}}
+{{- fail "airlock.workspaceNetworks needs networkPolicy.enabled=true: without the policies any pod with an address in those networks reaches the airlock and counts as inside a workspace (it may read drafts). Enable the policies, or leave airlock.workspaceNetworks empty (every call outside)." -}}
+{{- end -}}
 {{- if and .Values.postgresql.enabled .Values.database.existingSecret -}}
 {{- fail "both postgresql.enabled and database.existingSecret are set: choose the in-chart trial database or your external one (set postgresql.enabled=false)." -}}
 {{- end -}}

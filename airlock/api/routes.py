@@ -59,6 +59,15 @@ def me(ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
             "roles": {p: ctx.authz.roles_in(user.name, p) for p in projects}}
 
 
+def _refuse_oversized(request: Request, limits: Limits) -> None:
+    """A declared length over the limit is refused before a byte of the body is read."""
+    length = request.headers.get("content-length")
+    budget = limits.max_request_bytes + limits.parts * OVERHEAD_PER_PART
+    if length and length.isdigit() and int(length) > budget:
+        raise IntakeError(413, f"the request is larger than the limit of "
+                          f"{mb(limits.max_request_bytes)}", "too_large")
+
+
 @router.post("/api/requests", status_code=201, tags=["requests"])
 async def submit(request: Request, ctx: CtxDep, user: CurrentUser) -> JSONResponse:
     """Create (and, unless ``draft=true``, submit) a request: multipart form with
@@ -66,11 +75,7 @@ async def submit(request: Request, ctx: CtxDep, user: CurrentUser) -> JSONRespon
     ``file`` parts and optional ``sidecar`` parts (``<file>.statbarn.json``).  The body
     is streamed to disk; send ``project`` first so a refusal comes before the upload."""
     limits = _limits(ctx)
-    length = request.headers.get("content-length")
-    budget = limits.max_request_bytes + limits.parts * OVERHEAD_PER_PART
-    if length and length.isdigit() and int(length) > budget:
-        raise IntakeError(413, f"the request is larger than the limit of "
-                          f"{mb(limits.max_request_bytes)}", "too_large")
+    _refuse_oversized(request, limits)
 
     def early(name: str, value: str) -> None:
         if name == "project":  # refuse before receiving any file
@@ -148,11 +153,7 @@ async def revise_request(request_id: str, request: Request, ctx: CtxDep,
     the returned one is withdrawn.  Refused (403) from outside a workspace, before the
     body is read."""
     limits = _limits(ctx)
-    length = request.headers.get("content-length")
-    budget = limits.max_request_bytes + limits.parts * OVERHEAD_PER_PART
-    if length and length.isdigit() and int(length) > budget:
-        raise IntakeError(413, f"the request is larger than the limit of "
-                          f"{mb(limits.max_request_bytes)}", "too_large")
+    _refuse_oversized(request, limits)
     await anyio.to_thread.run_sync(revise.allowed, ctx, user.name, request_id, user.origin)
     with ctx.store.work_dir() as work:
         upload = await receive(request.stream(), request.headers.get("content-type", ""),

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,23 @@ def airlock_token(env: Mapping[str, str] | None = None) -> str:
                            "which has JUPYTERHUB_API_TOKEN)")
     return token
 
+
+
+# One multipart part: (field, (file name or None for a plain field, content, media type)).
+Part = tuple[str, tuple[str | None, Any, str | None]]
+
+
+def _file_parts(stack: ExitStack, files: Sequence[Path]) -> list[Part]:
+    """A ``file`` part per file, each followed by its ``sidecar`` when one lies beside it."""
+    parts: list[Part] = []
+    for f in files:
+        parts.append(("file", (f.name, stack.enter_context(open(f, "rb")),  # noqa: SIM115
+                               "application/octet-stream")))
+        side = f.with_name(f.name + SIDECAR_SUFFIX)
+        if side.is_file():
+            parts.append(("sidecar", (side.name, stack.enter_context(open(side, "rb")),  # noqa: SIM115
+                                      "application/json")))
+    return parts
 
 class Client:
     def __init__(self, url: str | None = None, token: str | None = None,
@@ -142,14 +159,7 @@ class Client:
         if draft:
             data["draft"] = "true"
         with ExitStack() as stack:
-            parts: list[tuple[str, tuple[str, Any, str]]] = []
-            for f in files:
-                parts.append(("file", (f.name, stack.enter_context(open(f, "rb")),
-                                       "application/octet-stream")))
-                side = f.with_name(f.name + SIDECAR_SUFFIX)
-                if side.is_file():
-                    parts.append(("sidecar", (side.name, stack.enter_context(open(side, "rb")),
-                                              "application/json")))
+            parts = _file_parts(stack, files)
             result: dict[str, Any] = self._call("POST", "/api/requests", data=data, files=parts)
         return result
 
@@ -196,15 +206,8 @@ class Client:
             fields["context"] = context
         with ExitStack() as stack:
             # every field as a part of its own: always multipart, even with no file
-            parts: list[tuple[str, tuple[str | None, Any, str | None]]] = [
-                (k, (None, v, None)) for k, v in fields.items()]
-            for f in files:
-                parts.append(("file", (f.name, stack.enter_context(open(f, "rb")),
-                                       "application/octet-stream")))
-                side = f.with_name(f.name + SIDECAR_SUFFIX)
-                if side.is_file():
-                    parts.append(("sidecar", (side.name, stack.enter_context(open(side, "rb")),
-                                              "application/json")))
+            parts: list[Part] = [(k, (None, v, None)) for k, v in fields.items()]
+            parts += _file_parts(stack, files)
             result: dict[str, Any] = self._call("POST", f"/api/requests/{request_id}/revise",
                                                 files=parts)
         return result

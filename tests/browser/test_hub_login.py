@@ -74,6 +74,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "TRE_LOG_LEVEL": "WARNING"},
     }
     (folder / "jupyterhub_config.py").write_text(CONFIG.format(settings=json.dumps(settings)))
+    from tre.db import upgrade
+
+    upgrade(f"sqlite:///{folder / 'tre.db'}")  # what scripts/up does first: tre db upgrade
     log = open(folder / "hub.log", "wb")  # noqa: SIM115 - closed below
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRE_", "JUPYTERHUB_"))}
     proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f",

@@ -102,13 +102,17 @@ def airlock(server_image: str, database_url: str) -> Iterator[str]:
            "TRE_DATA_DIR": "/var/lib/tre/scratch", "TRE_AIRLOCK_HOST": "127.0.0.1",
            "TRE_AIRLOCK_PORT": str(port), "TRE_AIRLOCK_IDENTITY": "dev",
            "TRE_AIRLOCK_DEV_TOKENS": json.dumps(TOKENS), "TRE_LOG_LEVEL": "WARNING"}
-    args = ["run", "-d", "--name", name, "--label", "org.tre.test=1", "--network", "host",
-            "--read-only", "--user", "1000:1000", "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges", "--tmpfs", "/tmp",
-            "--tmpfs", "/var/lib/tre/scratch:uid=1000,gid=1000"]
+    locked = ["--label", "org.tre.test=1", "--network", "host",
+              "--read-only", "--user", "1000:1000", "--cap-drop", "ALL",
+              "--security-opt", "no-new-privileges", "--tmpfs", "/tmp",
+              "--tmpfs", "/var/lib/tre/scratch:uid=1000,gid=1000"]
     for key, value in env.items():
-        args += ["-e", f"{key}={value}"]
-    proc = _docker(*args, server_image, "tre", "airlock", "serve", "--workers", "2")
+        locked += ["-e", f"{key}={value}"]
+    # First the chart's migration Job: `tre db upgrade` is the one command that migrates.
+    job = _docker("run", "--rm", *locked, server_image, "tre", "db", "upgrade")
+    assert job.returncode == 0, job.stdout + job.stderr
+    proc = _docker("run", "-d", "--name", name, *locked, server_image,
+                   "tre", "airlock", "serve", "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     url = f"http://127.0.0.1:{port}"
     try:

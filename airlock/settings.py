@@ -38,7 +38,9 @@ from there.  Nothing is read at import time: call :func:`load_airlock_settings`.
 ``TRE_AIRLOCK_KEEPALIVE_SECONDS``   idle keep-alive connections are closed after (5)
 ``TRE_AIRLOCK_MAX_CONNECTIONS``     concurrent connections (and requests) per server
                                     process; beyond it the answer is 503 (200)
-``TRE_AIRLOCK_HOST`` / ``_PORT``    where ``tre airlock serve`` listens (127.0.0.1:8090)
+``TRE_AIRLOCK_HOST``                where ``tre airlock serve`` listens (127.0.0.1); its port,
+                                    ``TRE_AIRLOCK_PORT`` (8090), is the platform's
+                                    (:class:`tre.settings.ServiceSettings`): the hub reads it too
 ``TRE_AIRLOCK_BASE_PATH``           URL prefix of every route (default: the hub's
                                     ``JUPYTERHUB_SERVICE_PREFIX``, else none)
 ``TRE_AIRLOCK_PUBLIC_URL``          the URL researchers reach the airlock at
@@ -65,7 +67,14 @@ from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from airlock.origin import Network, parse_networks
-from tre.settings import Settings, SettingsError, get_settings, load_section
+from tre.settings import (
+    ServiceSettings,
+    Settings,
+    SettingsError,
+    get_settings,
+    load_section,
+    load_service_settings,
+)
 
 ENV_PREFIX = "TRE_AIRLOCK_"
 IdentityKind = Literal["hub", "dev"]
@@ -215,7 +224,6 @@ class AirlockSettings(BaseSettings):
         "limit_concurrency); beyond it new requests are answered 503.",
     )
     host: str = Field("127.0.0.1", description="Address `tre airlock serve` binds to.")
-    port: int = Field(8090, ge=1, le=65535, description="Port `tre airlock serve` listens on.")
     base_path: Annotated[str, AfterValidator(_base_path)] = Field(
         default_factory=lambda: os.environ.get("JUPYTERHUB_SERVICE_PREFIX", ""),
         description="URL prefix of every route; as a JupyterHub service the hub sets "
@@ -304,9 +312,13 @@ class AirlockSettings(BaseSettings):
 class Resolved:
     """Airlock settings with the platform defaults filled in."""
 
-    def __init__(self, airlock: AirlockSettings, platform: Settings) -> None:
+    def __init__(self, airlock: AirlockSettings, platform: Settings,
+                 services: ServiceSettings | None = None) -> None:
         self.airlock = airlock
         self.platform = platform
+        # The port is the platform's (TRE_AIRLOCK_PORT), shared with the hub, not an
+        # airlock field: one declaration, so the two cannot disagree.
+        self.port = (services or load_service_settings()).airlock_port
         self.store_dir = airlock.store_dir or platform.data_dir / "airlock" / "store"
         self.max_file_bytes = airlock.max_file_bytes or platform.max_upload_bytes
         self.max_request_bytes = airlock.max_request_bytes or platform.max_request_bytes

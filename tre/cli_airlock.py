@@ -78,7 +78,7 @@ def serve(
         # Connections bounded in number and time (slow heads, slow bodies, idle keep-alive):
         # airlock/api/server.py.
         uvicorn.run("airlock.api.app:create_app", factory=True,
-                    host=host or settings.airlock.host, port=port or settings.airlock.port,
+                    host=host or settings.airlock.host, port=port or settings.port,
                     workers=workers, log_level=settings.platform.log_level.lower(),
                     proxy_headers=True, server_header=False,
                     **uvicorn_options(settings.airlock))

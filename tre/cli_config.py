@@ -67,13 +67,16 @@ def sections() -> list[Section]:
     from tre.authz.settings import ENV_PREFIX as POLICY
     from tre.authz.settings import PolicySettings, policy_settings
     from tre.settings import ENV_PREFIX as PLATFORM
-    from tre.settings import Settings, load_settings
+    from tre.settings import ServiceSettings, Settings, load_service_settings, load_settings
     from workspaces.kube_settings import KubeSettings, load_kube_settings
     from workspaces.settings import WorkspaceSettings, load_workspace_settings
 
     return [
         Section("platform", Settings, PLATFORM, load_settings,
                 "Platform-wide: state, database, profiles, limits, environment, secret."),
+        Section("services", ServiceSettings, PLATFORM, load_service_settings,
+                "Where the services listen: read by the airlock and by the hub and workspaces "
+                "that reach it (declared once, in `tre.settings`)."),
         Section("airlock", AirlockSettings, AIRLOCK, lambda: load_airlock_settings(),
                 "The airlock service (`tre airlock serve`, a JupyterHub service)."),
         Section("notify", NotifySettings, "TRE_NOTIFY_", load_notify_settings,
@@ -85,6 +88,14 @@ def sections() -> list[Section]:
         Section("kubernetes", KubeSettings, "TRE_KUBE_", load_kube_settings,
                 "Workspaces on Kubernetes (KubeSpawner; the Helm chart sets these)."),
     ]
+
+
+def own_fields(section: Section) -> list[str]:
+    """The fields ``section`` declares itself.  A field its model inherits from another
+    model (the workspace settings extend the services' port) belongs to that one's section,
+    so the reference and `show` list it once."""
+    inherited = {f for base in section.model.__mro__[1:] for f in getattr(base, "model_fields", {})}
+    return [f for f in section.model.model_fields if f not in inherited]
 
 
 def variable(section: Section, field: str) -> str:
@@ -138,7 +149,8 @@ def reference_markdown() -> str:
     for s in sections():
         lines += [f"## {s.name}", "", s.doc, "", "| Variable | Default | Meaning |",
                   "|---|---|---|"]
-        for field, info in s.model.model_fields.items():
+        for field in own_fields(s):
+            info = s.model.model_fields[field]
             desc = " ".join((info.description or "").split()).replace("|", "\\|")
             lines.append(f"| `{variable(s, field)}` | {_default(info)} | {desc} |")
         lines.append("")
@@ -195,7 +207,7 @@ def show() -> None:
         for s in sections():
             model = s.model()
             typer.echo(f"[{s.name}]")
-            for field in s.model.model_fields:
+            for field in own_fields(s):
                 value = getattr(model, field)
                 if "token" in field or "secret" in field or "password" in field:
                     value = "(set, hidden)" if value else "(empty)"

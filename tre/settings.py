@@ -19,6 +19,7 @@ Settings:
 ``TRE_MAX_REQUEST_BYTES``   largest export request (all files together)
 ``TRE_ENVIRONMENT``         production (default) or development
 ``TRE_SECRET_KEY``          signing key; checked for strength in production
+``TRE_AIRLOCK_PORT``        the airlock's port (:class:`ServiceSettings`)
 ==========================  ==================================================
 """
 
@@ -174,6 +175,27 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}MAX_UPLOAD_BYTES ({self.max_upload_bytes})"
             )
         return self
+
+
+class ServiceSettings(BaseSettings):
+    """Where the services listen, read by every component that serves them or connects to
+    them: the airlock serves on its port, the hub and the workspaces' firewall reach it
+    there.  Declared once, here in the platform core, because the apps may not import each
+    other (pyproject's import-linter contract); each app reads the same field, so the two
+    cannot disagree about a default or a bound."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    airlock_port: int = Field(
+        8090, gt=0, lt=65536,
+        description="The airlock's port: `tre airlock serve` listens on it, the hub proxies "
+        "to it and workspaces may connect to it.",
+    )
+
+
+def load_service_settings(**overrides: Any) -> ServiceSettings:
+    """Read :class:`ServiceSettings` (``overrides`` win), raising :class:`SettingsError`."""
+    return load_section(ServiceSettings, "service settings", **overrides)
 
 
 def _estimated_bits(secret: str) -> float:

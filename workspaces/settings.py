@@ -15,7 +15,8 @@ Nothing is read at import time, or cached: call :func:`load_workspace_settings`
 ``TRE_HUB_PUBLIC_PORT``        the proxy's public port
 ``TRE_HUB_PORT``               the hub API port (loopback only)
 ``TRE_HUB_GATE_PORT``          the hub gate's port (workspaces connect to it)
-``TRE_AIRLOCK_PORT``           the airlock service port (workspaces submit to it)
+``TRE_AIRLOCK_PORT``           the airlock service port (workspaces submit to it), the
+                               platform's :class:`tre.settings.ServiceSettings`
 ``TRE_HUB_AUTHENTICATOR``      ``shared-password`` (demo) or an authenticator class
 ``TRE_HUB_EXTRA_CONFIG``       a JupyterHub config file loaded after tre's own
 ``TRE_WORKSPACE_MEM_LIMIT``    memory limit of a workspace
@@ -36,9 +37,9 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from tre.settings import ENV_PREFIX, load_section
+from tre.settings import ENV_PREFIX, ServiceSettings, load_section
 
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 SHARED_PASSWORD = "shared-password"
@@ -60,8 +61,9 @@ def _memory(value: str) -> str:
     return value
 
 
-class WorkspaceSettings(BaseSettings):
-    """Field ``x`` is read from ``TRE_X``."""
+class WorkspaceSettings(ServiceSettings):
+    """Field ``x`` is read from ``TRE_X``.  ``airlock_port`` is the platform's
+    (:class:`tre.settings.ServiceSettings`), which the airlock serves on: one declaration."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
@@ -92,9 +94,6 @@ class WorkspaceSettings(BaseSettings):
     hub_gate_port: int = Field(
         8082, gt=0, lt=65536, description="The hub gate's port (workspaces.gate): the allow-list "
         "of the hub API that workspaces may connect to."
-    )
-    airlock_port: int = Field(
-        8090, gt=0, lt=65536, description="The airlock's port; workspaces may connect to it."
     )
     hub_authenticator: str = Field(
         SHARED_PASSWORD,

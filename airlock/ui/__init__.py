@@ -9,8 +9,10 @@ handlers to the airlock's FastAPI app (one call in :func:`airlock.api.app.create
 Modules: ``auth`` (hub OAuth and the development login), ``session`` (signed
 cookies, CSRF), ``middleware`` (session -> user, security headers), ``routes``
 (the pages), ``*_page`` and ``other_pages`` (view models), ``tables``,
-``notebook``, ``explain``, ``history`` (rendering helpers), ``queries`` (reads
-the service does not offer).
+``notebook``, ``explain``, ``history`` (rendering helpers).  The pages only
+render: every database read and write they cause goes through the service layer
+(:mod:`airlock.service.pages` for what the API's use cases do not offer), which
+``tests/unit/test_ui_layering.py`` enforces.
 """
 
 from __future__ import annotations

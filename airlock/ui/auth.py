@@ -27,13 +27,11 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from airlock.identity import DevTokenIdentity, IdentityError, User
+from airlock.service import pages
 from airlock.ui.errors import LoginRequired, PageError
 from airlock.ui.render import UI, ctx_of, render, session_of, set_session, ui_of
 from airlock.ui.revocation import end_session, suspended
 from airlock.ui.session import CSRF_FIELD, Session
-from tre import audit
-from tre.authz.events import AuditAction
-from tre.db import transaction
 
 log = logging.getLogger("airlock.ui")
 router = APIRouter(include_in_schema=False)
@@ -112,11 +110,8 @@ def _refuse_suspended(request: Request, user: str) -> bool:
     ctx = ctx_of(request)
     if not suspended(ctx, user):
         return False
-    with transaction(ctx.db) as s:
-        audit.record(s, actor=user, action=AuditAction.LOGIN_REFUSED, object_type="user",
-                     object_id=user, clock=ctx.clock,
-                     details={"reason": "suspended", "via": "dev" if ui_of(request).dev_login
-                              else "hub"})
+    pages.record_login_refused(ctx, user, "suspended",
+                               "dev" if ui_of(request).dev_login else "hub")
     return True
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airlock.db.models import Request
 from airlock.domain.states import TRANSITIONS, State
+from airlock.service import pages
 from airlock.service.context import Ctx
-from airlock.ui.queries import own_requests
+from airlock.service.pages import own_requests
 from statbarn.errors import ProfileError
 from tre.authz.vocabulary import GLOBAL
-from tre.catalog.service import list_projects
+
+if TYPE_CHECKING:  # the detached rows airlock.service.pages returns: read, never queried
+    from airlock.db.models import Request
 
 RESUBMITTABLE = frozenset({State.REJECTED.value, State.RETURNED.value})
 
@@ -123,8 +125,7 @@ def governance(ctx: Ctx, user: str) -> GovernancePage:
         status = "in force" if m.in_force(now) else ("not yet" if now < m.start else "ended")
         rows.append(Membership(m.user, m.role, m.domain, m.start, m.until, status))
     page = GovernancePage(rows, policy_version=ctx.authz.version, everything=everything)
-    with ctx.db() as s:
-        catalog = {p.name: p.title for p in list_projects(s)}
+    catalog = pages.project_titles(ctx)
     names = set(catalog) | set(ctx.settings.airlock.project_profiles) | {
         m.domain for m in ctx.authz.policy.assignments if m.domain != GLOBAL}
     for name in sorted(names):

@@ -1,6 +1,6 @@
 """The request page's view model: everything a checker needs to decide one request.
 
-Built from the service's own reads (:func:`airlock.ui.queries.load_request`
+Built from the service's own reads (:func:`airlock.service.pages.load_request`
 gives the API's view, with votes blind before the quorum) plus what only a
 reviewer sees: the files' contents, flagged cells, evidence summaries, the
 safe alternative and the earlier releases the differencing check names.
@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airlock.db.models import Request, RequestFile
 from airlock.domain.review import same_user
 from airlock.domain.states import State
 from airlock.service import messages
 from airlock.service.context import Ctx
 from airlock.service.download import PREVIEWABLE
+from airlock.service.pages import Earlier, earlier_releases, load_request, record_views
 from airlock.store import StoreError
 from airlock.ui import explain, notebook, tables
 from airlock.ui import history as trail
-from airlock.ui.queries import Earlier, earlier_releases, load_request, record_views
 from tre.authz import Decision
 from tre.authz.invariants import REQUESTER_NEVER_REVIEWS
+
+if TYPE_CHECKING:  # the detached rows airlock.service.pages returns: read, never queried
+    from airlock.db.models import Request, RequestFile
 
 _RELEASE_ID = re.compile(r"\b[0-9a-f]{32}\b")
 TABLE_KINDS = frozenset({"csv", "tsv", "parquet"})

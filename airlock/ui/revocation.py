@@ -12,29 +12,16 @@ then deleted.
 
 from __future__ import annotations
 
-import time
-
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-
-from airlock.db.sessions import EndedSession
+from airlock.service import pages
 from airlock.service.context import Ctx
 from airlock.ui.session import Session
-from tre.db import transaction
 
 SUSPENDED = "suspended"
 
 
 def end_session(ctx: Ctx, session: Session, why: str) -> None:
     """Record that ``session`` has ended; forget sessions that have expired anyway."""
-    now = time.time()
-    try:
-        with transaction(ctx.db) as s:
-            s.execute(delete(EndedSession).where(EndedSession.expires < now))
-            s.add(EndedSession(sid=session.sid, user=session.user or "", ended_at=now,
-                               expires=session.exp, why=why))
-    except IntegrityError:  # ended twice (two tabs logging out): ended all the same
-        pass
+    pages.end_session(ctx, session.sid, session.user or "", session.exp, why)
 
 
 def suspended(ctx: Ctx, user: str) -> bool:
@@ -46,9 +33,8 @@ def is_live(ctx: Ctx, session: Session) -> bool:
     (then the session is ended here, for good)."""
     if session.user is None:
         return True
-    with ctx.db() as s:
-        if s.scalar(select(EndedSession.sid).where(EndedSession.sid == session.sid)):
-            return False
+    if pages.session_ended(ctx, session.sid):
+        return False
     if suspended(ctx, session.user):
         end_session(ctx, session, "suspended")
         return False

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from airlock.service import actions, download, messages, voting
+from airlock.service.pages import name_files, own_requests
 from airlock.service.queries import queue_projects
 from airlock.ui import (
     governance_edit,
@@ -29,7 +30,6 @@ from airlock.ui import (
 )
 from airlock.ui.auth import checked_form, page_user
 from airlock.ui.errors import PageError, call
-from airlock.ui.queries import name_files, own_requests
 from airlock.ui.render import ctx_of, render, ui_of
 
 router = APIRouter(include_in_schema=False)

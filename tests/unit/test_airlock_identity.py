@@ -124,7 +124,7 @@ def test_settings_defaults_and_errors(tmp_path: Path, monkeypatch: pytest.Monkey
     s = load_airlock_settings(platform)
     assert s.store_dir == tmp_path / "airlock" / "store"
     assert s.max_file_bytes == platform.max_upload_bytes
-    assert s.airlock.identity == "hub" and s.airlock.port == 8090
+    assert s.airlock.identity == "hub" and s.port == 8090
     assert s.profile_for("anything") == "default"
     monkeypatch.setenv("TRE_AIRLOCK_PROJECT_PROFILES", json.dumps({"p1": "strict"}))
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/airlock/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic_settings import BaseSettings
 from typer.testing import CliRunner
 
 from tre.cli import app
@@ -60,3 +61,43 @@ def test_show_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     assert "TRE_SECRET_KEY = (set, hidden)" in result.output
     assert "s3cr3t" not in result.output and "hunter2" not in result.output
+
+
+def _settings_models() -> list[type[BaseSettings]]:
+    """Every settings model the sections import, subclasses of subclasses included."""
+    sections()  # imports every component's settings module
+    found: list[type[BaseSettings]] = []
+    todo = list(BaseSettings.__subclasses__())
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo += model.__subclasses__()
+    return [m for m in found if m.__module__.split(".")[0] in {"tre", "airlock", "workspaces"}]
+
+
+def test_every_variable_is_declared_by_one_settings_model() -> None:
+    # TRE_AIRLOCK_PORT was declared twice (AirlockSettings.port and
+    # WorkspaceSettings.airlock_port), each with its own default and bounds; it is now the
+    # platform's ServiceSettings.airlock_port, which both apps read.  Fails on the old code.
+    declared: dict[str, list[str]] = {}
+    for model in _settings_models():
+        prefix = str(model.model_config.get("env_prefix") or "")
+        own = set(vars(model).get("__annotations__", {})) & set(model.model_fields)
+        for field in own:
+            declared.setdefault(f"{prefix}{field.upper()}", []).append(
+                f"{model.__module__}.{model.__qualname__}.{field}")
+    twice = {name: where for name, where in declared.items() if len(where) > 1}
+    assert twice == {}
+    assert declared["TRE_AIRLOCK_PORT"] == ["tre.settings.ServiceSettings.airlock_port"]
+
+
+def test_the_airlock_and_the_hub_read_the_one_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock.settings import load_airlock_settings
+    from tre.settings import load_settings
+    from workspaces.settings import load_workspace_settings
+
+    monkeypatch.setenv("TRE_AIRLOCK_PORT", "9123")
+    assert load_airlock_settings(load_settings()).port == 9123
+    assert load_workspace_settings().airlock_port == 9123
+    # The browser test's override still works.
+    assert load_workspace_settings(airlock_port=9200).airlock_port == 9200

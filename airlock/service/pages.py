@@ -1,19 +1,31 @@
-"""The reads the pages need that the service does not offer (and one write: the
-audit event of a page that shows file contents).  Access is decided as the
-service decides it (:func:`airlock.service.context.readable`, the queue's
-projects from :func:`airlock.service.queries.queue_projects`)."""
+"""The reads and writes the browser pages need beyond the API's use cases: the request
+page's one-session read, the earlier releases the differencing check names, the audit
+event of a page that shows file contents, a user's own requests, the catalog's project
+titles, a refused login's audit event, and the browser sessions ended early.
+
+The pages (:mod:`airlock.ui`) only render: every database read and write they cause is
+here, in the service layer, and a test keeps it so (tests/unit/test_ui_layering.py).
+Access is decided as the service decides it (:func:`airlock.service.context.readable`,
+the queue's projects from :func:`airlock.service.queries.queue_projects`).  Rows come
+back detached and fully loaded: a page reads their attributes after the session, and
+blanking what a user may not see (:func:`airlock.visibility.redact_rows`) changes
+nothing stored.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from airlock.db import repo
 from airlock.db.models import LedgerEntry, Release, Request, RequestFile, Vote
+from airlock.db.sessions import EndedSession
 from airlock.domain.states import State
 from airlock.origin import Origin
 from airlock.service.context import Ctx, readable
@@ -24,6 +36,7 @@ from tre import audit
 from tre.audit import AuditEvent
 from tre.authz import Decision
 from tre.authz.events import AuditAction, decision_details
+from tre.catalog.service import list_projects
 from tre.db import transaction
 
 
@@ -142,3 +155,34 @@ def own_requests(ctx: Ctx, user: str, limit: int = 200) -> list[tuple[Request, l
         for r in hidden:  # detached: blanking them changes nothing stored
             redact_rows(r, votes[r.id])
         return out
+
+
+def project_titles(ctx: Ctx) -> dict[str, str]:
+    """The catalog's projects, name to title (the governance page lists their profiles)."""
+    with ctx.db() as s:
+        return {p.name: p.title for p in list_projects(s)}
+
+
+def record_login_refused(ctx: Ctx, user: str, reason: str, via: str) -> None:
+    """Audit a browser login that was refused (a suspended user gets no session)."""
+    with transaction(ctx.db) as s:
+        audit.record(s, actor=user, action=AuditAction.LOGIN_REFUSED, object_type="user",
+                     object_id=user, clock=ctx.clock, details={"reason": reason, "via": via})
+
+
+def end_session(ctx: Ctx, sid: str, user: str, expires: float, why: str) -> None:
+    """Record that browser session ``sid`` has ended (logout, suspension); forget sessions
+    that have expired anyway (airlock.ui.revocation)."""
+    now = time.time()
+    try:
+        with transaction(ctx.db) as s:
+            s.execute(delete(EndedSession).where(EndedSession.expires < now))
+            s.add(EndedSession(sid=sid, user=user, ended_at=now, expires=expires, why=why))
+    except IntegrityError:  # ended twice (two tabs logging out): ended all the same
+        pass
+
+
+def session_ended(ctx: Ctx, sid: str) -> bool:
+    """Whether browser session ``sid`` was ended before its cookie expires."""
+    with ctx.db() as s:
+        return s.scalar(select(EndedSession.sid).where(EndedSession.sid == sid)) is not None

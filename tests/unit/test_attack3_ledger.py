@@ -1,0 +1,42 @@
+"""Attack on the ledger's record sets: the record ids are the researcher's index, so a
+researcher can shift *most* of them and keep a few where they were.  The pair then
+shares records (not disjoint) that agree on every shared variable (not renumbered), so
+it is compared by records only, and the exact comparison sees two mostly unrelated
+populations: the three records dropped from North/F go unflagged, although the two
+tables' variables say they are one population less three."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from statbarn.differencing import differencing_check, find_differencing
+from statbarn.profile import Profile
+from statbarn.verdict import Verdict
+from tests.unit.test_ledger_populations import _less_three, by, ledger, people
+
+pytestmark = pytest.mark.unit
+
+
+def _mostly_shifted(df: pd.DataFrame, keep: int) -> pd.DataFrame:
+    out = df.copy()
+    ids = out.index.to_numpy().copy()
+    ids[keep:] += 10_000_000  # the first ``keep`` rows keep their ids (and categories)
+    out.index = pd.Index(ids)
+    return out
+
+
+@pytest.mark.parametrize("keep", [1, 50])
+def test_ids_shifted_but_for_a_few_still_compared_by_variables(keep: int) -> None:
+    df = people()
+    old = ledger(by(df, "region", "sex"), "r1")
+    # Hand check: the new table is the old one less 3 records in North/F.
+    fewer = _mostly_shifted(_less_three(df), keep)
+    new = ledger(by(fewer, "region", "sex"), "new")
+    # Same data, ids not tampered with: caught (3 records).
+    honest = ledger(by(_less_three(df), "region", "sex"), "honest")
+    assert min(f.derived_value for f in find_differencing(honest, [old], 10)) == 3
+    # Mostly shifted (a few ids kept, agreeing): must be caught as well.
+    found = find_differencing(new, [old], 10)
+    assert found and min(f.derived_value for f in found) == 3
+    assert differencing_check(new, [old], Profile()).verdict is Verdict.ESCALATE

@@ -32,7 +32,7 @@ from airlock.service.context import SYSTEM, Changes, Ctx, move, require
 from airlock.service.incoming import Incoming, Submission
 from airlock.service.release import release_request
 from airlock.views import request_view
-from airlock.visibility import content_visible
+from airlock.visibility import content_visible, details_visible
 from statbarn.profile import Profile
 from statbarn.verdict import CheckResult
 from tre import audit
@@ -186,7 +186,9 @@ def create_request(
             # The creator is the requester: a reviewer's view does not arise here.
             shown = content_visible(req.state, requester=True, origin=origin, reviewer=False)
             view = request_view(req, user, content=shown, release=release,
-                                base=ctx.settings.airlock.base_path)
+                                base=ctx.settings.airlock.base_path,
+                                check_details=details_visible(requester=True, origin=origin,
+                                                              reviewer=False))
         return changes, view
 
     changes, view = ledger_last(attempt)

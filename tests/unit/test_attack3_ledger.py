@@ -55,3 +55,25 @@ def test_huge_record_ids_give_a_decision_not_a_memory_error() -> None:
     # Hand check: 3 fewer in North/F, the same people otherwise.
     assert found and min(f.derived_value for f in found) == 3
     assert differencing_check(new, [old], Profile()).verdict is Verdict.ESCALATE
+
+
+def test_record_ids_that_overflow_are_refused() -> None:
+    # Deltas of 2**63 and 2**63 sum to 2**64: the unsigned sum wrapped to 0, the ids were
+    # cast to one byte and came out [0, 0], two records with one id, silently.
+    import base64
+    import zlib
+
+    import numpy as np
+
+    from statbarn.errors import EvidenceError
+    from statbarn.records import ENCODING, RecordSets
+
+    def pack(values: list[int], dtype: str) -> str:
+        raw = np.array(values, dtype=dtype).tobytes()
+        return base64.b64encode(zlib.compress(raw)).decode("ascii")
+
+    data = {"encoding": ENCODING, "n": 2, "cells_total": 1,
+            "id_type": "<u8", "ids": pack([2**63, 2**63], "<u8"),
+            "cell_type": "|u1", "cells": pack([0, 0], "|u1")}
+    with pytest.raises(EvidenceError, match="record ids"):
+        RecordSets.from_json(data, 1, 2)

@@ -370,7 +370,10 @@ def find(new: Shape, olds: Sequence[Shape], m: int,
     ``apart`` receives the positions (in ``olds``) of the earlier tables that share no
     record with the new one (``"disjoint"``), or whose shared records disagree with the
     variables both tables have (``"renumbered"``): record sets say nothing trustworthy
-    about those pairs, which the caller compares by their variables instead."""
+    about those pairs, which the caller compares by their variables instead.  And of
+    those of which neither holds all the other's records (``"partial"``): compared by
+    records *and* by their variables, as renaming one id of a subset makes it look
+    like an overlap, which records alone would clear."""
     shapes = [new, *olds]
     keys = _Keys(shapes)
     edges = _Edges()
@@ -385,6 +388,10 @@ def find(new: Shape, olds: Sequence[Shape], m: int,
             if apart is not None:
                 apart[i - 1] = why
             continue
+        if apart is not None and len(p.x) < min(len(new.records.ids), len(old.records.ids)):
+            # Neither holds the other's records: one renamed id is enough for that, so the
+            # pair is compared by its variables as well (records alone would clear it).
+            apart[i - 1] = "partial"
         pairings[i] = p
         _contained(old, new, p.y, p.x, keys, i, 0, edges, m, found)
         _contained(new, old, p.x, p.y, keys, 0, i, edges, m, found)

@@ -35,7 +35,16 @@ def review_state(req: Request, votes: Sequence[Vote]) -> review.ReviewOutcome:
                         req.reviewers_required)
 
 
-def file_view(f: RequestFile, *, checks: bool) -> dict[str, Any]:
+def _without_details(result: Any) -> Any:
+    """A check record's result without its checks' ``details`` (copies: the row's JSON is
+    not changed)."""
+    if not isinstance(result, dict) or not isinstance(result.get("checks"), list):
+        return result
+    return {**result, "checks": [{k: v for k, v in c.items() if k != "details"}
+                                 if isinstance(c, dict) else c for c in result["checks"]]}
+
+
+def file_view(f: RequestFile, *, checks: bool, details: bool = False) -> dict[str, Any]:
     alt = f.alternative
     out: dict[str, Any] = {
         "id": f.id, "name": f.name, "kind": f.kind, "media_type": f.media_type,
@@ -52,17 +61,22 @@ def file_view(f: RequestFile, *, checks: bool) -> dict[str, Any]:
     if checks:
         out["checks"] = [{"subject": c.subject, "verdict": c.verdict,
                           "profile": {"name": c.profile_name, "version": c.profile_version},
-                          "tool": c.tool_version, "result": c.result} for c in f.checks]
+                          "tool": c.tool_version,
+                          "result": c.result if details else _without_details(c.result)}
+                         for c in f.checks]
     return out
 
 
 def request_view(
     req: Request, viewer: str, *, content: bool, votes: Sequence[Vote] = (),
     release: Release | None = None, detail: bool = True, base: str = "",
+    check_details: bool = False,
 ) -> dict[str, Any]:
     """``content``: whether this viewer, from where they call, may see what the request
     holds (:func:`airlock.visibility.content_visible`); if not, only its state, dates
-    and number of files are shown."""
+    and number of files are shown.  ``check_details``: whether the checks' ``details``
+    are kept (:func:`airlock.visibility.details_visible`): a differencing check's hold
+    the earlier releases' cells, contributor counts that were never released included."""
     url = f"{base}/api/requests/{req.id}"
     out: dict[str, Any] = {
         "id": req.id, "project": req.project, "dataset": req.dataset, "title": req.title,
@@ -72,7 +86,7 @@ def request_view(
         "profile": {"name": req.profile_name, "version": req.profile_version,
                     "reviewers_required": req.reviewers_required},
         "decision": req.decision,
-        "files": [file_view(f, checks=detail) for f in req.files],
+        "files": [file_view(f, checks=detail, details=check_details) for f in req.files],
         "release": None if release is None else {
             "id": release.id, "released_at": when(release.released_at),
             "record_sha256": release.record_sha256, "bundle": f"{url}/bundle"},

@@ -47,6 +47,17 @@ def content_visible(state: str, *, requester: bool, origin: Origin, reviewer: bo
     return reviewer and state not in NEVER_REVIEWED
 
 
+def details_visible(*, requester: bool, origin: Origin, reviewer: bool) -> bool:
+    """Whether a request's checks come with their ``details`` (a differencing check's:
+    the earlier releases' cells, the new table's, the cells combined).  They are the
+    review's material, not the request's content: an earlier release of means kept its
+    contributor counts, which never left, and it may be another researcher's.  So the
+    bundle drops them (:mod:`airlock.service.release`), and so does every view outside
+    the TRE but a reviewer's (reviewing it is their job; the review page shows them).
+    Inside the workspace the requester has the data they were counted from."""
+    return (requester and origin is Origin.WORKSPACE) or reviewer
+
+
 def bare_decision(decision: Any) -> Any:
     """A decision without its reasons (they quote cells and file names): the outcomes."""
     if not isinstance(decision, dict):

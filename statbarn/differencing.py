@@ -347,7 +347,9 @@ def find_differencing(
     the researcher's index: two tables over disjoint populations whose variables say
     they are one are judged by their variables too, the union of both methods) and
     those whose shared ids fall in disagreeing categories of a variable both tables
-    have (rows renumbered in the session: the ids name different people).
+    have (rows renumbered in the session: the ids name different people), and, as well
+    as by records, those of which neither holds all the other's records (one id renamed
+    is enough to make a subset look like an overlap).
     ``any_dataset``: the dataset names are free text (no catalogue): the comparison by
     variables spans every dataset name."""
     return _find(new, ledger, min_count, any_dataset)[0]

@@ -51,7 +51,8 @@ def exact_findings(new: LedgerTable, olds: Sequence[LedgerTable], m: int
     """The findings by records, and the earlier tables record sets cannot decide, by why:
     ``disjoint`` (no record shared: ids the researcher may have shifted),
     ``renumbered`` (shared ids whose categories disagree: rows renumbered in the
-    session) and ``unreadable`` (a damaged entry).  The caller compares those by their
+    session), ``partial`` (neither holds all the other's records: compared by records
+    too) and ``unreadable`` (a damaged entry).  The caller compares those by their
     variables."""
     shape = _shape(new)
     if shape is None:

@@ -185,6 +185,21 @@ class _Pairing:
     y: IntArray  # old body cell
 
 
+# The dense lookup of a join (record id -> cell, int32) is used while the ids fit in this
+# many entries (or four per record): beyond, one id of 2**40 in a sidecar would ask for
+# terabytes, so the sorted ids are searched instead (slower, bounded by the records).
+DENSE_IDS = 1 << 24
+
+
+def _sorted_gather(sets: RecordSets, ids: Any) -> IntArray:
+    """Each id's body cell in ``sets`` (-1: not there), by binary search of its sorted ids."""
+    if not len(sets.ids):
+        return np.full(len(ids), -1, np.int64)
+    at = np.minimum(np.searchsorted(sets.ids, ids), len(sets.ids) - 1)
+    hit = sets.ids[at] == ids
+    return np.where(hit, sets.cells[at].astype(np.int64), -1)
+
+
 def _join(a: Shape, b: Shape, seen: dict[int, Any] | None = None) -> _Pairing:
     """Shared records by a dense lookup of ``a``'s cells (record ids index it).
     ``seen``: lookups already made for an id array (tables over one population share it)."""
@@ -194,8 +209,12 @@ def _join(a: Shape, b: Shape, seen: dict[int, Any] | None = None) -> _Pairing:
         return _Pairing(a.records.cells.astype(np.int64), b.records.cells.astype(np.int64))
     got = seen.get(id(ids)) if seen is not None else None
     if got is None or got[0] is not ids:
-        look = a.lookup(int(ids[-1]) if len(ids) else 0)
-        x = np.take(look, ids)  # one gather over the dataset's id space
+        top = max(int(ids[-1]) if len(ids) else 0,
+                  int(a.records.ids[-1]) if len(a.records.ids) else 0)
+        if top < max(DENSE_IDS, 4 * (len(ids) + len(a.records.ids))):
+            x = np.take(a.lookup(top), ids)  # one gather over the dataset's id space
+        else:  # ids spread far wider than the records (the researcher's index): sorted
+            x = _sorted_gather(a.records, ids)
         at = np.flatnonzero(x >= 0)
         whole = len(at) == len(ids)  # every record shared: no second gather
         got = (ids, (x if whole else x.take(at)).astype(np.int64), None if whole else at)
@@ -351,7 +370,10 @@ def find(new: Shape, olds: Sequence[Shape], m: int,
     ``apart`` receives the positions (in ``olds``) of the earlier tables that share no
     record with the new one (``"disjoint"``), or whose shared records disagree with the
     variables both tables have (``"renumbered"``): record sets say nothing trustworthy
-    about those pairs, which the caller compares by their variables instead."""
+    about those pairs, which the caller compares by their variables instead.  And of
+    those of which neither holds all the other's records (``"partial"``): compared by
+    records *and* by their variables, as renaming one id of a subset makes it look
+    like an overlap, which records alone would clear."""
     shapes = [new, *olds]
     keys = _Keys(shapes)
     edges = _Edges()
@@ -366,6 +388,10 @@ def find(new: Shape, olds: Sequence[Shape], m: int,
             if apart is not None:
                 apart[i - 1] = why
             continue
+        if apart is not None and len(p.x) < min(len(new.records.ids), len(old.records.ids)):
+            # Neither holds the other's records: one renamed id is enough for that, so the
+            # pair is compared by its variables as well (records alone would clear it).
+            apart[i - 1] = "partial"
         pairings[i] = p
         _contained(old, new, p.y, p.x, keys, i, 0, edges, m, found)
         _contained(new, old, p.x, p.y, keys, 0, i, edges, m, found)

@@ -199,7 +199,12 @@ class RecordSets:
             deltas = _unpack(data.get("ids"), data.get("id_type"), n, "ids")
             if n and (deltas[1:] < 1).any():
                 raise EvidenceError("record sets: record ids must be distinct and sorted")
-            top = int(deltas.sum(dtype=np.uint64)) if n else 0  # the largest id
+            # The largest id; a float sum first, as the unsigned one wraps past 2**64
+            # (ids [0, 0] from deltas of 2**63 each).  Record ids are a pandas index:
+            # int64, so below 2**63.
+            if n and float(deltas.sum(dtype=np.float64)) >= 2.0**63:
+                raise EvidenceError("record sets: record ids must be below 2**63")
+            top = int(deltas.sum(dtype=np.uint64)) if n else 0
             ids = np.cumsum(deltas, dtype=_width(top).newbyteorder("="))
             ids.flags.writeable = False
             _SHARED[key] = ids

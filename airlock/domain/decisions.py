@@ -82,8 +82,13 @@ def free_text_chars(texts: Iterable[str | None]) -> int:
 
 
 def decide(files: Sequence[FileVerdict], *, allow_auto_release: bool,
-           text_chars: int = 0, auto_release_text_chars: int | None = None) -> Outcome:
+           text_chars: int = 0, auto_release_text_chars: int | None = None,
+           answered: bool = False) -> Outcome:
     """The outcome of a request whose files were checked.
+
+    ``answered``: a revision carrying the researcher's answer to the checkers (free text
+    written inside the workspace, shown outside once the request is released): it goes
+    to a person, who reads the answer, however well its files pass.
 
     ``text_chars``: its free text (:func:`free_text_chars`); above
     ``auto_release_text_chars`` an all-pass request goes to a person: each field passes
@@ -99,6 +104,10 @@ def decide(files: Sequence[FileVerdict], *, allow_auto_release: bool,
                                       "attached: resubmit it in one step."))
         return Outcome(State.REJECTED, reasons)
     if all(f.verdict == PASS for f in files):
+        if allow_auto_release and answered:
+            return Outcome(State.IN_REVIEW, [Reason(
+                None, PASS, "Every file passed, but the researcher answered the checkers: a "
+                "person reads the answer before anything is released.")])
         if allow_auto_release and auto_release_text_chars is not None \
                 and text_chars > auto_release_text_chars:
             return Outcome(State.IN_REVIEW, [Reason(

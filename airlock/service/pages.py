@@ -29,7 +29,7 @@ from airlock.db.sessions import EndedSession
 from airlock.domain.states import State
 from airlock.origin import Origin
 from airlock.service.context import Ctx, readable
-from airlock.service.queries import base_url, shows_content
+from airlock.service.queries import base_url, shows_content, shows_details
 from airlock.views import request_view
 from airlock.visibility import hidden_event, redact_rows
 from tre import audit
@@ -63,7 +63,8 @@ def load_request(ctx: Ctx, user: str, request_id: str) -> Loaded:
         # A browser is outside the TRE: a request's content only as airlock.visibility says.
         shown = shows_content(ctx, user, Origin.OUTSIDE, req)
         view = request_view(req, user, content=shown, votes=votes, release=release,
-                            base=base_url(ctx))
+                            base=base_url(ctx),
+                            check_details=shows_details(ctx, user, Origin.OUTSIDE, req))
         ids = [req.id] + ([release.id] if release else [])
         events = [e.as_dict() for e in s.scalars(
             select(AuditEvent).where(AuditEvent.object_id.in_(ids)).order_by(AuditEvent.seq))]

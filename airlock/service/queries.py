@@ -14,7 +14,7 @@ from airlock.domain.states import State
 from airlock.origin import Origin
 from airlock.service.context import Ctx, decide, readable, require
 from airlock.views import review_state
-from airlock.visibility import content_visible, hidden_event
+from airlock.visibility import content_visible, details_visible, hidden_event
 from tre.audit import AuditEvent
 from tre.authz.vocabulary import GLOBAL
 
@@ -36,6 +36,15 @@ def shows_content(ctx: Ctx, user: str, origin: Origin, req: Request) -> bool:
     return content_visible(req.state, requester=requester, origin=origin, reviewer=reviewer)
 
 
+def shows_details(ctx: Ctx, user: str, origin: Origin, req: Request) -> bool:
+    """Whether ``user``, calling from ``origin``, sees the checks' ``details``
+    (:func:`airlock.visibility.details_visible`)."""
+    requester = same_user(user, req.requester)
+    reviewer = not requester and decide(ctx, user, req.project, "request", "review",
+                                        req.requester).allowed
+    return details_visible(requester=requester, origin=origin, reviewer=reviewer)
+
+
 def get_view(ctx: Ctx, user: str, request_id: str,
              origin: Origin = Origin.OUTSIDE) -> dict[str, Any]:
     from airlock.views import request_view
@@ -45,7 +54,8 @@ def get_view(ctx: Ctx, user: str, request_id: str,
         votes = repo.votes_of(s, req.id)
         release = repo.release_of(s, req.id)
         return request_view(req, user, content=shows_content(ctx, user, origin, req),
-                            votes=votes, release=release, base=base_url(ctx))
+                            votes=votes, release=release, base=base_url(ctx),
+                            check_details=shows_details(ctx, user, origin, req))
 
 
 def queue_projects(ctx: Ctx, user: str) -> list[str] | None:

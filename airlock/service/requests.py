@@ -32,7 +32,7 @@ from airlock.service.context import SYSTEM, Changes, Ctx, move, require
 from airlock.service.incoming import Incoming, Submission
 from airlock.service.release import release_request
 from airlock.views import request_view
-from airlock.visibility import content_visible
+from airlock.visibility import content_visible, details_visible
 from statbarn.profile import Profile
 from statbarn.verdict import CheckResult
 from tre import audit
@@ -114,12 +114,13 @@ def create_request(
     ctx: Ctx, user: str, sub: Submission, work: Path, *,
     derived_from: str | None = None, replaces: str | None = None,
     origin: Origin = Origin.OUTSIDE,
-    also: Callable[[Session, Request], None] | None = None,
+    also: Callable[[Session, Request], None] | None = None, answered: bool = False,
 ) -> dict[str, Any]:
     """Check, store and record a new request; returns the requester's view of it.
 
     ``also``: more to write in the same transaction, once the request is in it (a
-    revision's own audit event and the researcher's answer)."""
+    revision's own audit event and the researcher's answer); ``answered``: the request
+    carries an answer to the checkers, so a person reads it (never released unread)."""
     decisions_made = [require(ctx, user, sub.project, "request", "create", NEW, user)]
     info = ctx.profiles.info(sub.project)
     if sub.dataset is not None and info.in_catalog and sub.dataset not in info.datasets:
@@ -169,7 +170,8 @@ def create_request(
             if not sub.draft:
                 release = submit_in_tx(ctx, s, changes, req, user, sub.files, checked,
                                        stored_alternatives, profile, seen,
-                                       in_catalog=info.in_catalog, lock_first=lock_first)
+                                       in_catalog=info.in_catalog, lock_first=lock_first,
+                                       answered=answered)
             # Added last: the request walks its automatic steps in memory (each audited as it
             # goes), then is inserted once, with its final state, files, checks and release,
             # rather than updated at every step.
@@ -186,7 +188,9 @@ def create_request(
             # The creator is the requester: a reviewer's view does not arise here.
             shown = content_visible(req.state, requester=True, origin=origin, reviewer=False)
             view = request_view(req, user, content=shown, release=release,
-                                base=ctx.settings.airlock.base_path)
+                                base=ctx.settings.airlock.base_path,
+                                check_details=details_visible(requester=True, origin=origin,
+                                                              reviewer=False))
         return changes, view
 
     changes, view = ledger_last(attempt)
@@ -199,6 +203,7 @@ def submit_in_tx(
     files: Sequence[Incoming], results: Sequence[FileResult],
     alternatives: Sequence[dict[str, Any] | None], profile: Profile, seen: int,
     authz: Sequence[Decision] = (), *, in_catalog: bool, lock_first: bool = True,
+    answered: bool = False,
 ) -> Release | None:
     """draft -> submitted, then the checks' results and the decision.
 
@@ -228,7 +233,8 @@ def submit_in_tx(
             _late_check(res, late)
     req.profile_name, req.profile_version = profile.name, profile.version
     req.profile, req.reviewers_required = profile.params(), profile.reviewers_required
-    return check_and_decide(ctx, s, changes, req, req.files, results, alternatives, profile)
+    return check_and_decide(ctx, s, changes, req, req.files, results, alternatives, profile,
+                            answered=answered)
 
 
 T = TypeVar("T")
@@ -287,7 +293,7 @@ def _store(ctx: Ctx, files: Sequence[Incoming], results: Sequence[FileResult]
 def check_and_decide(
     ctx: Ctx, s: Session, changes: Changes, req: Request, rows: Sequence[RequestFile],
     results: Sequence[FileResult], alternatives: Sequence[dict[str, Any] | None],
-    profile: Profile,
+    profile: Profile, *, answered: bool = False,
 ) -> Release | None:
     """submitted -> checking -> approved (-> released) | rejected | in_review."""
     move(ctx, s, changes, req, State.CHECKING, actor=SYSTEM, role=Owner.SYSTEM)
@@ -314,6 +320,7 @@ def check_and_decide(
         text_chars=decisions.free_text_chars(
             t for row in rows for t in (row.context, row.exception, row.population)),
         auto_release_text_chars=ctx.settings.airlock.auto_release_text_chars,
+        answered=answered,
     )
     req.decision = {**outcome.to_dict(), "by": "automatic"}
     move(ctx, s, changes, req, outcome.state, actor=SYSTEM, role=Owner.SYSTEM, details={

@@ -14,6 +14,10 @@ the number of files, their bytes (sidecars included) and the free text of all of
 Otherwise a revision could grow a request past what a submission may carry, fifty
 files at a time.
 
+A revision carrying an answer goes to a person, however well its files pass: the answer
+is free text written inside the workspace, and the conversation of a released request
+is shown to the requester's browser, so it is never released unread.
+
 What a replacement keeps: a file uploaded under the name of one of the request's files
 replaces it; without a context of its own (manifest or ``context``) it keeps the earlier
 file's context and population.  An exception request is never carried over: it was
@@ -208,4 +212,4 @@ def revise(ctx: Ctx, user: str, request_id: str, upload: Upload, work: Path,
 
     sub = Submission(project, dataset, False, items, title=title)
     return create_request(ctx, user, sub, work, derived_from=request_id, replaces=request_id,
-                          origin=origin, also=record)
+                          origin=origin, also=record, answered=answer is not None)

@@ -28,6 +28,7 @@ from airlock.filetypes import MEDIA_TYPES
 from airlock.intake import IntakeError
 from airlock.origin import Origin
 from airlock.sandbox import LimitExceeded, Sandbox, SandboxLimits, sandbox_for
+from airlock.service import recheck
 from airlock.service.context import SYSTEM, Changes, Ctx, move, require
 from airlock.service.incoming import Incoming, Submission
 from airlock.service.release import release_request
@@ -233,8 +234,10 @@ def submit_in_tx(
             _late_check(res, late)
     req.profile_name, req.profile_version = profile.name, profile.version
     req.profile, req.reviewers_required = profile.params(), profile.reviewers_required
-    return check_and_decide(ctx, s, changes, req, req.files, results, alternatives, profile,
-                            answered=answered)
+    release = check_and_decide(ctx, s, changes, req, req.files, results, alternatives,
+                               profile, answered=answered)
+    recheck.note_seen(req, newest)  # an approval compares with what came after (recheck)
+    return release
 
 
 T = TypeVar("T")

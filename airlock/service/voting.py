@@ -21,6 +21,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airlock.db import repo
@@ -28,6 +29,7 @@ from airlock.db.models import Request, Vote
 from airlock.domain import review, sealing
 from airlock.domain.states import Owner, State
 from airlock.freetext import check_text
+from airlock.service import recheck
 from airlock.service.context import Changes, Conflict, Ctx, move, readable, require
 from airlock.service.release import release_request
 from airlock.views import review_state
@@ -63,6 +65,11 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
     if not ballots:
         raise review.VoteError("no vote given")
     changes = Changes()
+    # Read before the transaction: the profile resolver opens a session of its own, which
+    # on SQLite would wait for this one's turn.
+    with ctx.db() as s:
+        project = s.scalar(select(Request.project).where(Request.id == request_id))
+    any_dataset = project is not None and not ctx.profiles.info(project).in_catalog
     with transaction(ctx.db) as s:
         req = readable(ctx, user, repo.get_request(s, request_id, lock=True, checks=True),
                        request_id)
@@ -118,15 +125,21 @@ def cast(ctx: Ctx, user: str, request_id: str, ballots: Sequence[Ballot]) -> Non
             reveal(ctx, s, req, rows)
         if outcome.decided and outcome.state is not None:
             target = State(outcome.state)
+            meanwhile = recheck.released_meanwhile(s, req, any_dataset=any_dataset) \
+                if target is State.APPROVED else []
+            if meanwhile:  # approved on what the checker saw; not releasable now
+                target = State.RETURNED
             req.decision = {
                 "outcome": target.value, "by": "review", "voters": outcome.voters,
                 "per_file": outcome.per_file,
                 "overrides": [{"reviewer": o.reviewer, "file_id": o.file_id,
                                "reason": o.override_reason} for o in outcome.overrides],
                 "automatic": req.decision,
+                **({"released_meanwhile": meanwhile} if meanwhile else {}),
             }
             move(ctx, s, changes, req, target, actor=user, role=Owner.CHECKER,
-                 details={"voters": outcome.voters, "overrides": len(outcome.overrides)})
+                 details={"voters": outcome.voters, "overrides": len(outcome.overrides),
+                          **({"released_meanwhile": meanwhile} if meanwhile else {})})
             if target is State.APPROVED:
                 release_request(ctx, s, changes, req)
     changes.publish(ctx)

@@ -55,6 +55,25 @@ def test_an_approval_is_compared_with_what_was_released_meanwhile(
     r = api.vote("carol", first["id"], fid, "approve")
     assert r.status_code in (200, 409), r.text
     with h.ctx.db() as s:
-        state = s.scalars(select(Request.state).where(Request.id == first["id"])).one()
+        state, decision = s.execute(select(Request.state, Request.decision)
+                                    .where(Request.id == first["id"])).one()
     # released now, the two releases give away 3 patients (hand check: North/F 3 fewer)
     assert state != "released", "released without comparing it with fewer.csv"
+    # returned to the researcher, with the reason (a revision is checked as new)
+    assert state == "returned"
+    [reason] = decision["released_meanwhile"]
+    assert reason.startswith("all.csv: compared with what was released while it waited")
+    assert "fewer.csv" in reason and "differencing" in reason, reason
+
+
+def test_an_approval_with_nothing_released_meanwhile_is_released(
+        env: tuple[Api, Harness], tmp_path: Path) -> None:
+    api, h = env
+    first = _submit(api, tmp_path, "all.csv", patients(),
+                    "Patients by region and sex, all of them, for table one of the paper")
+    assert first["state"] == "in_review"
+    r = api.vote("carol", first["id"], first["files"][0]["id"], "approve")
+    assert r.status_code == 200, r.text
+    with h.ctx.db() as s:
+        state = s.scalars(select(Request.state).where(Request.id == first["id"])).one()
+    assert state == "released"

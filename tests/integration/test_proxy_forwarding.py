@@ -94,6 +94,9 @@ def airlock(tmp_path: Path) -> Iterator[str]:
         "TRE_AIRLOCK_HOST": address, "TRE_AIRLOCK_BASE_PATH": PREFIX,
         "TRE_AIRLOCK_WORKSPACE_NETWORKS": json.dumps([f"{address}/32"]),
     })
+    from tre.db import upgrade
+
+    upgrade(env["TRE_DATABASE_URL"])  # the one command that migrates (tre db upgrade) first
     log = data / "serve.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "tre.cli", "airlock", "serve",

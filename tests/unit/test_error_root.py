@@ -33,6 +33,9 @@ ALLOWED = {
     "_CpuTime",
     # The sandbox: the worker process died; it is restarted and LimitExceeded raised.
     "_Broken",
+    # The ledger lock taken at the commit: a release came in meanwhile, the transaction
+    # is rolled back and done again with the lock taken first (requests.ledger_last).
+    "LedgerMoved",
 }
 # What the workspace image has and the platform's environment need not: such a module
 # cannot be imported here (its exceptions are walked where it can).

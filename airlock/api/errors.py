@@ -23,10 +23,14 @@ from tre.errors import TreError
 log = logging.getLogger("airlock.api")
 
 # What a server-side failure tells the caller (by the error's code); the log holds the rest.
+# Only the integrity refusal repeats its words (they name the caller's own file); a store's
+# or a profile's would name the server's paths, buckets or backend messages.
 _SERVER_WORDS = {
     "integrity": "refused: {}; the operators have been alerted through the audit log",
-    "store": "the file store failed: {}",
-    "profile": "the project's disclosure profile cannot be loaded: {}",
+    "store": "the file store failed (reference {ref}); the operators have the details "
+             "in the log",
+    "profile": "the project's disclosure profile cannot be loaded (reference {ref}); the "
+               "operators have the details in the log",
 }
 
 
@@ -53,8 +57,9 @@ async def tre_error(request: Request, exc: Exception) -> JSONResponse:
         await anyio.to_thread.run_sync(record_refusal, ctx.db, d, d.obj, d.domain, ctx.clock)
     message = str(exc)
     if exc.status >= 500:
-        log.error("%s failure: %s", exc.code, exc)
-        message = _SERVER_WORDS.get(exc.code, "{}").format(exc)
+        ref = uuid.uuid4().hex[:12]
+        log.error("%s failure (reference %s): %s", exc.code, ref, exc)
+        message = _SERVER_WORDS.get(exc.code, "{}").format(exc, ref=ref)
     headers = {"WWW-Authenticate": "token"} if exc.status == 401 else None
     return problem(exc.status, exc.code, message, headers)
 

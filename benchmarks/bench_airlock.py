@@ -138,6 +138,7 @@ class Server:
             "TRE_ENVIRONMENT": "development", "TRE_AIRLOCK_IDENTITY": "dev",
             "TRE_AIRLOCK_DEV_TOKENS": json.dumps(TOKENS), "TRE_LOG_LEVEL": "WARNING", **env})
         self.proc: subprocess.Popen[bytes] | None = None
+        self.root = root
 
     @property
     def url(self) -> str:
@@ -146,6 +147,9 @@ class Server:
     def __enter__(self) -> Server:
         self.data.mkdir(parents=True, exist_ok=True)
         log = open(self.data / "serve.log", "ab")
+        if (self.root / "tre" / "cli_db.py").exists():  # only `tre db upgrade` migrates
+            subprocess.run([sys.executable, "-m", "tre.cli", "db", "upgrade"], env=self.env,
+                           stdout=log, stderr=subprocess.STDOUT, cwd=self.data, check=True)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tre.cli", "airlock", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],

@@ -204,10 +204,16 @@ def _say(t: LedgerTable, new: LedgerTable) -> str:
     return who + (f" (population {t.population!r})" if t.population else "")
 
 
+_LevelCache = dict[tuple[int, tuple[int, ...]], tuple[IntArray, FloatArray]]
+
+
 def _terms(tables: Sequence[LedgerTable], signs: Sequence[int], al: _Aligned, new: LedgerTable,
-           code: dict[int, str]) -> tuple[tuple[str, dict[str, str], int, int], ...]:
+           code: dict[int, str], levels: _LevelCache | None = None
+           ) -> tuple[tuple[str, dict[str, str], int, int], ...]:
     """The cells combined (each table's count over the derived cell's categories), for the
-    review page to show beside each other; () when a count is not derivable (hidden)."""
+    review page to show beside each other; () when a count is not derivable (hidden).
+    ``levels``: the tables' levels already made for this alignment (one per table and set
+    of variables, not one per finding: a pair can give tens of thousands of findings)."""
     keep = sorted(code)
     sizes = [len(al.vars[k].names) for k in keep]
     at = np.array([np.ravel_multi_index([al.vars[k].names.index(code[k]) for k in keep], sizes)
@@ -215,7 +221,13 @@ def _terms(tables: Sequence[LedgerTable], signs: Sequence[int], al: _Aligned, ne
     cell = {al.shared[k]: code[k] for k in keep}
     out = []
     for t, (table, sign) in enumerate(zip(tables, signs, strict=True)):
-        n = float(_at(_level(_view(table), al, t, keep), at)[0])
+        key = (t, tuple(keep))
+        level = levels.get(key) if levels is not None else None
+        if level is None:
+            level = _level(_view(table), al, t, keep)
+            if levels is not None:
+                levels[key] = level
+        n = float(_at(level, at)[0])
         if np.isnan(n):
             return ()
         out.append(("" if table is new else table.release_id, cell, int(n), sign))
@@ -266,8 +278,9 @@ def _compare(
     lead = f"Subtracting {_say(small, new)} from {_say(big, new)} leaves"
     kind = "nested_population" if same else "margin_difference"
     signs = (1, -1) if sign >= 0 else (-1, 1)  # views are (old, new)
+    levels: _LevelCache = {}
     return [_finding(new, al, c, m, kind, lead, [old],
-                     _terms((old, new), signs, al, new, c[0])) for c in cells], \
+                     _terms((old, new), signs, al, new, c[0], levels)) for c in cells], \
         sign if same else 0
 
 
@@ -300,8 +313,9 @@ def _complements(new: LedgerTable, same: list[LedgerTable], supersets: list[Ledg
                 lead = (f"Subtracting {_say(first, new)} and {_say(b, new)} from "
                         f"{_say(big, new)} leaves")
                 earlier = [t for t in trio if t is not new]
+                levels: _LevelCache = {}
                 out += [_finding(new, combined[0], c, m, "complement", lead, earlier,
-                                 _terms(trio, (1, -1, -1), combined[0], new, c[0]))
+                                 _terms(trio, (1, -1, -1), combined[0], new, c[0], levels))
                         for c in combined[1]]
     return out
 

@@ -456,13 +456,7 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
     lo = np.searchsorted(combined, sup * big + left - (m - 1), "left")
     hi = np.searchsorted(combined, sup * big + left - 1, "right")
     lo = np.maximum(lo, np.arange(len(sup)) + 1)
-    count = np.maximum(hi - lo, 0)
-    first = np.repeat(np.arange(len(sup)), count)
-    second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-              + np.repeat(lo, count))
-    b, c, a = sub[first], sub[second], sup[first]
-    ta, tb, tc = keys.table[a], keys.table[b], keys.table[c]
-    ok = ((ta == 0) | (tb == 0) | (tc == 0)) & ~((ta == tb) & (tb == tc))
+    a, b, c, ok = _candidates(sup, sub, lo, hi, keys)
     out: list[Finding] = []
     budget = [MAX_PAIR_CHECKS]
     for j in np.flatnonzero(ok).tolist():
@@ -476,15 +470,9 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
     lo = np.maximum(np.searchsorted(combined, sup * big + left + 1, "left"),
                     np.arange(len(sup)) + 1)
     hi = np.searchsorted(combined, sup * big + left + (m - 1), "right")
-    count = np.maximum(hi - lo, 0)
-    if not count.any() or len(out) >= limit:
+    if not (hi > lo).any() or len(out) >= limit:
         return out
-    first = np.repeat(np.arange(len(sup)), count)
-    second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-              + np.repeat(lo, count))
-    b, c, a = sub[first], sub[second], sup[first]
-    ta, tb, tc = keys.table[a], keys.table[b], keys.table[c]
-    ok = ((ta == 0) | (tb == 0) | (tc == 0)) & ~((ta == tb) & (tb == tc))
+    a, b, c, ok = _candidates(sup, sub, lo, hi, keys)
     for j in np.flatnonzero(ok).tolist():
         if len(out) >= limit:
             break
@@ -493,6 +481,21 @@ def _triples(shapes: Sequence[Shape], keys: _Keys, sup: IntArray, sub: IntArray,
         if _overlap(shapes, pairings, gb, gc, budget) == both:  # exactly: B and C cover A
             out.append(Finding(both, (gb, gc), (ga,), "overlap"))
     return out
+
+
+def _candidates(sup: IntArray, sub: IntArray, lo: IntArray, hi: IntArray, keys: _Keys
+                ) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
+    """Every (A, B, C) with A = ``sup[i]``, B = ``sub[i]`` and C = ``sub[j]`` for ``j`` in
+    ``lo[i]:hi[i]``, and which of them are worth working out: at least one group of the
+    new table, and not all three of one table."""
+    count = np.maximum(hi - lo, 0)
+    first = np.repeat(np.arange(len(sup)), count)
+    second = (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+              + np.repeat(lo, count))
+    b, c, a = sub[first], sub[second], sup[first]
+    ta, tb, tc = keys.table[a], keys.table[b], keys.table[c]
+    ok = ((ta == 0) | (tb == 0) | (tc == 0)) & ~((ta == tb) & (tb == tc))
+    return a, b, c, ok
 
 
 def _overlap(shapes: Sequence[Shape], pairings: dict[int, _Pairing], a: Group, b: Group,
